@@ -1,0 +1,124 @@
+//! `encryptedData` as WeChat produces it: AES-128-CBC with PKCS#7 padding over UTF-8 JSON.
+use aes::cipher::block_padding::NoPadding;
+use aes::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use zeroize::Zeroizing;
+
+use crate::base64_repair::{decode_lenient, encode};
+use crate::payload::{PhoneNumberPayload, UserInfoPayload};
+use crate::{Base64Field, CryptoError, SessionKey};
+
+type Decryptor = cbc::Decryptor<aes::Aes128>;
+type Encryptor = cbc::Encryptor<aes::Aes128>;
+const BLOCK: usize = 16;
+
+/// Decrypt `encrypted_data` (base64) with `iv` (base64) into the plaintext bytes.
+///
+/// Padding is checked strictly (every pad byte), so a stale key is reported as
+/// [`CryptoError::InvalidPadding`] rather than surfacing later as a baffling JSON error.
+pub fn decrypt(
+    key: &SessionKey,
+    iv: &str,
+    encrypted_data: &str,
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    let iv = decode_lenient(iv, Base64Field::Iv)?;
+    let iv: [u8; 16] = iv
+        .as_slice()
+        .try_into()
+        .map_err(|_| CryptoError::InvalidIvLength { len: iv.len() })?;
+    let mut buffer = Zeroizing::new(decode_lenient(encrypted_data, Base64Field::EncryptedData)?);
+    if buffer.is_empty() || buffer.len() % BLOCK != 0 {
+        return Err(CryptoError::InvalidCiphertextLength { len: buffer.len() });
+    }
+    let len = buffer.len();
+    Decryptor::new(key.expose_bytes().into(), &iv.into())
+        .decrypt_padded_mut::<NoPadding>(&mut buffer)
+        .map_err(|_| CryptoError::InvalidCiphertextLength { len })?;
+    let plain_len = strict_pkcs7_unpadded_len(&buffer)?;
+    buffer.truncate(plain_len);
+    Ok(buffer)
+}
+
+/// Decrypt and parse the plaintext as JSON into `T`.
+pub fn decrypt_json<T: DeserializeOwned>(
+    key: &SessionKey,
+    iv: &str,
+    encrypted_data: &str,
+) -> Result<T, CryptoError> {
+    let plaintext = decrypt(key, iv, encrypted_data)?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&plaintext).map_err(|_| CryptoError::NotJson)?;
+    serde_json::from_value(value).map_err(|e| CryptoError::UnexpectedLayout {
+        reason: e.to_string(),
+    })
+}
+
+/// The legacy phone-number payload (`getPhoneNumber` encryptedData).
+pub fn decrypt_phone_number(
+    key: &SessionKey,
+    iv: &str,
+    encrypted_data: &str,
+) -> Result<PhoneNumberPayload, CryptoError> {
+    decrypt_json(key, iv, encrypted_data)
+}
+
+/// The user-info payload (`getUserInfo` / `getUserProfile` encryptedData).
+pub fn decrypt_user_info(
+    key: &SessionKey,
+    iv: &str,
+    encrypted_data: &str,
+) -> Result<UserInfoPayload, CryptoError> {
+    decrypt_json(key, iv, encrypted_data)
+}
+
+/// The inverse of [`decrypt`]: returns `encryptedData` as standard base64.
+pub fn encrypt(key: &SessionKey, iv: &[u8; 16], plaintext: &[u8]) -> String {
+    let pad = BLOCK - plaintext.len() % BLOCK;
+    let mut buffer = Zeroizing::new(Vec::with_capacity(plaintext.len() + pad));
+    buffer.extend_from_slice(plaintext);
+    buffer.extend(std::iter::repeat(pad as u8).take(pad));
+    let len = buffer.len();
+    Encryptor::new(key.expose_bytes().into(), iv.into())
+        .encrypt_padded_mut::<NoPadding>(&mut buffer, len)
+        .expect("buffer is a whole number of blocks");
+    encode(&buffer)
+}
+
+/// Serialize `value` as compact JSON and encrypt it; returns `(encryptedData, iv)` in
+/// base64, as a mini program would receive them.
+pub fn encrypt_json<T: Serialize>(key: &SessionKey, iv: &[u8; 16], value: &T) -> (String, String) {
+    let json = Zeroizing::new(serde_json::to_vec(value).expect("serializable payload"));
+    (encrypt(key, iv, &json), encode(iv))
+}
+
+fn strict_pkcs7_unpadded_len(block_aligned: &[u8]) -> Result<usize, CryptoError> {
+    let pad = *block_aligned.last().ok_or(CryptoError::InvalidPadding)? as usize;
+    if pad == 0 || pad > BLOCK || pad > block_aligned.len() {
+        return Err(CryptoError::InvalidPadding);
+    }
+    let (plain, padding) = block_aligned.split_at(block_aligned.len() - pad);
+    if padding.iter().all(|&b| b as usize == pad) {
+        Ok(plain.len())
+    } else {
+        Err(CryptoError::InvalidPadding)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unpad_checks_every_byte() {
+        let mut block = [7u8; 16];
+        assert_eq!(strict_pkcs7_unpadded_len(&block), Ok(9));
+        block[10] = 6;
+        assert_eq!(strict_pkcs7_unpadded_len(&block), Err(CryptoError::InvalidPadding));
+        block = [0u8; 16];
+        assert_eq!(strict_pkcs7_unpadded_len(&block), Err(CryptoError::InvalidPadding));
+        block[15] = 17;
+        assert_eq!(strict_pkcs7_unpadded_len(&block), Err(CryptoError::InvalidPadding));
+        assert_eq!(strict_pkcs7_unpadded_len(&[16u8; 16]), Ok(0));
+    }
+}

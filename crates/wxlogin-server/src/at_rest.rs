@@ -1,0 +1,1 @@
+//! Encryption at rest under the master key (AES-256-GCM).

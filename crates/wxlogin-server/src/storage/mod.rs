@@ -1,0 +1,1 @@
+//! The storage layer: one API over SQLite and PostgreSQL.

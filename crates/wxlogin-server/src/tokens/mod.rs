@@ -1,0 +1,1 @@
+//! Access tokens (EdDSA JWT), signing keys and refresh tokens.

@@ -1,0 +1,7 @@
+pub mod decrypt;
+pub mod demo;
+pub mod keys;
+pub mod migrate;
+pub mod serve;
+pub mod sim;
+pub mod users;

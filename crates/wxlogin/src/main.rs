@@ -1,0 +1,49 @@
+//! The `wxlogin` command: one binary for the server, the simulator and the tools around them.
+use clap::{Parser, Subcommand};
+
+mod commands;
+
+#[derive(Parser)]
+#[command(name = "wxlogin", version, about = "Login backend for WeChat Mini Programs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the login server.
+    Serve(commands::serve::ServeArgs),
+    /// Run the WeChat API simulator.
+    Sim(commands::sim::SimArgs),
+    /// Run the whole login flow, as a phone would, against an in-process server and simulator.
+    Demo(commands::demo::DemoArgs),
+    /// Decrypt a mini program's encryptedData with a session key (for debugging).
+    Decrypt(commands::decrypt::DecryptArgs),
+    /// Inspect users and end their sessions.
+    Users(commands::users::UsersArgs),
+    /// Manage the access-token signing keys.
+    Keys(commands::keys::KeysArgs),
+    /// Create or upgrade the database schema.
+    Migrate(commands::migrate::MigrateArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Decrypt(args) => return commands::decrypt::run(args),
+        Command::Serve(args) => commands::serve::run(args),
+        Command::Sim(args) => commands::sim::run(args),
+        Command::Demo(args) => commands::demo::run(args),
+        Command::Users(args) => commands::users::run(args),
+        Command::Keys(args) => commands::keys::run(args),
+        Command::Migrate(args) => commands::migrate::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
