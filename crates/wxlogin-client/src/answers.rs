@@ -1,0 +1,99 @@
+//! Typed successful answers.
+use std::fmt;
+
+use wxlogin_crypto::{SessionKey, Watermark};
+
+/// Result of `jscode2session`.
+#[derive(Debug, Clone)]
+pub struct Code2Session {
+    pub openid: String,
+    /// Only when the mini program is bound to an Open Platform account.
+    pub unionid: Option<String>,
+    pub session_key: SessionKey,
+}
+
+/// Result of `resetusersessionkey`: the user's new key (the old one is dead).
+#[derive(Debug, Clone)]
+pub struct ResetSessionKey {
+    pub openid: String,
+    pub session_key: SessionKey,
+}
+
+/// `phone_info` of `getuserphonenumber`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PhoneInfo {
+    /// With the country prefix for non-mainland numbers.
+    pub phone_number: String,
+    /// Without the prefix.
+    pub pure_phone_number: String,
+    /// WeChat sends a number or a string; always text here.
+    pub country_code: String,
+    pub watermark: Option<Watermark>,
+}
+
+impl fmt::Debug for PhoneInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PhoneInfo")
+            .field("phone_number", &mask_phone(&self.phone_number))
+            .field("pure_phone_number", &mask_phone(&self.pure_phone_number))
+            .field("country_code", &self.country_code)
+            .field("watermark", &self.watermark)
+            .finish()
+    }
+}
+
+/// Keep only the last four digits, enough to tell numbers apart in logs.
+pub(crate) fn mask_phone(number: &str) -> String {
+    let chars: Vec<char> = number.chars().collect();
+    let shown = chars.len().saturating_sub(4);
+    chars
+        .iter()
+        .enumerate()
+        .map(|(index, c)| if index < shown { '*' } else { *c })
+        .collect()
+}
+
+/// An access token and when it expires. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessToken {
+    token: String,
+    expires_at_unix: i64,
+}
+
+impl AccessToken {
+    pub fn new(token: String, expires_at_unix: i64) -> Self {
+        AccessToken {
+            token,
+            expires_at_unix,
+        }
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.token
+    }
+
+    /// Unix seconds.
+    pub fn expires_at_unix(&self) -> i64 {
+        self.expires_at_unix
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("token", &"<redacted>")
+            .field("expires_at_unix", &self.expires_at_unix)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_phone;
+
+    #[test]
+    fn masks_all_but_last_four() {
+        assert_eq!(mask_phone("13800138000"), "*******8000");
+        assert_eq!(mask_phone("123"), "123");
+    }
+}
