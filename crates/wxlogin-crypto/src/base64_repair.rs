@@ -6,13 +6,15 @@ use crate::{Base64Field, CryptoError};
 /// Decode standard base64 the way it arrives from real clients: a `+` turned into a space
 /// by form or query decoding is put back (base64 never contains spaces), and line
 /// wrapping or other ASCII whitespace is dropped.
+///
+/// Leading and trailing spaces are repaired like any other: a ciphertext may legitimately
+/// start or end with `+`, so trimming them would break valid input.
 pub(crate) fn decode_lenient(text: &str, field: Base64Field) -> Result<Vec<u8>, CryptoError> {
     let repaired: String = text
-        .trim_matches(|c: char| c == '\r' || c == '\n' || c == '\t')
         .chars()
         .filter_map(|c| match c {
             ' ' => Some('+'),
-            '\r' | '\n' | '\t' => None,
+            c if c.is_ascii_whitespace() => None,
             other => Some(other),
         })
         .collect();
@@ -34,7 +36,7 @@ mod tests {
         let original = encode(&[0xfb, 0xef, 0xbe, 0xfb, 0xef, 0xbe, 0x01]);
         assert!(original.contains('+'));
         let mangled = original.replace('+', " ");
-        let wrapped = format!("{}\n{}\r\n", &mangled[..4], &mangled[4..]);
+        let wrapped = format!("\t{}\n{}\r\n", &mangled[..4], &mangled[4..]);
         assert_eq!(
             decode_lenient(&wrapped, Base64Field::EncryptedData).unwrap(),
             vec![0xfb, 0xef, 0xbe, 0xfb, 0xef, 0xbe, 0x01]
@@ -45,7 +47,9 @@ mod tests {
     fn garbage_names_the_field() {
         assert_eq!(
             decode_lenient("not*base64", Base64Field::Iv),
-            Err(CryptoError::InvalidBase64 { field: Base64Field::Iv })
+            Err(CryptoError::InvalidBase64 {
+                field: Base64Field::Iv
+            })
         );
     }
 }

@@ -4,6 +4,7 @@ use std::fmt;
 /// which field it mangled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Base64Field {
+    /// Displayed as `session_key`.
     SessionKey,
     Iv,
     EncryptedData,
@@ -23,36 +24,47 @@ impl fmt::Display for Base64Field {
 /// none of them ever contains key material or plaintext.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CryptoError {
+    /// The named field is not standard base64 (after repairing spaces and line breaks).
     #[error("{field} is not valid standard base64; send it unchanged in a JSON body")]
     InvalidBase64 { field: Base64Field },
 
-    #[error("session_key must decode to 16 bytes, got {len}")]
+    /// `len` is the decoded byte count.
+    #[error("session_key must decode to 16 bytes (24 base64 characters), got {len}; use the session_key from code2Session unchanged")]
     InvalidKeyLength { len: usize },
 
-    #[error("iv must decode to 16 bytes, got {len}")]
+    /// `len` is the decoded byte count.
+    #[error("iv must decode to 16 bytes (24 base64 characters), got {len}; send the iv that came with encryptedData unchanged")]
     InvalidIvLength { len: usize },
 
+    /// `len` is the decoded byte count.
     #[error("encrypted_data must be a non-empty multiple of 16 bytes, got {len}; it was truncated or is not WeChat open data")]
     InvalidCiphertextLength { len: usize },
 
+    /// Almost always a stale session_key: the client called wx.login after getting the data.
     #[error("decryption failed (invalid padding): the session_key is almost certainly stale; the client must call wx.login again, then fetch the data anew")]
     InvalidPadding,
 
+    /// The padding happened to be valid (about 1 in 256 for a wrong key) but the text is not JSON.
     #[error("decrypted data is not JSON: the session_key is probably stale; the client must call wx.login again")]
     NotJson,
 
+    /// Valid JSON of the wrong shape; `reason` never quotes payload values.
     #[error("decrypted data lacks the expected field layout: {reason}")]
     UnexpectedLayout { reason: String },
 
-    #[error("decrypted data has no watermark")]
+    /// The payload carries no watermark, so its app cannot be checked.
+    #[error("decrypted data has no watermark, so it cannot be tied to this mini program; it is not WeChat open data for it")]
     MissingWatermark,
 
+    /// The data was produced for another AppID.
     #[error("watermark belongs to appid {found}, expected {expected}: the data was produced for another mini program")]
     WatermarkAppIdMismatch { expected: String, found: String },
 
+    /// Older than the caller's maximum age.
     #[error("watermark is {age_secs} s old, older than the allowed {max_age_secs} s: fetch the data again")]
     WatermarkTooOld { age_secs: i64, max_age_secs: i64 },
 
+    /// rawData does not match its signature.
     #[error("signature does not match rawData: the data was altered or signed with another session_key; call wx.login again")]
     SignatureMismatch,
 }

@@ -17,8 +17,11 @@ pub mod signature;
 pub mod watermark;
 
 pub use error::{Base64Field, CryptoError};
-pub use open_data::{decrypt, decrypt_json, decrypt_phone_number, decrypt_user_info, encrypt, encrypt_json};
-pub use payload::{PhoneNumberPayload, UserInfoPayload};
+pub use open_data::{
+    decrypt, decrypt_json, decrypt_phone_number, decrypt_user_info, decrypt_value, encrypt,
+    encrypt_json,
+};
+pub use payload::{mask_phone_number, PhoneNumberPayload, UserInfoPayload};
 pub use session_key::SessionKey;
 pub use signature::{checksession_signature, raw_data_signature, verify_raw_data_signature};
 pub use watermark::{Watermark, WatermarkPolicy};

@@ -13,7 +13,12 @@ type Decryptor = cbc::Decryptor<aes::Aes128>;
 type Encryptor = cbc::Encryptor<aes::Aes128>;
 const BLOCK: usize = 16;
 
-/// Decrypt `encrypted_data` (base64) with `iv` (base64) into the plaintext bytes.
+/// Decrypt `encrypted_data` (base64) with `iv` (base64) into the plaintext bytes, zeroed
+/// when dropped. Both texts may have `+` turned into spaces or be wrapped over lines.
+///
+/// Errors, in the order checked: [`CryptoError::InvalidBase64`] (naming the field),
+/// [`CryptoError::InvalidIvLength`], [`CryptoError::InvalidCiphertextLength`],
+/// [`CryptoError::InvalidPadding`].
 ///
 /// Padding is checked strictly (every pad byte), so a stale key is reported as
 /// [`CryptoError::InvalidPadding`] rather than surfacing later as a baffling JSON error.
@@ -40,21 +45,60 @@ pub fn decrypt(
     Ok(buffer)
 }
 
+/// Decrypt and parse the plaintext as any JSON value: for payloads without a typed form
+/// (WeRun, share info, group entry...).
+///
+/// Errors: those of [`decrypt`], then [`CryptoError::NotJson`] when the plaintext is not
+/// UTF-8 JSON (with a stale key whose garbage happened to unpad cleanly, ~0.4% of cases).
+pub fn decrypt_value(
+    key: &SessionKey,
+    iv: &str,
+    encrypted_data: &str,
+) -> Result<serde_json::Value, CryptoError> {
+    let plaintext = decrypt(key, iv, encrypted_data)?;
+    serde_json::from_slice(&plaintext).map_err(|_| CryptoError::NotJson)
+}
+
 /// Decrypt and parse the plaintext as JSON into `T`.
+///
+/// Errors: those of [`decrypt_value`], then [`CryptoError::UnexpectedLayout`] when the JSON
+/// does not have `T`'s shape. The watermark is not checked here: pass the payload's
+/// watermark to [`crate::WatermarkPolicy::check`].
 pub fn decrypt_json<T: DeserializeOwned>(
     key: &SessionKey,
     iv: &str,
     encrypted_data: &str,
 ) -> Result<T, CryptoError> {
-    let plaintext = decrypt(key, iv, encrypted_data)?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&plaintext).map_err(|_| CryptoError::NotJson)?;
+    let value = decrypt_value(key, iv, encrypted_data)?;
     serde_json::from_value(value).map_err(|e| CryptoError::UnexpectedLayout {
-        reason: e.to_string(),
+        reason: layout_reason(&e.to_string()),
     })
 }
 
-/// The legacy phone-number payload (`getPhoneNumber` encryptedData).
+/// serde's messages quote the offending value (`invalid type: integer `13800138000`,
+/// expected a string`), which may be a phone number: keep only what names the problem.
+pub(crate) fn layout_reason(serde_message: &str) -> String {
+    const SAFE_PREFIXES: [&str; 4] = [
+        "missing field",
+        "duplicate field",
+        "unknown field",
+        "invalid length",
+    ];
+    if SAFE_PREFIXES.iter().any(|p| serde_message.starts_with(p)) {
+        return serde_message.to_owned();
+    }
+    let kind = serde_message
+        .split_once(':')
+        .map(|(kind, _)| kind)
+        .filter(|kind| matches!(*kind, "invalid type" | "invalid value"));
+    match (kind, serde_message.rsplit_once(", expected ")) {
+        (Some(kind), Some((_, expected))) => format!("{kind}, expected {expected}"),
+        _ => "a field has an unexpected type or value".to_owned(),
+    }
+}
+
+/// The legacy phone-number payload (`getPhoneNumber` encryptedData). Check its watermark
+/// with [`crate::WatermarkPolicy::check`].
 pub fn decrypt_phone_number(
     key: &SessionKey,
     iv: &str,
@@ -63,7 +107,8 @@ pub fn decrypt_phone_number(
     decrypt_json(key, iv, encrypted_data)
 }
 
-/// The user-info payload (`getUserInfo` / `getUserProfile` encryptedData).
+/// The user-info payload (`getUserInfo` / `getUserProfile` encryptedData). Check its
+/// watermark with [`crate::WatermarkPolicy::check`].
 pub fn decrypt_user_info(
     key: &SessionKey,
     iv: &str,
@@ -72,12 +117,13 @@ pub fn decrypt_user_info(
     decrypt_json(key, iv, encrypted_data)
 }
 
-/// The inverse of [`decrypt`]: returns `encryptedData` as standard base64.
+/// The inverse of [`decrypt`]: PKCS#7-pad and encrypt `plaintext`, returning
+/// `encryptedData` as standard base64. For the simulator and tests.
 pub fn encrypt(key: &SessionKey, iv: &[u8; 16], plaintext: &[u8]) -> String {
     let pad = BLOCK - plaintext.len() % BLOCK;
     let mut buffer = Zeroizing::new(Vec::with_capacity(plaintext.len() + pad));
     buffer.extend_from_slice(plaintext);
-    buffer.extend(std::iter::repeat(pad as u8).take(pad));
+    buffer.extend(std::iter::repeat_n(pad as u8, pad));
     let len = buffer.len();
     Encryptor::new(key.expose_bytes().into(), iv.into())
         .encrypt_padded_mut::<NoPadding>(&mut buffer, len)
@@ -86,7 +132,12 @@ pub fn encrypt(key: &SessionKey, iv: &[u8; 16], plaintext: &[u8]) -> String {
 }
 
 /// Serialize `value` as compact JSON and encrypt it; returns `(encryptedData, iv)` in
-/// base64, as a mini program would receive them.
+/// base64, as a mini program would receive them. To encrypt "with a watermark", give the
+/// payload one (`PhoneNumberPayload::watermark`, or a `"watermark"` key in a JSON value).
+///
+/// # Panics
+/// Only if `T`'s `Serialize` implementation itself fails (for example a map with
+/// non-string keys): a programming error, never a matter of input data.
 pub fn encrypt_json<T: Serialize>(key: &SessionKey, iv: &[u8; 16], value: &T) -> (String, String) {
     let json = Zeroizing::new(serde_json::to_vec(value).expect("serializable payload"));
     (encrypt(key, iv, &json), encode(iv))
@@ -110,15 +161,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn layout_reason_never_quotes_values() {
+        let reason = layout_reason("invalid type: integer `13800138000`, expected a string");
+        assert_eq!(reason, "invalid type, expected a string");
+        assert_eq!(
+            layout_reason("missing field `phoneNumber`"),
+            "missing field `phoneNumber`"
+        );
+        let odd = layout_reason("something `13800138000` odd");
+        assert!(!odd.contains("13800138000"), "{odd}");
+    }
+
+    #[test]
     fn unpad_checks_every_byte() {
         let mut block = [7u8; 16];
         assert_eq!(strict_pkcs7_unpadded_len(&block), Ok(9));
         block[10] = 6;
-        assert_eq!(strict_pkcs7_unpadded_len(&block), Err(CryptoError::InvalidPadding));
+        assert_eq!(
+            strict_pkcs7_unpadded_len(&block),
+            Err(CryptoError::InvalidPadding)
+        );
         block = [0u8; 16];
-        assert_eq!(strict_pkcs7_unpadded_len(&block), Err(CryptoError::InvalidPadding));
+        assert_eq!(
+            strict_pkcs7_unpadded_len(&block),
+            Err(CryptoError::InvalidPadding)
+        );
         block[15] = 17;
-        assert_eq!(strict_pkcs7_unpadded_len(&block), Err(CryptoError::InvalidPadding));
+        assert_eq!(
+            strict_pkcs7_unpadded_len(&block),
+            Err(CryptoError::InvalidPadding)
+        );
         assert_eq!(strict_pkcs7_unpadded_len(&[16u8; 16]), Ok(0));
     }
 }

@@ -1,21 +1,52 @@
 //! Typed plaintexts of the two payloads a login server acts on. Unknown fields are
 //! ignored: WeChat adds fields over time and never removes old ones.
+use std::fmt;
+
+use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::watermark::Watermark;
 
 /// Legacy `getPhoneNumber` plaintext; also the `phone_info` of `getuserphonenumber`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `Debug` masks the numbers (all but the last four characters): full phone numbers never
+/// reach logs.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PhoneNumberPayload {
     /// With the country prefix for non-mainland numbers.
     pub phone_number: String,
     /// Without the prefix.
     pub pure_phone_number: String,
-    /// The doc table says string, the doc example prints a number: both are accepted.
+    /// The doc table says string, the doc example prints a number: both are accepted and
+    /// kept as text (`"86"`).
     #[serde(deserialize_with = "string_or_number")]
     pub country_code: String,
     pub watermark: Option<Watermark>,
+}
+
+impl fmt::Debug for PhoneNumberPayload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PhoneNumberPayload")
+            .field("phone_number", &mask_phone_number(&self.phone_number))
+            .field(
+                "pure_phone_number",
+                &mask_phone_number(&self.pure_phone_number),
+            )
+            .field("country_code", &self.country_code)
+            .field("watermark", &self.watermark)
+            .finish()
+    }
+}
+
+/// `13800138000` → `*******8000`: enough to tell numbers apart in a log, not to call one.
+pub fn mask_phone_number(number: &str) -> String {
+    let masked = number.chars().count().saturating_sub(4);
+    number
+        .chars()
+        .enumerate()
+        .map(|(i, c)| if i < masked { '*' } else { c })
+        .collect()
 }
 
 /// `getUserInfo` / `getUserProfile` plaintext. Since 2021 most fields may be empty or
@@ -27,6 +58,7 @@ pub struct UserInfoPayload {
     pub open_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nick_name: Option<String>,
+    /// 0 unknown, 1 male, 2 female.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gender: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -45,14 +77,40 @@ pub struct UserInfoPayload {
 }
 
 fn string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum StringOrNumber {
-        String(String),
-        Number(serde_json::Number),
+    struct StringOrNumber;
+
+    impl Visitor<'_> for StringOrNumber {
+        type Value = String;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string or a number")
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<String, E> {
+            Ok(text.to_owned())
+        }
+
+        fn visit_u64<E: de::Error>(self, number: u64) -> Result<String, E> {
+            Ok(number.to_string())
+        }
+
+        fn visit_i64<E: de::Error>(self, number: i64) -> Result<String, E> {
+            Ok(number.to_string())
+        }
     }
-    Ok(match StringOrNumber::deserialize(deserializer)? {
-        StringOrNumber::String(s) => s,
-        StringOrNumber::Number(n) => n.to_string(),
-    })
+
+    deserializer.deserialize_any(StringOrNumber)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_phone_number;
+
+    #[test]
+    fn masks_all_but_the_last_four() {
+        assert_eq!(mask_phone_number("13800138000"), "*******8000");
+        assert_eq!(mask_phone_number("+8613800138000"), "**********8000");
+        assert_eq!(mask_phone_number("123"), "123");
+        assert_eq!(mask_phone_number(""), "");
+    }
 }
