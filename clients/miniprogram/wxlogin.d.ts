@@ -1,0 +1,155 @@
+// Type declarations for wxlogin.js, the mini program client of a wxlogin server.
+
+/** A user as the server answers it (null where unknown). */
+export interface WxLoginUser {
+  id: string | number;
+  appid: string;
+  openid: string;
+  unionid: string | null;
+  phone_number: string | null;
+  nickname: string | null;
+  avatar_url: string | null;
+  created_at: string;
+}
+
+export interface PhoneNumber {
+  /** With country code, e.g. "+86 13800000000" or "13800000000", as WeChat gives it. */
+  phone_number: string;
+  pure_phone_number: string;
+  country_code: string;
+}
+
+/**
+ * Every rejection is an Error with these fields.
+ *
+ * `code` is the server's error code (`unauthorized`, `invalid_code`, `code_used`,
+ * `decrypt_failed`, `rate_limited`, `upstream_unavailable`, ...) or one of the client's:
+ * `network_error`, `user_denied`, `phone_quota_exhausted`, `phone_unavailable`,
+ * `wx_login_failed`, `not_logged_in`, `logged_out`, `invalid_request`, `no_wx`,
+ * `http_error` (a non-2xx answer without a wxlogin error body).
+ */
+export interface WxLoginError extends Error {
+  name: 'WxLoginError';
+  code: string;
+  /** HTTP status of the answer; 0 when there was none. */
+  status: number;
+  /** The parsed answer body, when there was one. */
+  data?: unknown;
+  /** WeChat's errcode when the server passes one on. */
+  wechatErrcode?: number;
+  /** Set on `decrypt_failed` from bindPhoneNumber: the client has logged in again; ask the user to tap again. */
+  tapAgain?: boolean;
+  /** On `decrypt_failed`, the error of the re-login if it failed too. */
+  loginError?: WxLoginError;
+  /** WeChat's errno from a failed getPhoneNumber event. */
+  errno?: number;
+}
+
+export interface ClientOptions {
+  /** The wxlogin server, e.g. "https://login.example.com". */
+  baseUrl: string;
+  /** Sent with POST /v1/login when the server serves several apps. */
+  appid?: string;
+  /** Storage key of the session (default "wxlogin.session"). */
+  storageKey?: string;
+  /** Refresh this long before the access token expires (default 60, at most half its lifetime). */
+  refreshLeewaySeconds?: number;
+  /** Timeout in milliseconds for wx.request and wx.login. */
+  timeout?: number;
+  /** request(), me() and the like log in when there is no session (default true). */
+  autoLogin?: boolean;
+  /** The wx API; defaults to the `wx` global. */
+  wx?: WxApi;
+}
+
+export interface RequestOptions {
+  /** A path on the wxlogin server ("/v1/me") or an absolute URL. */
+  url: string;
+  /** Only what wx.request supports: no PATCH. Default GET. */
+  method?: 'OPTIONS' | 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE' | 'TRACE' | 'CONNECT';
+  data?: string | object | ArrayBuffer;
+  header?: Record<string, string>;
+  timeout?: number;
+  dataType?: string;
+  responseType?: 'text' | 'arraybuffer';
+}
+
+export interface RequestResponse<T = any> {
+  statusCode: number;
+  data: T;
+  header: Record<string, string>;
+}
+
+/** The getphonenumber event of <button open-type="getPhoneNumber">, or its detail. */
+export interface GetPhoneNumberEvent {
+  detail?: {
+    errMsg?: string;
+    errno?: number;
+    code?: string;
+    encryptedData?: string;
+    iv?: string;
+  };
+  [key: string]: unknown;
+}
+
+export interface ProfileUpdate {
+  nickname?: string;
+  avatar_url?: string;
+  /** Alias of avatar_url. */
+  avatarUrl?: string;
+}
+
+export interface WxLoginClient {
+  /** wx.login, then POST /v1/login; concurrent calls share one login. Resolves with the user. */
+  login(): Promise<WxLoginUser>;
+  /**
+   * wx.request with the access token. Refreshes ahead of expiry and on 401 (one refresh
+   * shared by all callers, then a replay); logs in again when the refresh is refused.
+   * Resolves with 2xx answers, rejects with a WxLoginError otherwise.
+   */
+  request<T = any>(options: RequestOptions | string): Promise<RequestResponse<T>>;
+  /** POST /v1/logout; storage is cleared even when the server cannot be reached. */
+  logout(): Promise<{ serverRevoked: boolean }>;
+  /** GET /v1/me. */
+  me(): Promise<WxLoginUser>;
+  /** The avatar-and-nickname fill-in flow: updates the user on the server (sent as PUT /v1/me). */
+  updateProfile(profile: ProfileUpdate): Promise<WxLoginUser>;
+  /**
+   * For bindgetphonenumber: sends detail.code (or encryptedData and iv from older
+   * clients) to POST /v1/me/phone. Rejects with `user_denied` when the user declined and
+   * with `decrypt_failed` (tapAgain: true) after logging in again when the data was
+   * encrypted with a rotated session key.
+   */
+  bindPhoneNumber(event: GetPhoneNumberEvent): Promise<PhoneNumber>;
+  /** A fresh access token, e.g. for wx.uploadFile; logs in or refreshes when needed. */
+  accessToken(): Promise<string>;
+  /** The user stored with the session, without a request; null when logged out. */
+  currentUser(): WxLoginUser | null;
+  /** Whether a session is stored (it may still need a refresh). */
+  isLoggedIn(): boolean;
+}
+
+/** The parts of the mini program's wx API the client uses. */
+export interface WxApi {
+  login(options: {
+    timeout?: number;
+    success?: (result: { code: string; errMsg?: string }) => void;
+    fail?: (error: { errMsg: string }) => void;
+  }): void;
+  request(options: {
+    url: string;
+    method?: string;
+    data?: unknown;
+    header?: Record<string, string>;
+    timeout?: number;
+    dataType?: string;
+    responseType?: string;
+    success?: (response: { statusCode: number; data: any; header: Record<string, string> }) => void;
+    fail?: (error: { errMsg: string }) => void;
+  }): unknown;
+  getStorageSync(key: string): any;
+  setStorageSync(key: string, value: any): void;
+  removeStorageSync(key: string): void;
+}
+
+export function createClient(options: ClientOptions): WxLoginClient;
