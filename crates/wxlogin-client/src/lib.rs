@@ -6,12 +6,18 @@
 //! Debug output, error messages or logs.
 
 mod answers;
+mod backoff;
 mod client;
 mod config;
 mod error;
+mod force_refresh;
 mod observer;
 mod rid;
 mod store;
+mod token_cache;
+mod token_refresh;
+mod transport;
+mod wire;
 
 pub use answers::{AccessToken, Code2Session, PhoneInfo, ResetSessionKey};
 pub use client::WeChatClient;
