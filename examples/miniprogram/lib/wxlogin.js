@@ -1,0 +1,516 @@
+'use strict';
+/*
+ * wxlogin mini program client: login, token storage, one shared refresh, re-login,
+ * phone number binding, against a wxlogin server (see DESIGN.md, "HTTP API").
+ *
+ * Dependency-free CommonJS. It uses only the `wx` global (wx.login, wx.request,
+ * wx.getStorageSync / setStorageSync / removeStorageSync), so a mini program can
+ * `require` a copy of this file; it never uses Node APIs, fetch, async/await or
+ * classes, so it runs on old base libraries without the "enhanced compile" option.
+ *
+ * Tokens are kept in storage and sent in Authorization headers, and nowhere else:
+ * nothing in this file logs, and error messages never contain a token.
+ */
+
+var DEFAULT_STORAGE_KEY = 'wxlogin.session';
+var DEFAULT_REFRESH_LEEWAY_SECONDS = 60;
+
+// wx.request accepts only these; PATCH in particular fails with a parameter error.
+var WX_REQUEST_METHODS = ['OPTIONS', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'TRACE', 'CONNECT'];
+
+function makeError(code, message, status, extra) {
+  var error = new Error(message);
+  error.name = 'WxLoginError';
+  error.code = code;
+  error.status = status === undefined ? 0 : status;
+  if (extra) {
+    for (var key in extra) {
+      if (Object.prototype.hasOwnProperty.call(extra, key)) error[key] = extra[key];
+    }
+  }
+  return error;
+}
+
+function isSuccess(response) {
+  return response.statusCode >= 200 && response.statusCode < 300;
+}
+
+function parseBody(data) {
+  if (typeof data !== 'string') return data;
+  if (data === '') return null;
+  try {
+    return JSON.parse(data);
+  } catch (notJson) {
+    return data;
+  }
+}
+
+// Turns a non-2xx answer into an Error carrying the server's error code.
+function errorFromResponse(response) {
+  var body = parseBody(response.data);
+  var status = response.statusCode;
+  var serverError = body && typeof body === 'object' && body.error && typeof body.error === 'object' ? body.error : null;
+  var code = serverError && serverError.code ? String(serverError.code) : status === 401 ? 'unauthorized' : 'http_error';
+  var message = serverError && serverError.message ? String(serverError.message) : 'The server answered HTTP ' + status;
+  var extra = { data: body };
+  if (serverError && serverError.wechat_errcode !== undefined && serverError.wechat_errcode !== null) {
+    extra.wechatErrcode = serverError.wechat_errcode;
+  }
+  return makeError(code, message, status, extra);
+}
+
+function shallowCopy(object) {
+  var copy = {};
+  if (object) {
+    for (var key in object) {
+      if (Object.prototype.hasOwnProperty.call(object, key)) copy[key] = object[key];
+    }
+  }
+  return copy;
+}
+
+// Runs `cleanup` when `promise` settles and passes the outcome on (Promise#finally is
+// missing from some base libraries).
+function whenSettled(promise, cleanup) {
+  return promise.then(
+    function (value) {
+      cleanup();
+      return value;
+    },
+    function (error) {
+      cleanup();
+      throw error;
+    }
+  );
+}
+
+/**
+ * Creates a client bound to one wxlogin server.
+ *
+ * options.baseUrl              required, e.g. "https://login.example.com"
+ * options.appid                sent with /v1/login when the server serves several apps
+ * options.storageKey           storage key for the session, default "wxlogin.session"
+ * options.refreshLeewaySeconds refresh this long before the access token expires (default 60,
+ *                              capped at half the token's lifetime)
+ * options.timeout              wx.request / wx.login timeout in ms
+ * options.autoLogin            request() logs in when there is no session (default true)
+ * options.wx                   the wx API object; defaults to the `wx` global
+ */
+function createClient(options) {
+  options = options || {};
+  if (!options.baseUrl || typeof options.baseUrl !== 'string') {
+    throw new TypeError('wxlogin.createClient: options.baseUrl is required');
+  }
+  var baseUrl = options.baseUrl.replace(/\/+$/, '');
+  var appid = options.appid || null;
+  var storageKey = options.storageKey || DEFAULT_STORAGE_KEY;
+  var leewayMs =
+    (typeof options.refreshLeewaySeconds === 'number' ? options.refreshLeewaySeconds : DEFAULT_REFRESH_LEEWAY_SECONDS) * 1000;
+  var timeout = options.timeout;
+  var autoLogin = options.autoLogin !== false;
+
+  var pendingLogin = null;
+  var pendingRefresh = null;
+  // Bumped by logout() so that a login or refresh still in flight does not store its
+  // tokens after the user logged out.
+  var generation = 0;
+
+  function wxApi() {
+    if (options.wx) return options.wx;
+    if (typeof wx !== 'undefined') return wx; // eslint-disable-line no-undef
+    throw makeError('no_wx', 'The wx API is not available: run inside a mini program or pass options.wx');
+  }
+
+  // ---- storage ---------------------------------------------------------------------
+
+  function readSession() {
+    var stored;
+    try {
+      stored = wxApi().getStorageSync(storageKey);
+    } catch (unreadable) {
+      return null;
+    }
+    if (!stored || typeof stored !== 'object' || !stored.access_token) return null;
+    return stored;
+  }
+
+  function storeSession(answer, previousUser) {
+    var issuedAt = Date.now();
+    var lifetimeMs = Math.max(0, Number(answer.expires_in) || 0) * 1000;
+    var session = {
+      access_token: answer.access_token,
+      token_type: answer.token_type || 'Bearer',
+      refresh_token: answer.refresh_token || null,
+      issued_at: issuedAt,
+      expires_at: issuedAt + lifetimeMs,
+      user: answer.user !== undefined ? answer.user : previousUser || null,
+    };
+    wxApi().setStorageSync(storageKey, session);
+    return session;
+  }
+
+  function storeUser(user) {
+    var session = readSession();
+    if (!session || !user) return;
+    var updated = shallowCopy(session);
+    updated.user = user;
+    wxApi().setStorageSync(storageKey, updated);
+  }
+
+  function clearSession() {
+    try {
+      wxApi().removeStorageSync(storageKey);
+    } catch (ignored) {
+      // Nothing stored, or storage unavailable: either way no session remains usable.
+    }
+  }
+
+  function needsRefresh(session) {
+    var lifetime = session.expires_at - session.issued_at;
+    var leeway = Math.min(leewayMs, lifetime / 2);
+    return Date.now() >= session.expires_at - leeway;
+  }
+
+  // ---- transport -------------------------------------------------------------------
+
+  function resolveUrl(url) {
+    if (/^https?:\/\//i.test(url)) return url;
+    return baseUrl + (url.charAt(0) === '/' ? url : '/' + url);
+  }
+
+  // Resolves with the wx.request answer whatever its status; rejects only when no
+  // answer arrived (network_error) or the request was invalid.
+  function send(request, accessToken) {
+    return new Promise(function (resolve, reject) {
+      var method = (request.method || 'GET').toUpperCase();
+      if (WX_REQUEST_METHODS.indexOf(method) < 0) {
+        reject(makeError('invalid_request', 'wx.request does not support the method ' + method));
+        return;
+      }
+      var header = shallowCopy(request.header);
+      if (request.data !== undefined && !header['content-type'] && !header['Content-Type']) {
+        header['content-type'] = 'application/json';
+      }
+      if (accessToken) header.Authorization = 'Bearer ' + accessToken;
+      var call = {
+        url: resolveUrl(request.url),
+        method: method,
+        header: header,
+        dataType: request.dataType || 'json',
+        success: function (response) {
+          resolve(response);
+        },
+        fail: function (failure) {
+          var detail = failure && failure.errMsg ? failure.errMsg : 'request:fail';
+          reject(makeError('network_error', 'The request did not reach the server (' + detail + ')'));
+        },
+      };
+      if (request.data !== undefined) call.data = request.data;
+      if (request.responseType) call.responseType = request.responseType;
+      var requestTimeout = request.timeout !== undefined ? request.timeout : timeout;
+      if (requestTimeout !== undefined) call.timeout = requestTimeout;
+      wxApi().request(call);
+    });
+  }
+
+  function wxLoginCode() {
+    return new Promise(function (resolve, reject) {
+      var call = {
+        success: function (answer) {
+          if (answer && answer.code) resolve(answer.code);
+          else reject(makeError('wx_login_failed', 'wx.login returned no code (' + ((answer && answer.errMsg) || 'no errMsg') + ')'));
+        },
+        fail: function (failure) {
+          reject(makeError('wx_login_failed', 'wx.login failed (' + ((failure && failure.errMsg) || 'no errMsg') + ')'));
+        },
+      };
+      if (timeout !== undefined) call.timeout = timeout;
+      wxApi().login(call);
+    });
+  }
+
+  // ---- login and refresh (each single-flight) --------------------------------------
+
+  function login() {
+    if (pendingLogin) return pendingLogin;
+    var startedIn = generation;
+    var attempt = wxLoginCode()
+      .then(function (code) {
+        var body = { code: code };
+        if (appid) body.appid = appid;
+        return send({ url: '/v1/login', method: 'POST', data: body });
+      })
+      .then(function (response) {
+        if (!isSuccess(response)) throw errorFromResponse(response);
+        if (startedIn !== generation) throw makeError('logged_out', 'Logged out while the login was in progress');
+        return storeSession(parseBody(response.data)).user;
+      });
+    var shared = whenSettled(attempt, function () {
+      if (pendingLogin === shared) pendingLogin = null;
+    });
+    pendingLogin = shared;
+    return shared;
+  }
+
+  function notLoggedIn() {
+    return makeError('not_logged_in', 'Not logged in: call login() first', 401);
+  }
+
+  function loginAndReadSession() {
+    return login().then(function () {
+      var session = readSession();
+      if (!session) throw notLoggedIn();
+      return session;
+    });
+  }
+
+  function refreshOnce() {
+    var session = readSession();
+    if (!session || !session.refresh_token) {
+      if (!autoLogin) return Promise.reject(notLoggedIn());
+      return loginAndReadSession();
+    }
+    var startedIn = generation;
+    return send({ url: '/v1/token/refresh', method: 'POST', data: { refresh_token: session.refresh_token } }).then(
+      function (response) {
+        if (isSuccess(response)) {
+          if (startedIn !== generation) throw makeError('logged_out', 'Logged out while the refresh was in progress');
+          return storeSession(parseBody(response.data), session.user);
+        }
+        var error = errorFromResponse(response);
+        if (response.statusCode !== 401 && response.statusCode !== 403) throw error;
+        // Refused: the refresh token is spent, revoked or expired. Only a new login helps.
+        var current = readSession();
+        if (current && current.refresh_token === session.refresh_token) clearSession();
+        if (!autoLogin) throw error;
+        return loginAndReadSession();
+      }
+    );
+  }
+
+  // One refresh at a time: every caller that finds the token stale shares it.
+  function refresh() {
+    if (pendingRefresh) return pendingRefresh;
+    var shared = whenSettled(refreshOnce(), function () {
+      if (pendingRefresh === shared) pendingRefresh = null;
+    });
+    pendingRefresh = shared;
+    return shared;
+  }
+
+  // A usable (not stale) session, logging in or refreshing when needed.
+  function ensureSession() {
+    var session = readSession();
+    if (!session) {
+      if (pendingRefresh) return pendingRefresh;
+      if (!autoLogin && !pendingLogin) return Promise.reject(notLoggedIn());
+      return loginAndReadSession();
+    }
+    if (needsRefresh(session)) return refresh();
+    return Promise.resolve(session);
+  }
+
+  // Sends with the access token; on 401 renews (sharing one refresh with every other
+  // caller) and replays exactly once.
+  function sendAuthorised(request) {
+    return ensureSession().then(function (session) {
+      return send(request, session.access_token).then(function (response) {
+        if (response.statusCode !== 401) return response;
+        var current = readSession();
+        var renewed;
+        if (current && current.access_token !== session.access_token && !needsRefresh(current)) {
+          // Another caller already renewed while this request was on the way.
+          renewed = Promise.resolve(current);
+        } else if (current) {
+          renewed = refresh();
+        } else {
+          renewed = ensureSession();
+        }
+        return renewed.then(function (fresh) {
+          return send(request, fresh.access_token);
+        });
+      });
+    });
+  }
+
+  function normaliseRequest(requestOptions) {
+    if (typeof requestOptions === 'string') requestOptions = { url: requestOptions };
+    if (!requestOptions || typeof requestOptions.url !== 'string') {
+      throw makeError('invalid_request', 'request() needs options.url');
+    }
+    return {
+      url: requestOptions.url,
+      method: requestOptions.method,
+      data: requestOptions.data,
+      header: requestOptions.header,
+      timeout: requestOptions.timeout,
+      dataType: requestOptions.dataType,
+      responseType: requestOptions.responseType,
+    };
+  }
+
+  // ---- public API ------------------------------------------------------------------
+
+  function request(requestOptions) {
+    var normalised;
+    try {
+      normalised = normaliseRequest(requestOptions);
+    } catch (invalid) {
+      return Promise.reject(invalid);
+    }
+    return sendAuthorised(normalised).then(function (response) {
+      if (!isSuccess(response)) throw errorFromResponse(response);
+      return response;
+    });
+  }
+
+  function me() {
+    return request({ url: '/v1/me', method: 'GET' }).then(function (response) {
+      var user = parseBody(response.data);
+      storeUser(user);
+      return user;
+    });
+  }
+
+  function updateProfile(profile) {
+    profile = profile || {};
+    var body = {};
+    if (profile.nickname !== undefined) body.nickname = profile.nickname;
+    if (profile.avatar_url !== undefined) body.avatar_url = profile.avatar_url;
+    else if (profile.avatarUrl !== undefined) body.avatar_url = profile.avatarUrl;
+    // wx.request cannot send PATCH, so the partial update goes out as PUT.
+    return request({ url: '/v1/me', method: 'PUT', data: body }).then(function (response) {
+      var user = parseBody(response.data);
+      storeUser(user);
+      return user;
+    });
+  }
+
+  function phoneRequestBody(detail) {
+    if (detail.code) return { code: detail.code };
+    if (detail.encryptedData && detail.iv) return { encrypted_data: detail.encryptedData, iv: detail.iv };
+    return null;
+  }
+
+  function bindPhoneNumber(event) {
+    var detail = (event && event.detail) || event || {};
+    var errMsg = typeof detail.errMsg === 'string' ? detail.errMsg : '';
+    if (/:fail/.test(errMsg)) {
+      if (/deny|denied|cancel/i.test(errMsg)) {
+        return Promise.reject(makeError('user_denied', 'The user declined to share a phone number'));
+      }
+      if (detail.errno === 1400001) {
+        return Promise.reject(
+          makeError('phone_quota_exhausted', 'The mini program has no phone-number verification quota left', 0, { errno: detail.errno })
+        );
+      }
+      return Promise.reject(makeError('phone_unavailable', 'WeChat gave no phone number (' + errMsg + ')', 0, { errno: detail.errno }));
+    }
+    var body = phoneRequestBody(detail);
+    if (!body) {
+      return Promise.reject(makeError('invalid_request', 'The getPhoneNumber event carries neither code nor encryptedData and iv'));
+    }
+    return request({ url: '/v1/me/phone', method: 'POST', data: body }).then(
+      function (response) {
+        var phone = parseBody(response.data);
+        var session = readSession();
+        if (session && session.user && phone && phone.phone_number) {
+          var user = shallowCopy(session.user);
+          user.phone_number = phone.phone_number;
+          storeUser(user);
+        }
+        return phone;
+      },
+      function (error) {
+        if (error.code !== 'decrypt_failed') throw error;
+        // The data was encrypted with a session key that has since rotated. A fresh
+        // wx.login lets the server hold the key WeChat uses now; the user must tap
+        // again so that WeChat encrypts the number with it.
+        var askAgain = makeError(
+          'decrypt_failed',
+          'The phone number could not be read because the WeChat session changed. Ask the user to tap the button again.',
+          error.status,
+          { tapAgain: true, data: error.data }
+        );
+        return login().then(
+          function () {
+            throw askAgain;
+          },
+          function (loginError) {
+            askAgain.loginError = loginError;
+            throw askAgain;
+          }
+        );
+      }
+    );
+  }
+
+  function logout() {
+    var session = readSession();
+    // Whatever is still in flight belongs to the old session: it must not store tokens,
+    // and a login() after this logout must start afresh instead of joining it.
+    generation += 1;
+    pendingLogin = null;
+    pendingRefresh = null;
+    clearSession();
+    var serverCall;
+    if (!session) {
+      serverCall = Promise.resolve(false);
+    } else {
+      serverCall = send({ url: '/v1/logout', method: 'POST' }, session.access_token).then(
+        function (response) {
+          if (response.statusCode !== 401 || !session.refresh_token) return isSuccess(response);
+          // The access token had expired: renew it once to revoke the session on the server.
+          return send({ url: '/v1/token/refresh', method: 'POST', data: { refresh_token: session.refresh_token } }).then(
+            function (refreshed) {
+              if (!isSuccess(refreshed)) return false;
+              return send({ url: '/v1/logout', method: 'POST' }, parseBody(refreshed.data).access_token).then(isSuccess);
+            }
+          );
+        },
+        function () {
+          return false;
+        }
+      );
+    }
+    return serverCall.then(
+      function (revoked) {
+        return { serverRevoked: revoked };
+      },
+      function () {
+        return { serverRevoked: false };
+      }
+    );
+  }
+
+  function accessToken() {
+    return ensureSession().then(function (session) {
+      return session.access_token;
+    });
+  }
+
+  function currentUser() {
+    var session = readSession();
+    return session ? session.user : null;
+  }
+
+  function isLoggedIn() {
+    return readSession() !== null;
+  }
+
+  return {
+    login: login,
+    request: request,
+    logout: logout,
+    me: me,
+    updateProfile: updateProfile,
+    bindPhoneNumber: bindPhoneNumber,
+    accessToken: accessToken,
+    currentUser: currentUser,
+    isLoggedIn: isLoggedIn,
+  };
+}
+
+module.exports = {
+  createClient: createClient,
+};

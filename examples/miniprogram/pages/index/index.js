@@ -1,0 +1,78 @@
+const app = getApp();
+
+// What the user should read for the errors a person can act on.
+function describe(action, error) {
+  switch (error.code) {
+    case 'user_denied':
+      return 'No phone number shared. Tap again whenever you like.';
+    case 'decrypt_failed':
+      return 'Your WeChat session changed. Please tap "Share phone number" again.';
+    case 'network_error':
+      return action + ' failed: the server could not be reached. Is `wxlogin serve` running at the baseUrl in config.js?';
+    default:
+      return action + ' failed (' + (error.code || 'error') + '): ' + error.message;
+  }
+}
+
+Page({
+  data: {
+    status: 'Not logged in.',
+    user: null,
+    loggedIn: false,
+    busy: false,
+  },
+
+  onLoad() {
+    const user = app.wxlogin.currentUser();
+    if (user) this.setData({ user, loggedIn: true, status: 'Logged in (session kept from last time).' });
+  },
+
+  // Each handler returns its promise so that it can be awaited outside WeChat too.
+  run(action, work) {
+    this.setData({ busy: true, status: action + '…' });
+    return work().then(
+      (status) => this.setData({ busy: false, status, loggedIn: app.wxlogin.isLoggedIn() }),
+      (error) => this.setData({ busy: false, status: describe(action, error), loggedIn: app.wxlogin.isLoggedIn() })
+    );
+  },
+
+  onLogin() {
+    return this.run('Logging in', () =>
+      app.wxlogin.login().then((user) => {
+        this.setData({ user });
+        return 'Logged in.';
+      })
+    );
+  },
+
+  onGetPhoneNumber(event) {
+    const tap = app.simulator ? app.simulator.phoneTap(event) : Promise.resolve(event);
+    return this.run('Sharing the phone number', () =>
+      tap
+        .then((phoneEvent) => app.wxlogin.bindPhoneNumber(phoneEvent))
+        .then(() => app.wxlogin.me())
+        .then((user) => {
+          this.setData({ user });
+          return 'Phone number saved.';
+        })
+    );
+  },
+
+  onWhoAmI() {
+    return this.run('Asking the server', () =>
+      app.wxlogin.me().then((user) => {
+        this.setData({ user });
+        return 'The server knows you as user ' + user.id + '.';
+      })
+    );
+  },
+
+  onLogout() {
+    return this.run('Logging out', () =>
+      app.wxlogin.logout().then((outcome) => {
+        this.setData({ user: null });
+        return outcome.serverRevoked ? 'Logged out.' : 'Logged out on this phone (the server could not be told).';
+      })
+    );
+  },
+});
