@@ -279,6 +279,8 @@ function createClient(options) {
         }
         var error = errorFromResponse(response);
         if (response.statusCode !== 401 && response.statusCode !== 403) throw error;
+        // logout() revoked this session meanwhile: logging in again would undo it.
+        if (startedIn !== generation) throw makeError('logged_out', 'Logged out while the refresh was in progress');
         // Refused: the refresh token is spent, revoked or expired. Only a new login helps.
         var current = readSession();
         if (current && current.refresh_token === session.refresh_token) clearSession();

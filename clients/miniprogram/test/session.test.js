@@ -210,3 +210,16 @@ test('login() while the server is unreachable rejects with network_error', async
   await assert.rejects(client.login(), { code: 'network_error' });
   assert.equal(client.isLoggedIn(), false);
 });
+
+test('logout() while a refresh is in flight: the refresh result is discarded and no new login happens', async () => {
+  const device = newDevice(server, 'logout-during-refresh');
+  await device.client.login();
+  makeStale(device);
+  const refused = assert.rejects(device.client.me(), { code: 'logged_out' });
+  const outcome = await device.client.logout();
+  await refused;
+  assert.equal(outcome.serverRevoked, true);
+  assert.equal(device.count('/v1/token/refresh', 'POST'), 1);
+  assert.equal(device.stats.logins, 1);
+  assert.equal(device.session(), '');
+});
