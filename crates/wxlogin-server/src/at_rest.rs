@@ -1,1 +1,386 @@
 //! Encryption at rest under the master key (AES-256-GCM).
+//!
+//! Every secret the server keeps in its database (session keys, upstream access tokens,
+//! signing keys) is sealed with [`MasterKey::seal`]. The associated data names the row a
+//! ciphertext belongs to (for example `session_key:APPID:OPENID`), so a blob copied into
+//! another row no longer opens.
+//!
+//! The master key comes from `--master-key` / `WXLOGIN_MASTER_KEY`; for local development
+//! beside a SQLite database it may instead live in a 0600 file next to the database
+//! ([`resolve_master_key`] is the one rule `serve` and the admin CLI share).
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::Engine;
+use rand::RngCore;
+use zeroize::{Zeroize, Zeroizing};
+
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+
+/// Why a master key could not be loaded or a sealed value could not be opened.
+/// Messages never contain key material or plaintext.
+#[derive(Debug, thiserror::Error)]
+pub enum AtRestError {
+    #[error("the master key must be standard base64 of exactly 32 bytes")]
+    InvalidMasterKey,
+    #[error(
+        "no master key: set --master-key or WXLOGIN_MASTER_KEY (standard base64 of 32 random bytes, \
+         e.g. `head -c32 /dev/urandom | base64`); a generated key file is only used beside a SQLite database"
+    )]
+    MasterKeyRequired,
+    #[error("master key file {path}: {reason}")]
+    KeyFile { path: PathBuf, reason: String },
+    #[error("sealed value is malformed or was not sealed for this row under this master key")]
+    OpenFailed,
+}
+
+/// The 32-byte key that seals secrets at rest. Zeroed on drop; `Debug` shows nothing.
+#[derive(Clone)]
+pub struct MasterKey([u8; 32]);
+
+impl MasterKey {
+    pub const LEN: usize = 32;
+
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        MasterKey(bytes)
+    }
+
+    /// A fresh random key (used for the dev key file and in tests).
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        MasterKey(bytes)
+    }
+
+    /// Parse standard base64 (surrounding whitespace ignored) of exactly 32 bytes.
+    pub fn from_base64(text: &str) -> Result<Self, AtRestError> {
+        let decoded = Zeroizing::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .map_err(|_| AtRestError::InvalidMasterKey)?,
+        );
+        let bytes: [u8; 32] = decoded
+            .as_slice()
+            .try_into()
+            .map_err(|_| AtRestError::InvalidMasterKey)?;
+        Ok(MasterKey(bytes))
+    }
+
+    /// The key as standard base64 (what the key file and `WXLOGIN_MASTER_KEY` hold).
+    pub fn expose_base64(&self) -> Zeroizing<String> {
+        Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(self.0))
+    }
+
+    /// Load the dev-only key file at `path`, or create it (mode 0600) with a fresh key.
+    /// Returns the key and whether the file was just created, so the caller can warn.
+    pub fn load_or_create_dev_file(path: &Path) -> Result<(MasterKey, bool), AtRestError> {
+        let file_error = |reason: String| AtRestError::KeyFile {
+            path: path.to_path_buf(),
+            reason,
+        };
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let text = Zeroizing::new(text);
+                let key = MasterKey::from_base64(&text)
+                    .map_err(|_| file_error("does not hold standard base64 of 32 bytes".into()))?;
+                return Ok((key, false));
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(file_error(error.to_string())),
+        }
+        let key = MasterKey::generate();
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        match options.open(path) {
+            Ok(mut file) => {
+                let mut line = key.expose_base64();
+                line.push('\n');
+                file.write_all(line.as_bytes())
+                    .and_then(|()| file.sync_all())
+                    .map_err(|error| file_error(error.to_string()))?;
+                Ok((key, true))
+            }
+            // Another process created it between our read and our create: use theirs.
+            Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                let text = Zeroizing::new(
+                    std::fs::read_to_string(path).map_err(|error| file_error(error.to_string()))?,
+                );
+                let key = MasterKey::from_base64(&text)
+                    .map_err(|_| file_error("does not hold standard base64 of 32 bytes".into()))?;
+                Ok((key, false))
+            }
+            Err(error) => Err(file_error(error.to_string())),
+        }
+    }
+
+    /// Encrypt `plaintext` with AES-256-GCM under a random 96-bit nonce, bound to
+    /// `associated_data`. Output: nonce ‖ ciphertext ‖ tag.
+    pub fn seal(&self, plaintext: &[u8], associated_data: &[u8]) -> Vec<u8> {
+        let cipher = Aes256Gcm::new_from_slice(&self.0).expect("AES-256 key is 32 bytes");
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        let ciphertext = cipher
+            .encrypt(
+                Nonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: associated_data,
+                },
+            )
+            .expect("AES-GCM encryption of an in-memory buffer cannot fail");
+        let mut sealed = Vec::with_capacity(NONCE_LEN + ciphertext.len());
+        sealed.extend_from_slice(&nonce);
+        sealed.extend_from_slice(&ciphertext);
+        sealed
+    }
+
+    /// Decrypt what [`MasterKey::seal`] produced with the same associated data.
+    pub fn open(
+        &self,
+        sealed: &[u8],
+        associated_data: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, AtRestError> {
+        if sealed.len() < NONCE_LEN + TAG_LEN {
+            return Err(AtRestError::OpenFailed);
+        }
+        let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+        let cipher = Aes256Gcm::new_from_slice(&self.0).expect("AES-256 key is 32 bytes");
+        cipher
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: ciphertext,
+                    aad: associated_data,
+                },
+            )
+            .map(Zeroizing::new)
+            .map_err(|_| AtRestError::OpenFailed)
+    }
+}
+
+impl Drop for MasterKey {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MasterKey(<redacted>)")
+    }
+}
+
+/// Where the master key in use came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MasterKeySource {
+    /// `--master-key` / `WXLOGIN_MASTER_KEY`.
+    Configured,
+    /// The dev key file beside the SQLite database; `created` is true when it was just
+    /// generated (the caller should warn that this is for development only).
+    DevFile { path: PathBuf, created: bool },
+    /// An in-memory SQLite database: a throw-away key that lives as long as the process.
+    Ephemeral,
+}
+
+/// A master key and where it came from.
+#[derive(Debug)]
+pub struct ResolvedMasterKey {
+    pub key: MasterKey,
+    pub source: MasterKeySource,
+}
+
+/// The one rule `wxlogin serve` and the admin CLI share: a configured key wins; otherwise,
+/// beside a SQLite database file, the dev key file (`<database file>.master-key`) is
+/// loaded or created; an in-memory SQLite database gets a throw-away key; any other
+/// database (PostgreSQL) requires a configured key.
+pub fn resolve_master_key(
+    configured: Option<&str>,
+    database_url: &str,
+) -> Result<ResolvedMasterKey, AtRestError> {
+    if let Some(text) = configured.filter(|text| !text.trim().is_empty()) {
+        return Ok(ResolvedMasterKey {
+            key: MasterKey::from_base64(text)?,
+            source: MasterKeySource::Configured,
+        });
+    }
+    match sqlite_database_file(database_url) {
+        Some(SqliteLocation::File(database_path)) => {
+            let path = dev_key_file_path(&database_path);
+            let (key, created) = MasterKey::load_or_create_dev_file(&path)?;
+            Ok(ResolvedMasterKey {
+                key,
+                source: MasterKeySource::DevFile { path, created },
+            })
+        }
+        Some(SqliteLocation::Memory) => Ok(ResolvedMasterKey {
+            key: MasterKey::generate(),
+            source: MasterKeySource::Ephemeral,
+        }),
+        None => Err(AtRestError::MasterKeyRequired),
+    }
+}
+
+/// The dev key file for a SQLite database file: the database path with `.master-key` appended.
+pub fn dev_key_file_path(database_path: &Path) -> PathBuf {
+    let mut name = database_path.as_os_str().to_os_string();
+    name.push(".master-key");
+    PathBuf::from(name)
+}
+
+/// Where a `sqlite:` URL keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqliteLocation {
+    File(PathBuf),
+    Memory,
+}
+
+/// The database file of a `sqlite:` URL (`sqlite://wxlogin.db`, `sqlite:///abs/path.db?mode=rwc`,
+/// `sqlite:data.db`), `Memory` for `sqlite::memory:` or `mode=memory`, `None` for other schemes.
+pub fn sqlite_database_file(database_url: &str) -> Option<SqliteLocation> {
+    let rest = database_url.strip_prefix("sqlite:")?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, query),
+        None => (rest, ""),
+    };
+    if path.is_empty() || path == ":memory:" || query.split('&').any(|pair| pair == "mode=memory") {
+        return Some(SqliteLocation::Memory);
+    }
+    Some(SqliteLocation::File(PathBuf::from(path)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_then_open_round_trips() {
+        let key = MasterKey::generate();
+        let sealed = key.seal(b"secret bytes", b"row:1");
+        assert_ne!(&sealed[NONCE_LEN..NONCE_LEN + 12], b"secret bytes");
+        assert_eq!(
+            key.open(&sealed, b"row:1").unwrap().as_slice(),
+            b"secret bytes"
+        );
+    }
+
+    #[test]
+    fn open_refuses_other_row_other_key_and_tampering() {
+        let key = MasterKey::generate();
+        let sealed = key.seal(b"secret bytes", b"row:1");
+        assert!(matches!(
+            key.open(&sealed, b"row:2"),
+            Err(AtRestError::OpenFailed)
+        ));
+        assert!(matches!(
+            MasterKey::generate().open(&sealed, b"row:1"),
+            Err(AtRestError::OpenFailed)
+        ));
+        let mut tampered = sealed.clone();
+        *tampered.last_mut().unwrap() ^= 1;
+        assert!(matches!(
+            key.open(&tampered, b"row:1"),
+            Err(AtRestError::OpenFailed)
+        ));
+        assert!(matches!(
+            key.open(&sealed[..20], b"row:1"),
+            Err(AtRestError::OpenFailed)
+        ));
+    }
+
+    #[test]
+    fn two_seals_of_one_value_differ() {
+        let key = MasterKey::generate();
+        assert_ne!(key.seal(b"same", b"ad"), key.seal(b"same", b"ad"));
+    }
+
+    #[test]
+    fn base64_parsing_demands_32_bytes_and_debug_is_redacted() {
+        let key = MasterKey::generate();
+        let text = key.expose_base64();
+        let parsed = MasterKey::from_base64(&format!("  {}\n", text.as_str())).unwrap();
+        assert_eq!(parsed.0, key.0);
+        assert!(MasterKey::from_base64("c2hvcnQ=").is_err());
+        assert!(MasterKey::from_base64("not base64 at all!").is_err());
+        assert_eq!(format!("{key:?}"), "MasterKey(<redacted>)");
+    }
+
+    #[test]
+    fn sqlite_urls_are_understood() {
+        assert_eq!(
+            sqlite_database_file("sqlite://wxlogin.db"),
+            Some(SqliteLocation::File("wxlogin.db".into()))
+        );
+        assert_eq!(
+            sqlite_database_file("sqlite:///var/lib/wx.db?mode=rwc"),
+            Some(SqliteLocation::File("/var/lib/wx.db".into()))
+        );
+        assert_eq!(
+            sqlite_database_file("sqlite:data.db"),
+            Some(SqliteLocation::File("data.db".into()))
+        );
+        assert_eq!(
+            sqlite_database_file("sqlite::memory:"),
+            Some(SqliteLocation::Memory)
+        );
+        assert_eq!(sqlite_database_file("postgres://u@localhost/db"), None);
+    }
+
+    #[test]
+    fn dev_key_file_is_created_0600_then_reused() {
+        let dir = std::env::temp_dir().join(format!("wxlogin-at-rest-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("test.db").display());
+        let first = resolve_master_key(None, &url).unwrap();
+        let path = dir.join("test.db.master-key");
+        assert_eq!(
+            first.source,
+            MasterKeySource::DevFile {
+                path: path.clone(),
+                created: true
+            }
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let second = resolve_master_key(None, &url).unwrap();
+        assert_eq!(
+            second.source,
+            MasterKeySource::DevFile {
+                path,
+                created: false
+            }
+        );
+        assert_eq!(first.key.0, second.key.0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn configured_key_wins_and_postgres_requires_one() {
+        let key = MasterKey::generate();
+        let resolved =
+            resolve_master_key(Some(&key.expose_base64()), "postgres://localhost/db").unwrap();
+        assert_eq!(resolved.source, MasterKeySource::Configured);
+        assert!(matches!(
+            resolve_master_key(None, "postgres://localhost/db"),
+            Err(AtRestError::MasterKeyRequired)
+        ));
+        assert!(matches!(
+            resolve_master_key(Some("bad"), "sqlite::memory:"),
+            Err(AtRestError::InvalidMasterKey)
+        ));
+    }
+}

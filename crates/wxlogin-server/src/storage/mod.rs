@@ -1,1 +1,101 @@
 //! The storage layer: one API over SQLite and PostgreSQL.
+//!
+//! [`Database`] is the connection pool and the schema ([`Database::migrate`]); [`Store`] adds
+//! the master key and offers the domain operations the server needs: users and their
+//! per-app identities, sealed session keys, login-code claims, sessions and refresh
+//! tokens, signing keys and the shared upstream access-token cache. Every operation that
+//! must hold across several server instances is a single conditional statement or a
+//! short transaction in the database, never a process-local lock.
+//!
+//! SQL is written once with `$1..` placeholders (both SQLite and PostgreSQL accept them),
+//! timestamps are unix seconds, ids are UUID text.
+
+mod access_tokens;
+mod database;
+mod error;
+mod login_codes;
+mod session_keys;
+mod sessions;
+mod signing_keys;
+mod users;
+
+use std::sync::Arc;
+
+use crate::at_rest::MasterKey;
+
+pub use access_tokens::{CachedAccessToken, DatabaseAccessTokenStore};
+pub use database::{Backend, Database, MigrationReport, StoreOptions};
+pub use error::StorageError;
+pub use login_codes::{hash_login_code, CodeClaim};
+pub use sessions::{NewSession, PurgeReport, RefreshRotation, SessionRecord};
+pub use signing_keys::{NewSigningKey, StoredSigningKey};
+pub use users::{PhoneNumber, User, UserRecord};
+
+/// Unix time in whole seconds.
+pub type UnixSeconds = i64;
+
+/// The current unix time in seconds.
+pub fn unix_now() -> UnixSeconds {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The domain store: a [`Database`] plus the master key that seals secrets at rest.
+/// Cheap to clone (shares one pool).
+#[derive(Clone)]
+pub struct Store {
+    database: Database,
+    master_key: Arc<MasterKey>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.database.backend())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    pub fn new(database: Database, master_key: MasterKey) -> Self {
+        Store {
+            database,
+            master_key: Arc::new(master_key),
+        }
+    }
+
+    /// Connect (creating a SQLite file if missing); does not migrate: call [`Store::migrate`].
+    pub async fn connect(
+        database_url: &str,
+        options: &StoreOptions,
+        master_key: MasterKey,
+    ) -> Result<Self, StorageError> {
+        Ok(Store::new(
+            Database::connect(database_url, options).await?,
+            master_key,
+        ))
+    }
+
+    /// Apply pending migrations (see [`Database::migrate`]).
+    pub async fn migrate(&self) -> Result<MigrationReport, StorageError> {
+        self.database.migrate().await
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.database.backend()
+    }
+
+    pub(crate) fn pool(&self) -> &sqlx::AnyPool {
+        self.database.pool()
+    }
+
+    pub(crate) fn master_key(&self) -> &MasterKey {
+        &self.master_key
+    }
+}

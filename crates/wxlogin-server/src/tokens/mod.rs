@@ -1,1 +1,19 @@
 //! Access tokens (EdDSA JWT), signing keys and refresh tokens.
+//!
+//! * [`SigningKeys`]: Ed25519 keys kept sealed in the database; the newest unretired key
+//!   signs, every key whose tokens may still be alive verifies and is published in the
+//!   JWKS. Rotation on any instance is picked up by all (reload on unknown `kid`,
+//!   rate-limited, and periodically).
+//! * [`AccessClaims`] and [`AccessTokenRules`]: what an access token says and what a
+//!   verifier demands of it.
+//! * [`RefreshToken`]: 32 random bytes, base64url; only its SHA-256 is stored.
+
+mod access;
+mod error;
+mod refresh;
+mod signing_keys;
+
+pub use access::{AccessClaims, AccessTokenRules};
+pub use error::TokenError;
+pub use refresh::{hash_refresh_token, RefreshToken};
+pub use signing_keys::{KeyPolicy, KeySummary, SigningKeys};

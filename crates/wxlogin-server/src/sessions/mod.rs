@@ -1,0 +1,293 @@
+//! Login sessions: issuing token pairs, rotating refresh tokens, authenticating access
+//! tokens against the database (so logout takes effect at once on every instance).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::storage::{NewSession, RefreshRotation, StorageError, Store, UnixSeconds, User};
+use crate::tokens::{
+    hash_refresh_token, AccessClaims, AccessTokenRules, RefreshToken, SigningKeys, TokenError,
+};
+
+/// Lifetimes and what access tokens must carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// Access-token lifetime (default 30 minutes).
+    pub access_token_ttl: Duration,
+    /// Refresh-token lifetime, renewed by every rotation (default 30 days).
+    pub refresh_token_ttl: Duration,
+    /// `iss` of the access tokens (default `wxlogin`).
+    pub issuer: String,
+    /// The configured appids: the only accepted `aud` values.
+    pub audiences: BTreeSet<String>,
+    /// Seconds past `exp` still accepted (default 0).
+    pub leeway_seconds: u64,
+}
+
+impl SessionPolicy {
+    /// Default lifetimes and issuer for the given configured appids.
+    pub fn new(audiences: impl IntoIterator<Item = String>) -> Self {
+        SessionPolicy {
+            access_token_ttl: Duration::from_secs(30 * 60),
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            issuer: "wxlogin".to_string(),
+            audiences: audiences.into_iter().collect(),
+            leeway_seconds: 0,
+        }
+    }
+
+    fn rules(&self) -> AccessTokenRules {
+        AccessTokenRules {
+            issuer: self.issuer.clone(),
+            audiences: self.audiences.clone(),
+            leeway_seconds: self.leeway_seconds,
+        }
+    }
+}
+
+fn whole_seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX / 4)
+}
+
+/// The token part of the login and refresh answers. `Debug` hides both tokens.
+#[derive(Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct TokenPair {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    pub refresh_token: String,
+}
+
+impl fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("access_token", &"<redacted>")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Who an authenticated request comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthContext {
+    pub user_id: String,
+    pub appid: String,
+    pub openid: String,
+    pub session_id: String,
+}
+
+/// Why a refresh failed. All but `Storage`/`Token` mean "log in again" (401).
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    #[error("unknown refresh token")]
+    Unknown,
+    #[error("refresh token has expired")]
+    Expired,
+    #[error("refresh token was already used; the session has been revoked")]
+    Reused,
+    #[error("the session has ended")]
+    SessionEnded,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+}
+
+/// Why an access token was refused. All but `Storage` mean 401.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("invalid access token: {0}")]
+    InvalidToken(TokenError),
+    #[error("the session has ended")]
+    SessionEnded,
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl From<TokenError> for AuthError {
+    fn from(error: TokenError) -> Self {
+        match error {
+            TokenError::Storage(storage) => AuthError::Storage(storage),
+            other => AuthError::InvalidToken(other),
+        }
+    }
+}
+
+/// Why issuing tokens failed (a server fault or the database being unavailable).
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+}
+
+/// The session service. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Sessions {
+    store: Store,
+    keys: SigningKeys,
+    policy: Arc<SessionPolicy>,
+}
+
+impl Sessions {
+    pub fn new(store: Store, keys: SigningKeys, policy: SessionPolicy) -> Self {
+        Sessions {
+            store,
+            keys,
+            policy: Arc::new(policy),
+        }
+    }
+
+    pub fn policy(&self) -> &SessionPolicy {
+        &self.policy
+    }
+
+    pub fn keys(&self) -> &SigningKeys {
+        &self.keys
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Start a session for `user` in the app of its identity (`user.appid`, `user.openid`):
+    /// a new refresh-token family and its first token pair.
+    pub async fn issue(&self, user: &User, now: UnixSeconds) -> Result<TokenPair, SessionError> {
+        let refresh_token = RefreshToken::generate();
+        let session = NewSession {
+            id: uuid::Uuid::new_v4().to_string(),
+            user_id: user.id.clone(),
+            appid: user.appid.clone(),
+            openid: user.openid.clone(),
+            created_at: now,
+            expires_at: now.saturating_add(whole_seconds(self.policy.refresh_token_ttl)),
+        };
+        self.store
+            .create_session(&session, &refresh_token.hash())
+            .await?;
+        let access_token = self
+            .sign_access_token(&user.id, &user.appid, &session.id, now)
+            .await?;
+        Ok(self.pair(access_token, &refresh_token))
+    }
+
+    /// Rotate a refresh token: the presented one is spent, a new pair is issued for the
+    /// same session. Of two concurrent refreshes with one token exactly one succeeds;
+    /// presenting a spent token revokes the whole session.
+    pub async fn refresh(
+        &self,
+        refresh_token: &str,
+        now: UnixSeconds,
+    ) -> Result<(TokenPair, User), RefreshError> {
+        let successor = RefreshToken::generate();
+        let new_expires_at = now.saturating_add(whole_seconds(self.policy.refresh_token_ttl));
+        let rotation = self
+            .store
+            .rotate_refresh_token(
+                &hash_refresh_token(refresh_token),
+                &successor.hash(),
+                now,
+                new_expires_at,
+            )
+            .await?;
+        let session = match rotation {
+            RefreshRotation::Rotated(session) => session,
+            RefreshRotation::Reused { session_id } => {
+                tracing::warn!(session_id = %session_id, "refresh token reused; session revoked");
+                return Err(RefreshError::Reused);
+            }
+            RefreshRotation::Expired => return Err(RefreshError::Expired),
+            RefreshRotation::SessionEnded { .. } => return Err(RefreshError::SessionEnded),
+            RefreshRotation::Unknown => return Err(RefreshError::Unknown),
+        };
+        let user = self
+            .store
+            .user(&session.user_id, &session.appid, &session.openid)
+            .await?
+            .ok_or(RefreshError::SessionEnded)?;
+        let access_token = self
+            .sign_access_token(&session.user_id, &session.appid, &session.id, now)
+            .await?;
+        Ok((self.pair(access_token, &successor), user))
+    }
+
+    /// Verify an access token and check that its session is still live in the database.
+    pub async fn authenticate(
+        &self,
+        access_token: &str,
+        now: UnixSeconds,
+    ) -> Result<AuthContext, AuthError> {
+        let claims = self
+            .keys
+            .verify(access_token, &self.policy.rules(), now)
+            .await?;
+        let session = self
+            .store
+            .session(&claims.sid)
+            .await?
+            .ok_or(AuthError::SessionEnded)?;
+        if session.revoked_at.is_some()
+            || session.user_id != claims.sub
+            || session.appid != claims.aud
+        {
+            return Err(AuthError::SessionEnded);
+        }
+        Ok(AuthContext {
+            user_id: session.user_id,
+            appid: session.appid,
+            openid: session.openid,
+            session_id: session.id,
+        })
+    }
+
+    /// End one session (logout). False if it was already ended.
+    pub async fn logout(&self, session_id: &str, now: UnixSeconds) -> Result<bool, StorageError> {
+        self.store.revoke_session(session_id, now).await
+    }
+
+    /// End every session of a user; returns how many were live.
+    pub async fn revoke_user(&self, user_id: &str, now: UnixSeconds) -> Result<u64, StorageError> {
+        self.store.revoke_user_sessions(user_id, now).await
+    }
+
+    /// Sessions neither revoked nor expired (for metrics).
+    pub async fn count_active_sessions(&self, now: UnixSeconds) -> Result<i64, StorageError> {
+        self.store.count_active_sessions(now).await
+    }
+
+    async fn sign_access_token(
+        &self,
+        user_id: &str,
+        appid: &str,
+        session_id: &str,
+        now: UnixSeconds,
+    ) -> Result<String, TokenError> {
+        let claims = AccessClaims {
+            iss: self.policy.issuer.clone(),
+            sub: user_id.to_string(),
+            aud: appid.to_string(),
+            sid: session_id.to_string(),
+            iat: now,
+            exp: now.saturating_add(whole_seconds(self.policy.access_token_ttl)),
+        };
+        self.keys.sign(&claims).await
+    }
+
+    fn pair(&self, access_token: String, refresh_token: &RefreshToken) -> TokenPair {
+        TokenPair {
+            access_token,
+            token_type: "Bearer",
+            expires_in: self.policy.access_token_ttl.as_secs(),
+            refresh_token: refresh_token.expose().to_string(),
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! The connection pool over SQLite or PostgreSQL, chosen by URL, and the schema migrations.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::{Migrate, Migrator};
+use sqlx::{AnyPool, Executor};
+
+use super::StorageError;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database a URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// `sqlite:` → SQLite, `postgres:`/`postgresql:` → PostgreSQL.
+    pub fn from_url(database_url: &str) -> Result<Backend, StorageError> {
+        let scheme = database_url
+            .split_once(':')
+            .map(|(scheme, _)| scheme)
+            .unwrap_or("");
+        match scheme.to_ascii_lowercase().as_str() {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            _ => Err(StorageError::InvalidUrl(
+                "expected sqlite://PATH or postgres://USER@HOST/DB".into(),
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Pool settings. The defaults suit one server instance.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Most connections the pool opens (SQLite in-memory databases always use one).
+    pub max_connections: u32,
+    /// How long a query waits for a free connection before failing with
+    /// [`StorageError::Unavailable`].
+    pub acquire_timeout: Duration,
+    /// PostgreSQL `statement_timeout` per connection; a statement running longer is
+    /// cancelled and reported as [`StorageError::Unavailable`].
+    pub statement_timeout: Duration,
+    /// SQLite `busy_timeout`: how long a write waits for the database lock.
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(5),
+            sqlite_busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// What [`Database::migrate`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationReport {
+    pub backend: Backend,
+    /// Migrations applied by this call: (version, description).
+    pub applied: Vec<(i64, String)>,
+    /// How many migrations were already in place.
+    pub already_applied: usize,
+}
+
+/// A connection pool to the server's database. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Database {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Database {
+    /// Open a pool. A SQLite file is created if missing; each SQLite connection runs in WAL
+    /// mode with foreign keys on, `synchronous=NORMAL` and the configured busy timeout; each
+    /// PostgreSQL connection gets the configured `statement_timeout`.
+    pub async fn connect(
+        database_url: &str,
+        options: &StoreOptions,
+    ) -> Result<Database, StorageError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(database_url)?;
+        let mut pool_options = AnyPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout);
+        let url = match backend {
+            Backend::Sqlite => {
+                let in_memory = matches!(
+                    crate::at_rest::sqlite_database_file(database_url),
+                    Some(crate::at_rest::SqliteLocation::Memory)
+                );
+                if in_memory {
+                    // Every connection to `:memory:` is its own empty database: keep exactly one.
+                    pool_options = pool_options
+                        .max_connections(1)
+                        .min_connections(1)
+                        .idle_timeout(None)
+                        .max_lifetime(None);
+                }
+                let busy_ms = options.sqlite_busy_timeout.as_millis();
+                pool_options = pool_options.after_connect(move |connection, _| {
+                    Box::pin(async move {
+                        connection
+                            .execute(
+                                format!(
+                                    "PRAGMA busy_timeout = {busy_ms}; PRAGMA journal_mode = WAL; \
+                                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
+                                )
+                                .as_str(),
+                            )
+                            .await?;
+                        Ok(())
+                    })
+                });
+                sqlite_url_creating_file(database_url)
+            }
+            Backend::Postgres => {
+                let timeout_ms = options.statement_timeout.as_millis();
+                pool_options = pool_options.after_connect(move |connection, _| {
+                    Box::pin(async move {
+                        connection
+                            .execute(format!("SET statement_timeout = {timeout_ms}").as_str())
+                            .await?;
+                        Ok(())
+                    })
+                });
+                database_url.to_string()
+            }
+        };
+        let pool = pool_options.connect(&url).await?;
+        Ok(Database { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Apply every migration of this backend not yet applied (idempotent; on PostgreSQL
+    /// concurrent callers serialize on an advisory lock).
+    pub async fn migrate(&self) -> Result<MigrationReport, StorageError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let before: HashSet<i64> = {
+            let mut connection = self.pool.acquire().await?;
+            connection
+                .ensure_migrations_table()
+                .await
+                .map_err(|error| StorageError::Migration(error.to_string()))?;
+            connection
+                .list_applied_migrations()
+                .await
+                .map_err(|error| StorageError::Migration(error.to_string()))?
+                .into_iter()
+                .map(|migration| migration.version)
+                .collect()
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|error| match error {
+                sqlx::migrate::MigrateError::Execute(inner) => StorageError::from(inner),
+                other => StorageError::Migration(other.to_string()),
+            })?;
+        let applied = migrator
+            .iter()
+            .filter(|migration| !before.contains(&migration.version))
+            .map(|migration| (migration.version, migration.description.to_string()))
+            .collect();
+        Ok(MigrationReport {
+            backend: self.backend,
+            applied,
+            already_applied: before.len(),
+        })
+    }
+
+    /// Close every connection (waits for checked-out connections to come back).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// sqlx opens SQLite files read-write without creating them; `mode=rwc` creates a missing file.
+fn sqlite_url_creating_file(database_url: &str) -> String {
+    let has_mode = database_url
+        .split_once('?')
+        .is_some_and(|(_, query)| query.split('&').any(|pair| pair.starts_with("mode=")));
+    if has_mode || database_url.contains(":memory:") {
+        database_url.to_string()
+    } else if database_url.contains('?') {
+        format!("{database_url}&mode=rwc")
+    } else {
+        format!("{database_url}?mode=rwc")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_follows_the_url_scheme() {
+        assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            Backend::from_url("postgres://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            Backend::from_url("postgresql://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert!(Backend::from_url("mysql://u@h/db").is_err());
+        assert!(Backend::from_url("wxlogin.db").is_err());
+    }
+
+    #[test]
+    fn sqlite_urls_get_create_mode_unless_they_choose() {
+        assert_eq!(
+            sqlite_url_creating_file("sqlite://a.db"),
+            "sqlite://a.db?mode=rwc"
+        );
+        assert_eq!(
+            sqlite_url_creating_file("sqlite://a.db?cache=shared"),
+            "sqlite://a.db?cache=shared&mode=rwc"
+        );
+        assert_eq!(
+            sqlite_url_creating_file("sqlite://a.db?mode=ro"),
+            "sqlite://a.db?mode=ro"
+        );
+        assert_eq!(
+            sqlite_url_creating_file("sqlite::memory:"),
+            "sqlite::memory:"
+        );
+    }
+}

@@ -1,0 +1,118 @@
+//! Storage failures, split so the HTTP layer can tell "the database is down or
+//! overloaded" (503 `database_unavailable`, retry later) from everything else.
+
+use crate::at_rest::AtRestError;
+
+/// A storage failure. Messages name the operation and the database's reason, never
+/// secrets, connection strings or row contents.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// Pool timed out, connection refused or reset, database locked past the busy
+    /// timeout, statement timeout: transient, answer 503 and let the client retry.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The database URL is not `sqlite:` or `postgres:`/`postgresql:`, or is malformed.
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    /// Applying the schema migrations failed.
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    /// A sealed value did not open: wrong master key, or a row was tampered with.
+    #[error(
+        "a sealed value in the database could not be opened (wrong master key or tampered row)"
+    )]
+    Sealed(#[from] AtRestError),
+    /// A stored value is not what the schema promises (e.g. a key of the wrong length).
+    #[error("corrupt stored value: {0}")]
+    Corrupt(String),
+    /// Any other database error (constraint violation, SQL error): a real internal fault.
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+impl StorageError {
+    /// True for [`StorageError::Unavailable`].
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StorageError::Unavailable(_))
+    }
+}
+
+/// SQLite result codes (primary code = extended code & 0xff) that mean "try again later".
+const SQLITE_BUSY: i64 = 5;
+const SQLITE_LOCKED: i64 = 6;
+const SQLITE_IOERR: i64 = 10;
+const SQLITE_CANTOPEN: i64 = 14;
+
+/// PostgreSQL SQLSTATEs that mean "try again later": connection exceptions (class 08),
+/// operator intervention (57P01..57P05: shutdown, cannot connect now), query canceled
+/// (57014: statement_timeout), too many connections (53300), insufficient resources
+/// (class 53), serialization failure and deadlock (40001, 40P01).
+fn is_transient_sqlstate(code: &str) -> bool {
+    code.starts_with("08")
+        || code.starts_with("53")
+        || code.starts_with("57P")
+        || code == "57014"
+        || code == "40001"
+        || code == "40P01"
+}
+
+fn is_transient_database_error(error: &dyn sqlx::error::DatabaseError) -> bool {
+    let Some(code) = error.code() else {
+        return false;
+    };
+    if let Ok(number) = code.parse::<i64>() {
+        let primary = number & 0xff;
+        return matches!(
+            primary,
+            SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_CANTOPEN
+        );
+    }
+    is_transient_sqlstate(&code)
+}
+
+/// True when a database error is a unique-constraint violation (SQLite 2067/1555, PostgreSQL 23505).
+pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(database_error) => matches!(
+            database_error.code().as_deref(),
+            Some("2067") | Some("1555") | Some("23505")
+        ),
+        _ => false,
+    }
+}
+
+impl From<sqlx::Error> for StorageError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::PoolTimedOut => {
+                StorageError::Unavailable("timed out waiting for a database connection".into())
+            }
+            sqlx::Error::PoolClosed => StorageError::Unavailable("connection pool closed".into()),
+            sqlx::Error::Io(io) => StorageError::Unavailable(format!("I/O: {}", io.kind())),
+            sqlx::Error::Tls(_) => {
+                StorageError::Unavailable("TLS failure talking to the database".into())
+            }
+            sqlx::Error::WorkerCrashed => {
+                StorageError::Unavailable("database worker crashed".into())
+            }
+            sqlx::Error::Protocol(message) => {
+                StorageError::Unavailable(format!("protocol: {message}"))
+            }
+            sqlx::Error::Database(database_error) => {
+                let message = database_error.message().to_string();
+                if is_transient_database_error(database_error.as_ref()) {
+                    StorageError::Unavailable(message)
+                } else {
+                    StorageError::Database(message)
+                }
+            }
+            sqlx::Error::Configuration(_) => {
+                StorageError::InvalidUrl("unusable connection options".into())
+            }
+            sqlx::Error::Migrate(migrate_error) => {
+                StorageError::Migration(migrate_error.to_string())
+            }
+            other => StorageError::Database(other.to_string()),
+        }
+    }
+}

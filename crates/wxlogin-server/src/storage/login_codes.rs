@@ -1,0 +1,141 @@
+//! Login codes seen recently, so that one `wx.login` code is exchanged with WeChat once
+//! across all instances, and a retry of a code that already succeeded can be answered
+//! like the first request instead of with WeChat's 40163.
+
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use super::{StorageError, Store, UnixSeconds};
+
+const IN_FLIGHT: &str = "in_flight";
+const SUCCEEDED: &str = "succeeded";
+
+/// The key a login code is stored under: hex SHA-256 of `appid`, a NUL and the code. The
+/// code itself is never stored.
+pub fn hash_login_code(appid: &str, code: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(appid.as_bytes());
+    hasher.update([0u8]);
+    hasher.update(code.as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// The outcome of [`Store::claim_login_code`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeClaim {
+    /// This caller owns the code: exchange it, then call `complete_login_code` or
+    /// `release_login_code`.
+    Claimed,
+    /// Another request (maybe on another instance) is exchanging it right now.
+    InFlight,
+    /// The code was exchanged successfully at `completed_at` for this user.
+    Succeeded {
+        user_id: String,
+        openid: String,
+        completed_at: UnixSeconds,
+    },
+}
+
+fn seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs())
+        .unwrap_or(i64::MAX / 4)
+        .max(1)
+}
+
+impl Store {
+    /// Claim `code_hash` for an exchange. Exactly one of any number of concurrent callers
+    /// (on any instance) gets [`CodeClaim::Claimed`]; the claim lapses after `in_flight_ttl`
+    /// (so a crashed instance does not block the code forever). An expired row of either
+    /// state counts as absent.
+    pub async fn claim_login_code(
+        &self,
+        code_hash: &str,
+        appid: &str,
+        now: UnixSeconds,
+        in_flight_ttl: Duration,
+    ) -> Result<CodeClaim, StorageError> {
+        let claimed = sqlx::query(
+            "INSERT INTO login_codes (code_hash, appid, state, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (code_hash) DO UPDATE SET appid = excluded.appid, state = excluded.state, \
+             user_id = NULL, openid = NULL, completed_at = NULL, created_at = excluded.created_at, \
+             expires_at = excluded.expires_at WHERE login_codes.expires_at <= $4",
+        )
+        .bind(code_hash)
+        .bind(appid)
+        .bind(IN_FLIGHT)
+        .bind(now)
+        .bind(now.saturating_add(seconds(in_flight_ttl)))
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        if claimed == 1 {
+            return Ok(CodeClaim::Claimed);
+        }
+        let row = sqlx::query(
+            "SELECT state, user_id, openid, completed_at FROM login_codes WHERE code_hash = $1",
+        )
+        .bind(code_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else {
+            // Released between our insert and our read: the caller may simply retry.
+            return Ok(CodeClaim::InFlight);
+        };
+        let state: String = row.try_get("state")?;
+        if state != SUCCEEDED {
+            return Ok(CodeClaim::InFlight);
+        }
+        let user_id: Option<String> = row.try_get("user_id")?;
+        let openid: Option<String> = row.try_get("openid")?;
+        let completed_at: Option<i64> = row.try_get("completed_at")?;
+        match (user_id, openid, completed_at) {
+            (Some(user_id), Some(openid), Some(completed_at)) => Ok(CodeClaim::Succeeded {
+                user_id,
+                openid,
+                completed_at,
+            }),
+            _ => Err(StorageError::Corrupt(
+                "succeeded login code without its user".into(),
+            )),
+        }
+    }
+
+    /// Record that the claimed code was exchanged for `user_id`/`openid`; retries are
+    /// answered from this row for `retry_window`, after which it counts as absent.
+    pub async fn complete_login_code(
+        &self,
+        code_hash: &str,
+        user_id: &str,
+        openid: &str,
+        now: UnixSeconds,
+        retry_window: Duration,
+    ) -> Result<(), StorageError> {
+        sqlx::query(
+            "UPDATE login_codes SET state = $2, user_id = $3, openid = $4, completed_at = $5, expires_at = $6 \
+             WHERE code_hash = $1",
+        )
+        .bind(code_hash)
+        .bind(SUCCEEDED)
+        .bind(user_id)
+        .bind(openid)
+        .bind(now)
+        .bind(now.saturating_add(seconds(retry_window)))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Give up a claim after a failed exchange, so a retry reaches WeChat and gets WeChat's
+    /// own answer. A code that already succeeded is left alone.
+    pub async fn release_login_code(&self, code_hash: &str) -> Result<(), StorageError> {
+        sqlx::query("DELETE FROM login_codes WHERE code_hash = $1 AND state = $2")
+            .bind(code_hash)
+            .bind(IN_FLIGHT)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,65 @@
+//! WeChat session keys, sealed under the master key and bound to their (appid, openid) row.
+
+use sqlx::Row;
+use wxlogin_crypto::SessionKey;
+
+use super::{StorageError, Store, UnixSeconds};
+
+/// The associated data that binds a sealed session key to its row.
+pub(crate) fn session_key_binding(appid: &str, openid: &str) -> Vec<u8> {
+    format!("session_key:{appid}:{openid}").into_bytes()
+}
+
+impl Store {
+    /// Keep the session key of identity (appid, openid), sealed. A key saved with an older
+    /// `now` than the stored one does not replace it (the newest login wins).
+    pub async fn save_session_key(
+        &self,
+        appid: &str,
+        openid: &str,
+        session_key: &SessionKey,
+        now: UnixSeconds,
+    ) -> Result<(), StorageError> {
+        let sealed = self.master_key().seal(
+            session_key.expose_bytes(),
+            &session_key_binding(appid, openid),
+        );
+        sqlx::query(
+            "INSERT INTO session_keys (appid, openid, sealed, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (appid, openid) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at \
+             WHERE session_keys.updated_at <= excluded.updated_at",
+        )
+        .bind(appid)
+        .bind(openid)
+        .bind(sealed)
+        .bind(now)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The stored session key of identity (appid, openid), if any.
+    pub async fn session_key(
+        &self,
+        appid: &str,
+        openid: &str,
+    ) -> Result<Option<SessionKey>, StorageError> {
+        let row = sqlx::query("SELECT sealed FROM session_keys WHERE appid = $1 AND openid = $2")
+            .bind(appid)
+            .bind(openid)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let sealed: Vec<u8> = row.try_get("sealed")?;
+        let opened = self
+            .master_key()
+            .open(&sealed, &session_key_binding(appid, openid))?;
+        let bytes: [u8; SessionKey::LEN] = opened
+            .as_slice()
+            .try_into()
+            .map_err(|_| StorageError::Corrupt("stored session key has the wrong length".into()))?;
+        Ok(Some(SessionKey::from_bytes(bytes)))
+    }
+}

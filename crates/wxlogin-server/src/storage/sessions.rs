@@ -1,0 +1,257 @@
+//! Sessions (one refresh-token family each; the id is the access token's `sid`) and their
+//! refresh tokens, stored only as hashes.
+
+use sqlx::Row;
+
+use super::{StorageError, Store, UnixSeconds};
+
+/// A session to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSession {
+    pub id: String,
+    pub user_id: String,
+    pub appid: String,
+    pub openid: String,
+    pub created_at: UnixSeconds,
+    /// When its first refresh token expires; extended by every rotation.
+    pub expires_at: UnixSeconds,
+}
+
+/// A stored session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub id: String,
+    pub user_id: String,
+    pub appid: String,
+    pub openid: String,
+    pub created_at: UnixSeconds,
+    pub expires_at: UnixSeconds,
+    pub revoked_at: Option<UnixSeconds>,
+}
+
+impl SessionRecord {
+    /// Not revoked and not past its expiry.
+    pub fn is_active(&self, now: UnixSeconds) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+/// The outcome of [`Store::rotate_refresh_token`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshRotation {
+    /// The presented token is now spent and the new one is stored; the session as it is now.
+    Rotated(SessionRecord),
+    /// The presented token had been spent before: a copy is in someone else's hands. The
+    /// whole session has been revoked.
+    Reused { session_id: String },
+    /// The presented token is past its expiry.
+    Expired,
+    /// The session was revoked (logout, admin revoke, earlier reuse) or has expired.
+    SessionEnded { session_id: String },
+    /// No such token.
+    Unknown,
+}
+
+/// What [`Store::purge_expired`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    pub login_codes: u64,
+    pub refresh_tokens: u64,
+    pub sessions: u64,
+}
+
+const SESSION_COLUMNS: &str = "id, user_id, appid, openid, created_at, expires_at, revoked_at";
+
+fn session_from_row(row: &sqlx::any::AnyRow) -> Result<SessionRecord, StorageError> {
+    Ok(SessionRecord {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        appid: row.try_get("appid")?,
+        openid: row.try_get("openid")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+impl Store {
+    /// Create a session and its first refresh token (stored as `refresh_token_hash`,
+    /// expiring with the session).
+    pub async fn create_session(
+        &self,
+        session: &NewSession,
+        refresh_token_hash: &str,
+    ) -> Result<(), StorageError> {
+        let mut transaction = self.pool().begin().await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, appid, openid, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&session.id)
+        .bind(&session.user_id)
+        .bind(&session.appid)
+        .bind(&session.openid)
+        .bind(session.created_at)
+        .bind(session.expires_at)
+        .execute(&mut *transaction)
+        .await?;
+        sqlx::query("INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(refresh_token_hash)
+            .bind(&session.id)
+            .bind(session.created_at)
+            .bind(session.expires_at)
+            .execute(&mut *transaction)
+            .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// Spend the presented refresh token and store its successor, atomically: of several
+    /// concurrent rotations of one token (on any instances) exactly one gets
+    /// [`RefreshRotation::Rotated`]. Presenting a token that was already spent revokes the
+    /// whole session ([`RefreshRotation::Reused`]).
+    pub async fn rotate_refresh_token(
+        &self,
+        presented_hash: &str,
+        new_hash: &str,
+        now: UnixSeconds,
+        new_expires_at: UnixSeconds,
+    ) -> Result<RefreshRotation, StorageError> {
+        let mut transaction = self.pool().begin().await?;
+        // Writing first takes SQLite's write lock at once, so the busy timeout applies.
+        let spent = sqlx::query(
+            "UPDATE refresh_tokens SET spent_at = $2 WHERE hash = $1 AND spent_at IS NULL AND expires_at > $2 \
+             RETURNING session_id",
+        )
+        .bind(presented_hash)
+        .bind(now)
+        .fetch_optional(&mut *transaction)
+        .await?;
+        if let Some(spent) = spent {
+            let session_id: String = spent.try_get("session_id")?;
+            let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1");
+            let session = sqlx::query(&sql)
+                .bind(&session_id)
+                .fetch_optional(&mut *transaction)
+                .await?
+                .as_ref()
+                .map(session_from_row)
+                .transpose()?;
+            let Some(mut session) = session.filter(|session| session.is_active(now)) else {
+                transaction.commit().await?;
+                return Ok(RefreshRotation::SessionEnded { session_id });
+            };
+            sqlx::query("INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)")
+                .bind(new_hash)
+                .bind(&session_id)
+                .bind(now)
+                .bind(new_expires_at)
+                .execute(&mut *transaction)
+                .await?;
+            sqlx::query("UPDATE sessions SET expires_at = $2 WHERE id = $1 AND expires_at < $2")
+                .bind(&session_id)
+                .bind(new_expires_at)
+                .execute(&mut *transaction)
+                .await?;
+            transaction.commit().await?;
+            session.expires_at = session.expires_at.max(new_expires_at);
+            return Ok(RefreshRotation::Rotated(session));
+        }
+        transaction.rollback().await?;
+
+        let row = sqlx::query("SELECT session_id, spent_at FROM refresh_tokens WHERE hash = $1")
+            .bind(presented_hash)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else {
+            return Ok(RefreshRotation::Unknown);
+        };
+        let session_id: String = row.try_get("session_id")?;
+        let spent_at: Option<i64> = row.try_get("spent_at")?;
+        if spent_at.is_some() {
+            self.revoke_session(&session_id, now).await?;
+            return Ok(RefreshRotation::Reused { session_id });
+        }
+        Ok(RefreshRotation::Expired)
+    }
+
+    /// A session by id.
+    pub async fn session(&self, session_id: &str) -> Result<Option<SessionRecord>, StorageError> {
+        let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1");
+        sqlx::query(&sql)
+            .bind(session_id)
+            .fetch_optional(self.pool())
+            .await?
+            .as_ref()
+            .map(session_from_row)
+            .transpose()
+    }
+
+    /// Revoke one session (its access and refresh tokens stop working at once). False if it
+    /// did not exist or was already revoked.
+    pub async fn revoke_session(
+        &self,
+        session_id: &str,
+        now: UnixSeconds,
+    ) -> Result<bool, StorageError> {
+        let affected =
+            sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                .bind(session_id)
+                .bind(now)
+                .execute(self.pool())
+                .await?
+                .rows_affected();
+        Ok(affected == 1)
+    }
+
+    /// Revoke every session of a user; returns how many were still unrevoked.
+    pub async fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        now: UnixSeconds,
+    ) -> Result<u64, StorageError> {
+        Ok(sqlx::query(
+            "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(now)
+        .execute(self.pool())
+        .await?
+        .rows_affected())
+    }
+
+    /// Sessions neither revoked nor expired.
+    pub async fn count_active_sessions(&self, now: UnixSeconds) -> Result<i64, StorageError> {
+        Ok(sqlx::query(
+            "SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL AND expires_at > $1",
+        )
+        .bind(now)
+        .fetch_one(self.pool())
+        .await?
+        .try_get("n")?)
+    }
+
+    /// Delete expired login codes, refresh tokens and sessions (with their tokens).
+    pub async fn purge_expired(&self, now: UnixSeconds) -> Result<PurgeReport, StorageError> {
+        let login_codes = sqlx::query("DELETE FROM login_codes WHERE expires_at <= $1")
+            .bind(now)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        let refresh_tokens = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at <= $1")
+            .bind(now)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        Ok(PurgeReport {
+            login_codes,
+            refresh_tokens,
+            sessions,
+        })
+    }
+}

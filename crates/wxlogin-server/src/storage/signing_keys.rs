@@ -1,0 +1,121 @@
+//! Ed25519 signing keys for access tokens: the 32-byte secret sealed, the public key clear.
+
+use std::fmt;
+
+use sqlx::Row;
+use zeroize::Zeroizing;
+
+use super::{StorageError, Store, UnixSeconds};
+
+/// A key to store.
+pub struct NewSigningKey {
+    pub kid: String,
+    /// The Ed25519 secret key (seed). Sealed before it is written.
+    pub secret_key: Zeroizing<[u8; 32]>,
+    pub public_key: [u8; 32],
+    pub created_at: UnixSeconds,
+}
+
+/// A stored key, opened.
+#[derive(Clone)]
+pub struct StoredSigningKey {
+    pub kid: String,
+    pub secret_key: Zeroizing<[u8; 32]>,
+    pub public_key: [u8; 32],
+    pub created_at: UnixSeconds,
+    pub retired_at: Option<UnixSeconds>,
+}
+
+impl fmt::Debug for StoredSigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredSigningKey")
+            .field("kid", &self.kid)
+            .field("created_at", &self.created_at)
+            .field("retired_at", &self.retired_at)
+            .finish_non_exhaustive()
+    }
+}
+
+fn signing_key_binding(kid: &str) -> Vec<u8> {
+    format!("signing_key:{kid}").into_bytes()
+}
+
+impl Store {
+    /// Store a new signing key.
+    pub async fn insert_signing_key(&self, key: &NewSigningKey) -> Result<(), StorageError> {
+        let sealed = self
+            .master_key()
+            .seal(key.secret_key.as_slice(), &signing_key_binding(&key.kid));
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, sealed_private, public_key, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&key.kid)
+        .bind(sealed)
+        .bind(key.public_key.to_vec())
+        .bind(key.created_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Every signing key, oldest first (ties broken by kid, so every instance orders alike).
+    pub async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT kid, sealed_private, public_key, created_at, retired_at FROM signing_keys \
+             ORDER BY created_at, kid",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut keys = Vec::with_capacity(rows.len());
+        for row in rows {
+            let kid: String = row.try_get("kid")?;
+            let sealed: Vec<u8> = row.try_get("sealed_private")?;
+            let opened = self
+                .master_key()
+                .open(&sealed, &signing_key_binding(&kid))?;
+            let mut secret_key = Zeroizing::new([0u8; 32]);
+            if opened.len() != 32 {
+                return Err(StorageError::Corrupt(format!(
+                    "signing key {kid} has a secret of the wrong length"
+                )));
+            }
+            secret_key.copy_from_slice(&opened);
+            let public: Vec<u8> = row.try_get("public_key")?;
+            let public_key: [u8; 32] = public.as_slice().try_into().map_err(|_| {
+                StorageError::Corrupt(format!(
+                    "signing key {kid} has a public key of the wrong length"
+                ))
+            })?;
+            keys.push(StoredSigningKey {
+                kid,
+                secret_key,
+                public_key,
+                created_at: row.try_get("created_at")?,
+                retired_at: row.try_get("retired_at")?,
+            });
+        }
+        Ok(keys)
+    }
+
+    /// Retire (as of `now`) every unretired key older than the key (`kid`, `created_at`)
+    /// in the (created_at, kid) order; already retired keys keep their date. Newer keys are
+    /// left alone, so two rotations racing on two instances leave the newest key current.
+    /// Returns how many keys were newly retired.
+    pub async fn retire_signing_keys_before(
+        &self,
+        kid: &str,
+        created_at: UnixSeconds,
+        now: UnixSeconds,
+    ) -> Result<u64, StorageError> {
+        Ok(sqlx::query(
+            "UPDATE signing_keys SET retired_at = $3 WHERE retired_at IS NULL \
+             AND (created_at < $2 OR (created_at = $2 AND kid < $1))",
+        )
+        .bind(kid)
+        .bind(created_at)
+        .bind(now)
+        .execute(self.pool())
+        .await?
+        .rows_affected())
+    }
+}

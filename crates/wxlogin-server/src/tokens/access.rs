@@ -1,0 +1,32 @@
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::storage::UnixSeconds;
+
+/// The claims of an access token (DESIGN.md): issuer, user id, appid, session id, issued
+/// at, expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    /// The user id.
+    pub sub: String,
+    /// The appid of the session.
+    pub aud: String,
+    /// The session id (refresh-token family).
+    pub sid: String,
+    pub iat: UnixSeconds,
+    pub exp: UnixSeconds,
+}
+
+/// What a verifier demands of an access token besides a valid EdDSA signature by a
+/// published key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessTokenRules {
+    /// The `iss` this server writes and accepts.
+    pub issuer: String,
+    /// The configured appids; `aud` must be one of them.
+    pub audiences: BTreeSet<String>,
+    /// Seconds past `exp` still accepted (clock skew between instances).
+    pub leeway_seconds: u64,
+}

@@ -1,0 +1,421 @@
+//! The Ed25519 signing keys of access tokens, shared by every instance through the database.
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use ed25519_dalek::pkcs8::EncodePrivateKey;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use super::{AccessClaims, AccessTokenRules, TokenError};
+use crate::storage::{NewSigningKey, Store, StoredSigningKey, UnixSeconds};
+
+/// How long keys live in the JWKS and how often they are re-read from the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPolicy {
+    /// Lifetime of the access tokens the keys sign. A retired key stays published (and
+    /// accepted) for this long plus `retirement_margin`, so its last tokens still verify.
+    pub access_token_ttl: Duration,
+    pub retirement_margin: Duration,
+    /// Signing re-reads the keys at least this often (picks up a rotation made elsewhere).
+    pub reload_interval: Duration,
+    /// Least time between two re-reads triggered by an unknown `kid` or a JWKS request, so
+    /// a flood of forged kids cannot hammer the database.
+    pub min_reload_gap: Duration,
+}
+
+impl KeyPolicy {
+    /// Defaults for access tokens living `access_token_ttl`: 5 minutes margin, reload every
+    /// 30 s, at most one on-demand reload per second.
+    pub fn new(access_token_ttl: Duration) -> Self {
+        KeyPolicy {
+            access_token_ttl,
+            retirement_margin: Duration::from_secs(300),
+            reload_interval: Duration::from_secs(30),
+            min_reload_gap: Duration::from_secs(1),
+        }
+    }
+
+    fn published_for_seconds(&self) -> i64 {
+        i64::try_from((self.access_token_ttl + self.retirement_margin).as_secs())
+            .unwrap_or(i64::MAX / 4)
+    }
+}
+
+impl Default for KeyPolicy {
+    fn default() -> Self {
+        KeyPolicy::new(Duration::from_secs(30 * 60))
+    }
+}
+
+/// One key as `wxlogin keys list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySummary {
+    pub kid: String,
+    pub created_at: UnixSeconds,
+    pub retired_at: Option<UnixSeconds>,
+    /// Signs new tokens.
+    pub current: bool,
+    /// In the JWKS and accepted for verification.
+    pub published: bool,
+}
+
+struct LoadedKey {
+    kid: String,
+    created_at: UnixSeconds,
+    retired_at: Option<UnixSeconds>,
+    public_key: [u8; 32],
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+struct KeySet {
+    /// Oldest first, in the (created_at, kid) order every instance shares.
+    keys: Vec<LoadedKey>,
+    loaded_at: Instant,
+}
+
+impl KeySet {
+    fn current(&self) -> Option<&LoadedKey> {
+        self.keys.iter().rev().find(|key| key.retired_at.is_none())
+    }
+
+    fn is_published(key: &LoadedKey, now: UnixSeconds, policy: &KeyPolicy) -> bool {
+        key.retired_at.is_none_or(|retired_at| {
+            retired_at.saturating_add(policy.published_for_seconds()) > now
+        })
+    }
+
+    fn published<'a>(
+        &'a self,
+        now: UnixSeconds,
+        policy: &'a KeyPolicy,
+    ) -> impl Iterator<Item = &'a LoadedKey> + 'a {
+        self.keys
+            .iter()
+            .filter(move |key| KeySet::is_published(key, now, policy))
+    }
+}
+
+struct Inner {
+    store: Store,
+    policy: KeyPolicy,
+    set: RwLock<Arc<KeySet>>,
+    last_reload_attempt: Mutex<Instant>,
+    reload_lock: tokio::sync::Mutex<()>,
+}
+
+/// The signing keys, cached in memory and re-read from the database as needed. Cheap to clone.
+#[derive(Clone)]
+pub struct SigningKeys {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SigningKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = self.snapshot();
+        f.debug_struct("SigningKeys")
+            .field(
+                "kids",
+                &set.keys
+                    .iter()
+                    .map(|key| key.kid.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// The RFC 7638 JWK thumbprint of an Ed25519 public key: a stable, unique `kid`.
+fn thumbprint_kid(public_key: &[u8; 32]) -> String {
+    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(public_key);
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+fn load_key(stored: &StoredSigningKey) -> Result<LoadedKey, TokenError> {
+    let signing_key = ed25519_dalek::SigningKey::from_bytes(&stored.secret_key);
+    if signing_key.verifying_key().to_bytes() != stored.public_key {
+        return Err(TokenError::Storage(crate::storage::StorageError::Corrupt(
+            format!("signing key {} does not match its public key", stored.kid),
+        )));
+    }
+    let pkcs8 = signing_key
+        .to_pkcs8_der()
+        .map_err(|_| TokenError::Signing("cannot encode the signing key as PKCS#8".into()))?;
+    Ok(LoadedKey {
+        kid: stored.kid.clone(),
+        created_at: stored.created_at,
+        retired_at: stored.retired_at,
+        public_key: stored.public_key,
+        // jsonwebtoken 9 signs with a PKCS#8 document and verifies with the raw 32-byte key.
+        encoding: EncodingKey::from_ed_der(pkcs8.as_bytes()),
+        decoding: DecodingKey::from_ed_der(&stored.public_key),
+    })
+}
+
+impl SigningKeys {
+    /// Load the keys, creating the first one if no unretired key exists (first start).
+    pub async fn load_or_create(
+        store: Store,
+        policy: KeyPolicy,
+        now: UnixSeconds,
+    ) -> Result<SigningKeys, TokenError> {
+        let keys = SigningKeys::load(store, policy).await?;
+        if keys.snapshot().current().is_none() {
+            let kid = keys.add_key(now).await?;
+            tracing::info!(kid = %kid, "created the first access-token signing key");
+        }
+        Ok(keys)
+    }
+
+    /// Load the keys as they are (no key is created; signing fails until one exists).
+    pub async fn load(store: Store, policy: KeyPolicy) -> Result<SigningKeys, TokenError> {
+        let keys = SigningKeys {
+            inner: Arc::new(Inner {
+                store,
+                policy,
+                set: RwLock::new(Arc::new(KeySet {
+                    keys: Vec::new(),
+                    loaded_at: Instant::now(),
+                })),
+                last_reload_attempt: Mutex::new(Instant::now()),
+                reload_lock: tokio::sync::Mutex::new(()),
+            }),
+        };
+        keys.reload().await?;
+        Ok(keys)
+    }
+
+    pub fn policy(&self) -> &KeyPolicy {
+        &self.inner.policy
+    }
+
+    /// Add a new current key and retire the older ones (they stay published until their
+    /// tokens have expired). Returns the new kid.
+    pub async fn rotate(&self, now: UnixSeconds) -> Result<String, TokenError> {
+        self.reload().await?;
+        self.add_key(now).await
+    }
+
+    async fn add_key(&self, now: UnixSeconds) -> Result<String, TokenError> {
+        let signing_key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+        let public_key = signing_key.verifying_key().to_bytes();
+        let kid = thumbprint_kid(&public_key);
+        // Keys are ordered by creation second; a second rotation within one second must
+        // still sort after the first.
+        let newest = self.snapshot().keys.last().map(|key| key.created_at);
+        let created_at = newest.map_or(now, |newest| now.max(newest.saturating_add(1)));
+        self.inner
+            .store
+            .insert_signing_key(&NewSigningKey {
+                kid: kid.clone(),
+                secret_key: Zeroizing::new(signing_key.to_bytes()),
+                public_key,
+                created_at,
+            })
+            .await?;
+        self.inner
+            .store
+            .retire_signing_keys_before(&kid, created_at, now)
+            .await?;
+        self.reload().await?;
+        Ok(kid)
+    }
+
+    /// Re-read every key from the database now.
+    pub async fn reload(&self) -> Result<(), TokenError> {
+        let _reloading = self.inner.reload_lock.lock().await;
+        self.reload_locked().await
+    }
+
+    async fn reload_locked(&self) -> Result<(), TokenError> {
+        *self
+            .inner
+            .last_reload_attempt
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Instant::now();
+        let stored = self.inner.store.signing_keys().await?;
+        let keys = stored.iter().map(load_key).collect::<Result<Vec<_>, _>>()?;
+        let set = Arc::new(KeySet {
+            keys,
+            loaded_at: Instant::now(),
+        });
+        *self
+            .inner
+            .set
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = set;
+        Ok(())
+    }
+
+    /// Reload if the last successful load is older than `age` and no attempt was made in
+    /// the last `min_reload_gap`.
+    async fn reload_if_older_than(&self, age: Duration) -> Result<(), TokenError> {
+        let due = || {
+            let attempted = *self
+                .inner
+                .last_reload_attempt
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            self.snapshot().loaded_at.elapsed() >= age
+                && attempted.elapsed() >= self.inner.policy.min_reload_gap
+        };
+        if !due() {
+            return Ok(());
+        }
+        let _reloading = self.inner.reload_lock.lock().await;
+        if !due() {
+            return Ok(());
+        }
+        self.reload_locked().await
+    }
+
+    /// A periodic reload that keeps the cached keys when the database is unreachable.
+    async fn best_effort_reload(&self, age: Duration) {
+        if let Err(error) = self.reload_if_older_than(age).await {
+            tracing::warn!(error = %error, "could not re-read the signing keys; using the cached ones");
+        }
+    }
+
+    fn snapshot(&self) -> Arc<KeySet> {
+        self.inner
+            .set
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The kid that signs new tokens.
+    pub fn current_kid(&self) -> Option<String> {
+        self.snapshot().current().map(|key| key.kid.clone())
+    }
+
+    /// Sign `claims` with the current key (`kid` in the header).
+    pub async fn sign(&self, claims: &AccessClaims) -> Result<String, TokenError> {
+        self.best_effort_reload(self.inner.policy.reload_interval)
+            .await;
+        let set = self.snapshot();
+        let key = set.current().ok_or(TokenError::NoSigningKey)?;
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(key.kid.clone());
+        jsonwebtoken::encode(&header, claims, &key.encoding)
+            .map_err(|error| TokenError::Signing(error.to_string()))
+    }
+
+    /// Verify an access token: EdDSA only, a published `kid` (re-reading the keys once if
+    /// it is unknown), signature, issuer, audience among the configured apps, expiry.
+    pub async fn verify(
+        &self,
+        token: &str,
+        rules: &AccessTokenRules,
+        now: UnixSeconds,
+    ) -> Result<AccessClaims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(TokenError::UnsupportedAlgorithm);
+        }
+        let kid = header.kid.ok_or(TokenError::UnknownKey)?;
+        let find = |set: &KeySet| {
+            set.published(now, &self.inner.policy)
+                .find(|key| key.kid == kid)
+                .map(|key| key.decoding.clone())
+        };
+        let decoding = match find(&self.snapshot()) {
+            Some(decoding) => decoding,
+            None => {
+                self.reload_if_older_than(Duration::ZERO).await?;
+                find(&self.snapshot()).ok_or(TokenError::UnknownKey)?
+            }
+        };
+
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        // Expiry is checked below against the caller's clock, not jsonwebtoken's.
+        validation.validate_exp = false;
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.set_issuer(&[rules.issuer.as_str()]);
+        validation.set_audience(
+            &rules
+                .audiences
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        );
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &decoding, &validation).map_err(
+            |error| match error.kind() {
+                ErrorKind::InvalidSignature => TokenError::BadSignature,
+                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                    TokenError::UnsupportedAlgorithm
+                }
+                ErrorKind::InvalidAudience => TokenError::WrongAudience,
+                ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
+                _ => TokenError::Malformed,
+            },
+        )?;
+        let claims = data.claims;
+        let leeway = i64::try_from(rules.leeway_seconds).unwrap_or(i64::MAX / 4);
+        if now >= claims.exp.saturating_add(leeway) {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// The JWKS: every published key (current and recently retired), re-reading the
+    /// database at most once per `min_reload_gap` so a rotation elsewhere shows promptly.
+    pub async fn jwks(&self, now: UnixSeconds) -> serde_json::Value {
+        self.best_effort_reload(Duration::ZERO).await;
+        let set = self.snapshot();
+        let keys: Vec<serde_json::Value> = set
+            .published(now, &self.inner.policy)
+            .map(|key| {
+                serde_json::json!({
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "x": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.public_key),
+                    "kid": key.kid,
+                    "alg": "EdDSA",
+                    "use": "sig",
+                })
+            })
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+
+    /// Every key with its state, oldest first (for `wxlogin keys list`).
+    pub fn summaries(&self, now: UnixSeconds) -> Vec<KeySummary> {
+        let set = self.snapshot();
+        let current = set.current().map(|key| key.kid.clone());
+        set.keys
+            .iter()
+            .map(|key| KeySummary {
+                kid: key.kid.clone(),
+                created_at: key.created_at,
+                retired_at: key.retired_at,
+                current: current.as_deref() == Some(key.kid.as_str()),
+                published: KeySet::is_published(key, now, &self.inner.policy),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kid_is_the_rfc7638_thumbprint() {
+        // RFC 8037 appendix A.3: the thumbprint of its Ed25519 example key.
+        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
+            .unwrap();
+        let public_key: [u8; 32] = x.try_into().unwrap();
+        assert_eq!(
+            thumbprint_kid(&public_key),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
+    }
+}
