@@ -1,0 +1,194 @@
+//! The simulator itself: shared state behind an `Arc`, the router, and ways to serve it.
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::routing::{any, get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::clock::SimClock;
+use crate::codes::CodeBook;
+use crate::config::{RateLimits, SimApp, SimConfig};
+use crate::connection::{HangupListener, HangupSwitch};
+use crate::faults::{FaultConfig, FaultConfigError};
+use crate::quota::QuotaCounters;
+use crate::stats::SimStats;
+use crate::tokens::TokenBook;
+use crate::users::UserBook;
+use crate::{control, device, wechat};
+
+/// Everything WeChat would know, under one lock: calls are short and never await inside it.
+#[derive(Debug)]
+pub(crate) struct World {
+    pub(crate) apps: HashMap<String, SimApp>,
+    pub(crate) keep_session_key: bool,
+    pub(crate) limits: RateLimits,
+    pub(crate) users: UserBook,
+    pub(crate) codes: CodeBook,
+    pub(crate) tokens: TokenBook,
+    pub(crate) quotas: QuotaCounters,
+    pub(crate) stats: SimStats,
+}
+
+#[derive(Debug)]
+struct Shared {
+    clock: SimClock,
+    world: Mutex<World>,
+    faults: Mutex<FaultConfig>,
+}
+
+/// A WeChat server simulator. Cheap to clone; clones share one state.
+#[derive(Clone, Debug)]
+pub struct Simulator {
+    shared: Arc<Shared>,
+}
+
+impl Simulator {
+    /// A simulator with WeChat's documented frequency limits (see [`RateLimits`]).
+    pub fn new(config: SimConfig) -> Self {
+        Self::with_limits(config, RateLimits::default())
+    }
+
+    pub fn with_limits(config: SimConfig, limits: RateLimits) -> Self {
+        let apps = config
+            .apps
+            .into_iter()
+            .map(|app| (app.appid.clone(), app))
+            .collect();
+        let world = World {
+            apps,
+            keep_session_key: config.keep_session_key,
+            limits,
+            users: UserBook::default(),
+            codes: CodeBook::default(),
+            tokens: TokenBook::default(),
+            quotas: QuotaCounters::default(),
+            stats: SimStats::default(),
+        };
+        Simulator {
+            shared: Arc::new(Shared {
+                clock: SimClock::default(),
+                world: Mutex::new(world),
+                faults: Mutex::new(config.faults),
+            }),
+        }
+    }
+
+    /// WeChat's paths, the device side (`/sim/login`, `/sim/phone`, `/sim/userinfo`) and the
+    /// control side (`/sim/faults`, `/sim/clock/advance`, `/sim/stats`, `/sim/reset-stats`).
+    /// Any other path answers 40066 `invalid url`, as WeChat does.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/sns/jscode2session", any(wechat::code2session::handle))
+            .route("/cgi-bin/token", any(wechat::access_token::classic))
+            .route("/cgi-bin/stable_token", any(wechat::access_token::stable))
+            .route(
+                "/wxa/business/getuserphonenumber",
+                any(wechat::phone_number::handle),
+            )
+            .route("/wxa/checksession", any(wechat::session_key::check))
+            .route("/wxa/resetusersessionkey", any(wechat::session_key::reset))
+            .route("/sim/login", post(device::login))
+            .route("/sim/phone", post(device::phone))
+            .route("/sim/userinfo", post(device::user_info))
+            .route(
+                "/sim/faults",
+                get(control::get_faults).post(control::set_faults),
+            )
+            .route("/sim/clock", get(control::clock))
+            .route("/sim/clock/advance", post(control::advance_clock))
+            .route("/sim/stats", get(control::stats))
+            .route("/sim/reset-stats", post(control::reset_stats))
+            .fallback(wechat::invalid_url)
+            .with_state(self.clone())
+    }
+
+    /// Serve on `listener` until the future is dropped. Dropped-connection faults need this
+    /// (or [`Simulator::spawn_on_loopback`]) to cut connections cleanly.
+    pub async fn serve(self, listener: TcpListener) -> io::Result<()> {
+        let app = self
+            .router()
+            .into_make_service_with_connect_info::<HangupSwitch>();
+        axum::serve(HangupListener(listener), app).await
+    }
+
+    /// Bind 127.0.0.1 on a free port and serve there in the background.
+    pub async fn spawn_on_loopback(self) -> io::Result<SimHandle> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            if let Err(error) = self.serve(listener).await {
+                tracing::error!(%error, "simulator stopped");
+            }
+        });
+        Ok(SimHandle {
+            base_url: format!("http://{addr}"),
+            addr,
+            task,
+        })
+    }
+
+    /// Simulated Unix time, seconds.
+    pub fn now_unix(&self) -> i64 {
+        self.shared.clock.now()
+    }
+
+    /// Move the simulated clock forward; returns the new simulated time.
+    pub fn advance_clock(&self, seconds: u64) -> i64 {
+        self.shared
+            .clock
+            .advance(i64::try_from(seconds).unwrap_or(i64::MAX / 4))
+    }
+
+    pub fn faults(&self) -> FaultConfig {
+        lock(&self.shared.faults).clone()
+    }
+
+    pub fn set_faults(&self, faults: FaultConfig) -> Result<(), FaultConfigError> {
+        faults.validate()?;
+        *lock(&self.shared.faults) = faults;
+        Ok(())
+    }
+
+    pub fn stats(&self) -> SimStats {
+        self.world().stats.clone()
+    }
+
+    pub fn reset_stats(&self) {
+        self.world().stats = SimStats::default();
+    }
+
+    /// The openid `user` has in `appid` (stable, derived; the app need not be registered).
+    pub fn openid(&self, appid: &str, user: &str) -> String {
+        crate::ids::openid(appid, user)
+    }
+
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
+        lock(&self.shared.world)
+    }
+}
+
+/// A poisoned lock only means a handler panicked mid-update; the state is still usable.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A simulator serving in the background; dropping the handle stops it.
+#[derive(Debug)]
+pub struct SimHandle {
+    /// `http://127.0.0.1:PORT`, to use as the WeChat base URL.
+    pub base_url: String,
+    pub addr: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
