@@ -1,0 +1,429 @@
+//! Server settings. [`Settings`] is a plain struct that tests build directly; the
+//! command line fills a [`SettingsLayer`] from flags and environment, an optional TOML
+//! file gives another layer, and [`SettingsLayer::resolve`] applies the defaults.
+//!
+//! Precedence: flag > environment (both handled by the binary) > TOML file > default.
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use wxlogin_client::AppCredentials;
+
+use crate::domain::AppId;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://wxlogin.db";
+pub const DEFAULT_WECHAT_BASE_URL: &str = "https://api.weixin.qq.com";
+pub const DEFAULT_ACCESS_TOKEN_TTL: Duration = Duration::from_secs(1800);
+pub const DEFAULT_REFRESH_TOKEN_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+pub const DEFAULT_CODE_RETRY_WINDOW: Duration = Duration::from_secs(60);
+/// Legacy open data older than this is refused. WeChat publishes no value; five minutes
+/// matches the life of the codes the same button yields, which a real client uses at once.
+pub const DEFAULT_WATERMARK_MAX_AGE: Duration = Duration::from_secs(300);
+pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+pub const DEFAULT_ISSUER: &str = "wxlogin";
+pub const DEFAULT_WECHAT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = ConfigError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(ConfigError::Invalid(format!(
+                "log format must be text or json, got {other:?}"
+            ))),
+        }
+    }
+}
+
+/// The base64 master key as given by the operator. Never printed.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct MasterKeyText(String);
+
+impl MasterKeyText {
+    pub fn new(text: impl Into<String>) -> Self {
+        MasterKeyText(text.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for MasterKeyText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MasterKeyText(<redacted>)")
+    }
+}
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to bind; port 0 picks a free port.
+    pub listen: String,
+    pub database_url: String,
+    /// The mini programs this server logs users in for (at least one).
+    pub apps: Vec<AppCredentials>,
+    pub wechat_base_url: String,
+    /// Per-request deadline for calls to WeChat.
+    pub wechat_timeout: Duration,
+    /// `None`: SQLite only, a generated key kept in a file beside the database.
+    pub master_key: Option<MasterKeyText>,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    /// How long a retry of an already-exchanged login code still gets a fresh token pair.
+    pub code_retry_window: Duration,
+    /// Maximum age of the watermark of legacy open data (phone number, user info).
+    pub watermark_max_age: Duration,
+    pub log_format: LogFormat,
+    /// Maximum request body in bytes.
+    pub body_limit: usize,
+    /// `iss` of the access tokens.
+    pub issuer: String,
+}
+
+impl Settings {
+    /// Defaults for everything, with the given apps and database.
+    pub fn new(apps: Vec<AppCredentials>, database_url: impl Into<String>) -> Self {
+        Settings {
+            listen: DEFAULT_LISTEN.to_owned(),
+            database_url: database_url.into(),
+            apps,
+            wechat_base_url: DEFAULT_WECHAT_BASE_URL.to_owned(),
+            wechat_timeout: DEFAULT_WECHAT_TIMEOUT,
+            master_key: None,
+            access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
+            refresh_token_ttl: DEFAULT_REFRESH_TOKEN_TTL,
+            code_retry_window: DEFAULT_CODE_RETRY_WINDOW,
+            watermark_max_age: DEFAULT_WATERMARK_MAX_AGE,
+            log_format: LogFormat::Text,
+            body_limit: DEFAULT_BODY_LIMIT,
+            issuer: DEFAULT_ISSUER.to_owned(),
+        }
+    }
+
+    /// Check what cannot be expressed in the types: apps present and valid, no duplicate.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.apps.is_empty() {
+            return Err(ConfigError::Invalid(
+                "no app configured: give --appid and --secret, or --config with [[apps]], or --sim"
+                    .to_owned(),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for app in &self.apps {
+            AppId::parse(&app.appid)
+                .map_err(|e| ConfigError::Invalid(format!("app {:?}: {e}", app.appid)))?;
+            if app.secret.expose().trim().is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "app {}: the secret is empty",
+                    app.appid
+                )));
+            }
+            if !seen.insert(app.appid.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "app {} is configured twice",
+                    app.appid
+                )));
+            }
+        }
+        if self.access_token_ttl.is_zero() || self.refresh_token_ttl.is_zero() {
+            return Err(ConfigError::Invalid(
+                "token lifetimes must be positive".to_owned(),
+            ));
+        }
+        if self.body_limit == 0 {
+            return Err(ConfigError::Invalid(
+                "body limit must be positive".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The app with this appid, if configured.
+    pub fn app(&self, appid: &str) -> Option<&AppCredentials> {
+        self.apps.iter().find(|app| app.appid == appid)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Parse { path: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// One source of settings; `None` means "not given here".
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsLayer {
+    pub listen: Option<String>,
+    pub database_url: Option<String>,
+    #[serde(default)]
+    pub apps: Vec<AppEntry>,
+    pub wechat_base_url: Option<String>,
+    /// Seconds.
+    pub wechat_timeout: Option<u64>,
+    pub master_key: Option<MasterKeyText>,
+    /// Seconds.
+    pub access_token_ttl: Option<u64>,
+    /// Seconds.
+    pub refresh_token_ttl: Option<u64>,
+    /// Seconds.
+    pub code_retry_window: Option<u64>,
+    /// Seconds.
+    pub watermark_max_age: Option<u64>,
+    pub log_format: Option<LogFormat>,
+    /// Bytes.
+    pub body_limit: Option<usize>,
+    pub issuer: Option<String>,
+}
+
+/// `[[apps]]` in the TOML file.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppEntry {
+    pub appid: String,
+    pub secret: String,
+}
+
+impl fmt::Debug for AppEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppEntry")
+            .field("appid", &self.appid)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+impl SettingsLayer {
+    /// Read a TOML file: top-level keys as in [`SettingsLayer`], apps as `[[apps]]`.
+    pub fn from_toml_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_toml_str(&text).map_err(|message| ConfigError::Parse {
+            path: path.display().to_string(),
+            message,
+        })
+    }
+
+    /// Parse TOML text. The error message never quotes the file's values (it may hold
+    /// secrets), only where the problem is.
+    pub fn from_toml_str(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e: toml::de::Error| {
+            let location = e
+                .span()
+                .map(|span| {
+                    let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                    format!(" at line {line}")
+                })
+                .unwrap_or_default();
+            format!("{}{location}", without_quoted_values(e.message()))
+        })
+    }
+
+    /// Fill what `self` lacks from `lower`. Apps from both layers are kept, `self`'s first.
+    pub fn or(self, lower: SettingsLayer) -> SettingsLayer {
+        let mut apps = self.apps;
+        apps.extend(lower.apps);
+        SettingsLayer {
+            listen: self.listen.or(lower.listen),
+            database_url: self.database_url.or(lower.database_url),
+            apps,
+            wechat_base_url: self.wechat_base_url.or(lower.wechat_base_url),
+            wechat_timeout: self.wechat_timeout.or(lower.wechat_timeout),
+            master_key: self.master_key.or(lower.master_key),
+            access_token_ttl: self.access_token_ttl.or(lower.access_token_ttl),
+            refresh_token_ttl: self.refresh_token_ttl.or(lower.refresh_token_ttl),
+            code_retry_window: self.code_retry_window.or(lower.code_retry_window),
+            watermark_max_age: self.watermark_max_age.or(lower.watermark_max_age),
+            log_format: self.log_format.or(lower.log_format),
+            body_limit: self.body_limit.or(lower.body_limit),
+            issuer: self.issuer.or(lower.issuer),
+        }
+    }
+
+    /// Apply defaults. Apps may still be empty here (the `--sim` mode adds its demo app);
+    /// call [`Settings::validate`] once the app list is final.
+    pub fn resolve(self) -> Settings {
+        let secs = Duration::from_secs;
+        Settings {
+            listen: self.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
+            database_url: self
+                .database_url
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            apps: self
+                .apps
+                .into_iter()
+                .map(|entry| AppCredentials::new(entry.appid, entry.secret))
+                .collect(),
+            wechat_base_url: self
+                .wechat_base_url
+                .unwrap_or_else(|| DEFAULT_WECHAT_BASE_URL.to_owned()),
+            wechat_timeout: self
+                .wechat_timeout
+                .map(secs)
+                .unwrap_or(DEFAULT_WECHAT_TIMEOUT),
+            master_key: self.master_key,
+            access_token_ttl: self
+                .access_token_ttl
+                .map(secs)
+                .unwrap_or(DEFAULT_ACCESS_TOKEN_TTL),
+            refresh_token_ttl: self
+                .refresh_token_ttl
+                .map(secs)
+                .unwrap_or(DEFAULT_REFRESH_TOKEN_TTL),
+            code_retry_window: self
+                .code_retry_window
+                .map(secs)
+                .unwrap_or(DEFAULT_CODE_RETRY_WINDOW),
+            watermark_max_age: self
+                .watermark_max_age
+                .map(secs)
+                .unwrap_or(DEFAULT_WATERMARK_MAX_AGE),
+            log_format: self.log_format.unwrap_or_default(),
+            body_limit: self.body_limit.unwrap_or(DEFAULT_BODY_LIMIT),
+            issuer: self.issuer.unwrap_or_else(|| DEFAULT_ISSUER.to_owned()),
+        }
+    }
+}
+
+/// toml quotes offending values between backticks; drop them, they may be secrets.
+fn without_quoted_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for (index, part) in message.split('`').enumerate() {
+        out.push_str(if index % 2 == 0 { part } else { "…" });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn toml_file_gives_apps_and_other_settings() {
+        let layer = SettingsLayer::from_toml_str(
+            r#"
+            listen = "0.0.0.0:9000"
+            code_retry_window = 5
+            log_format = "json"
+
+            [[apps]]
+            appid = "wx1111111111111111"
+            secret = "s1"
+
+            [[apps]]
+            appid = "wx2222222222222222"
+            secret = "s2"
+            "#,
+        )
+        .unwrap();
+        let settings = layer.resolve();
+        assert_eq!(settings.listen, "0.0.0.0:9000");
+        assert_eq!(settings.code_retry_window, Duration::from_secs(5));
+        assert_eq!(settings.log_format, LogFormat::Json);
+        assert_eq!(settings.apps.len(), 2);
+        assert_eq!(settings.apps[1].secret.expose(), "s2");
+        assert_eq!(settings.access_token_ttl, DEFAULT_ACCESS_TOKEN_TTL);
+        settings.validate().unwrap();
+    }
+
+    #[test]
+    fn flags_win_over_file_and_apps_are_merged() {
+        let flags = SettingsLayer {
+            listen: Some("127.0.0.1:0".to_owned()),
+            apps: vec![AppEntry {
+                appid: "wxaaaaaaaaaaaaaaaa".to_owned(),
+                secret: "a".to_owned(),
+            }],
+            ..Default::default()
+        };
+        let file = SettingsLayer {
+            listen: Some("0.0.0.0:1".to_owned()),
+            issuer: Some("https://login.example".to_owned()),
+            apps: vec![AppEntry {
+                appid: "wxbbbbbbbbbbbbbbbb".to_owned(),
+                secret: "b".to_owned(),
+            }],
+            ..Default::default()
+        };
+        let settings = flags.or(file).resolve();
+        assert_eq!(settings.listen, "127.0.0.1:0");
+        assert_eq!(settings.issuer, "https://login.example");
+        let appids: Vec<_> = settings.apps.iter().map(|a| a.appid.as_str()).collect();
+        assert_eq!(appids, ["wxaaaaaaaaaaaaaaaa", "wxbbbbbbbbbbbbbbbb"]);
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let settings = SettingsLayer::default().resolve();
+        assert_eq!(settings.listen, "127.0.0.1:8080");
+        assert_eq!(settings.database_url, "sqlite://wxlogin.db");
+        assert_eq!(settings.wechat_base_url, "https://api.weixin.qq.com");
+        assert_eq!(settings.access_token_ttl, Duration::from_secs(1800));
+        assert_eq!(settings.refresh_token_ttl, Duration::from_secs(2_592_000));
+        assert_eq!(settings.code_retry_window, Duration::from_secs(60));
+        assert_eq!(settings.body_limit, 65_536);
+    }
+
+    #[test]
+    fn validation_refuses_missing_duplicate_and_empty_secret_apps() {
+        let mut settings = SettingsLayer::default().resolve();
+        assert!(settings.validate().is_err());
+        settings.apps = vec![
+            AppCredentials::new("wxaaaaaaaaaaaaaaaa", "a"),
+            AppCredentials::new("wxaaaaaaaaaaaaaaaa", "b"),
+        ];
+        assert!(settings
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("twice"));
+        settings.apps = vec![AppCredentials::new("wxaaaaaaaaaaaaaaaa", " ")];
+        assert!(settings
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("empty"));
+    }
+
+    #[test]
+    fn toml_errors_do_not_quote_values() {
+        let error = SettingsLayer::from_toml_str("master_key = 12345678\n").unwrap_err();
+        assert!(!error.contains("12345678"), "{error}");
+        assert!(error.contains("line 1"), "{error}");
+    }
+
+    #[test]
+    fn secrets_are_not_in_debug_output() {
+        let layer = SettingsLayer::from_toml_str(
+            "master_key = \"TOPSECRETKEY\"\n[[apps]]\nappid = \"wxaaaaaaaaaaaaaaaa\"\nsecret = \"APPSECRET123\"\n",
+        )
+        .unwrap();
+        let debug = format!("{layer:?} {:?}", layer.clone().resolve());
+        assert!(!debug.contains("TOPSECRETKEY"), "{debug}");
+        assert!(!debug.contains("APPSECRET123"), "{debug}");
+    }
+}

@@ -1,0 +1,15 @@
+//! Values that arrive from outside, parsed once into types that can only hold valid data.
+mod app_id;
+mod login_code;
+mod phone;
+mod profile;
+
+pub use app_id::AppId;
+pub use login_code::LoginCode;
+pub use phone::MaskedPhone;
+pub use profile::{AvatarUrl, Nickname};
+
+/// Why a value from the client was refused; the message is safe to send back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DomainError(pub String);

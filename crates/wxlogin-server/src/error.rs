@@ -1,0 +1,220 @@
+//! The one error type every handler returns. Whatever fails, the client gets the
+//! contract's shape: `{"error": {"code", "message", "wechat_errcode"?}}` with a status
+//! that matches the code. Internal details are logged, never sent.
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The machine-readable `error.code` values of the contract (plus the HTTP-level ones
+/// for routing and body limits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidCode,
+    CodeUsed,
+    Unauthorized,
+    LoginRefused,
+    SignatureMismatch,
+    DecryptFailed,
+    WatermarkMismatch,
+    RateLimited,
+    /// WeChat is down or slow: try again later (503).
+    UpstreamUnavailable,
+    /// WeChat rejected this server's own credentials or network: the operator must act (502).
+    UpstreamMisconfigured,
+    /// Our own database is down or overloaded: retry later (503).
+    DatabaseUnavailable,
+    NotFound,
+    MethodNotAllowed,
+    PayloadTooLarge,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::InvalidCode => "invalid_code",
+            ErrorCode::CodeUsed => "code_used",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::LoginRefused => "login_refused",
+            ErrorCode::SignatureMismatch => "signature_mismatch",
+            ErrorCode::DecryptFailed => "decrypt_failed",
+            ErrorCode::WatermarkMismatch => "watermark_mismatch",
+            ErrorCode::RateLimited => "rate_limited",
+            // Both upstream failures share the contract's code; the status tells them apart.
+            ErrorCode::UpstreamUnavailable | ErrorCode::UpstreamMisconfigured => {
+                "upstream_unavailable"
+            }
+            ErrorCode::DatabaseUnavailable => "database_unavailable",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::Internal => "internal",
+        }
+    }
+
+    pub fn status(self) -> StatusCode {
+        match self {
+            ErrorCode::InvalidRequest
+            | ErrorCode::InvalidCode
+            | ErrorCode::SignatureMismatch
+            | ErrorCode::DecryptFailed
+            | ErrorCode::WatermarkMismatch => StatusCode::BAD_REQUEST,
+            ErrorCode::CodeUsed => StatusCode::CONFLICT,
+            ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::LoginRefused => StatusCode::FORBIDDEN,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::UpstreamUnavailable | ErrorCode::DatabaseUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ErrorCode::UpstreamMisconfigured => StatusCode::BAD_GATEWAY,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// An error answer. `message` is shown to the client, so it must never hold secrets;
+/// constructors that wrap internal faults log the cause and send a generic text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub wechat_errcode: Option<i64>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code.as_str(), self.message)?;
+        if let Some(errcode) = self.wechat_errcode {
+            write!(f, " (wechat errcode {errcode})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            wechat_errcode: None,
+        }
+    }
+
+    pub fn with_wechat_errcode(mut self, errcode: i64) -> Self {
+        self.wechat_errcode = Some(errcode);
+        self
+    }
+
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Unauthorized, message)
+    }
+
+    /// An internal fault: the cause goes to the log (it may name tables or paths, never
+    /// secrets, since the storage and token errors redact them), the client gets a
+    /// generic message.
+    pub fn internal(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(ErrorCode::Internal, "internal error")
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+}
+
+/// The JSON body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Machine-readable code, e.g. `invalid_code`, `code_used`, `decrypt_failed`.
+    pub code: String,
+    /// Human-readable explanation and what to do next.
+    pub message: String,
+    /// WeChat's own errcode, present whenever WeChat answered with an error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wechat_errcode: Option<i64>,
+}
+
+impl From<&ApiError> for ErrorBody {
+    fn from(error: &ApiError) -> Self {
+        ErrorBody {
+            error: ErrorDetail {
+                code: error.code.as_str().to_owned(),
+                message: error.message.clone(),
+                wechat_errcode: error.wechat_errcode,
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.code.status().is_server_error() {
+            tracing::warn!(code = self.code.as_str(), wechat_errcode = ?self.wechat_errcode, message = %self.message, "request failed");
+        } else {
+            tracing::debug!(code = self.code.as_str(), wechat_errcode = ?self.wechat_errcode, message = %self.message, "request rejected");
+        }
+        (self.status(), Json(ErrorBody::from(&self))).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contract_codes_have_contract_statuses() {
+        let expected = [
+            (ErrorCode::InvalidRequest, "invalid_request", 400),
+            (ErrorCode::InvalidCode, "invalid_code", 400),
+            (ErrorCode::CodeUsed, "code_used", 409),
+            (ErrorCode::Unauthorized, "unauthorized", 401),
+            (ErrorCode::SignatureMismatch, "signature_mismatch", 400),
+            (ErrorCode::DecryptFailed, "decrypt_failed", 400),
+            (ErrorCode::WatermarkMismatch, "watermark_mismatch", 400),
+            (ErrorCode::RateLimited, "rate_limited", 429),
+            (ErrorCode::UpstreamUnavailable, "upstream_unavailable", 503),
+            (
+                ErrorCode::UpstreamMisconfigured,
+                "upstream_unavailable",
+                502,
+            ),
+            (ErrorCode::Internal, "internal", 500),
+        ];
+        for (code, name, status) in expected {
+            assert_eq!(code.as_str(), name);
+            assert_eq!(code.status().as_u16(), status, "{name}");
+        }
+    }
+
+    #[test]
+    fn body_omits_absent_wechat_errcode() {
+        let plain =
+            serde_json::to_value(ErrorBody::from(&ApiError::invalid_request("bad"))).unwrap();
+        assert_eq!(
+            plain,
+            serde_json::json!({"error": {"code": "invalid_request", "message": "bad"}})
+        );
+        let upstream =
+            ApiError::new(ErrorCode::InvalidCode, "invalid code").with_wechat_errcode(40029);
+        let value = serde_json::to_value(ErrorBody::from(&upstream)).unwrap();
+        assert_eq!(value["error"]["wechat_errcode"], 40029);
+    }
+}

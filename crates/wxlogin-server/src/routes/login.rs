@@ -1,0 +1,124 @@
+//! Login, refresh, logout.
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::error::{ApiError, ErrorBody};
+use crate::extractors::{ApiJson, Authenticated};
+use crate::services::login::user_for_code;
+use crate::services::storage_error;
+use crate::sessions::{RefreshError, SessionError, TokenPair};
+use crate::state::AppState;
+use crate::storage::User;
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    /// The code of `wx.login()` (valid 5 minutes, single use; a retry of the same code
+    /// within the retry window gets a fresh token pair for the same user).
+    pub code: String,
+    /// Required when the server serves more than one mini program.
+    #[serde(default)]
+    pub appid: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+/// A token pair and the user it is for.
+#[derive(Serialize, ToSchema)]
+pub struct LoginResponse {
+    #[serde(flatten)]
+    pub tokens: TokenPair,
+    pub user: User,
+}
+
+impl std::fmt::Debug for LoginResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginResponse")
+            .field("tokens", &self.tokens)
+            .field("user", &self.user)
+            .finish()
+    }
+}
+
+/// Exchange a `wx.login` code for our own tokens.
+#[utoipa::path(post, path = "/v1/login", tag = "login", request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Logged in", body = LoginResponse),
+        (status = 400, description = "invalid_request, or invalid_code (WeChat 40029)", body = ErrorBody),
+        (status = 403, description = "login_refused: WeChat blocked the user (40226)", body = ErrorBody),
+        (status = 409, description = "code_used: the code was exchanged before and the retry window has passed", body = ErrorBody),
+        (status = 429, description = "rate_limited (45011, 45009)", body = ErrorBody),
+        (status = 502, description = "upstream_unavailable: WeChat rejected this server's credentials", body = ErrorBody),
+        (status = 503, description = "upstream_unavailable: WeChat busy or unreachable", body = ErrorBody),
+    ))]
+pub async fn login(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<LoginRequest>,
+) -> Result<ApiJson<LoginResponse>, ApiError> {
+    let (user, _) = user_for_code(&state, request.appid.as_deref(), &request.code).await?;
+    let tokens = state
+        .sessions()
+        .issue(&user, state.now())
+        .await
+        .map_err(session_error)?;
+    Ok(ApiJson(LoginResponse { tokens, user }))
+}
+
+/// Spend a refresh token for a new pair. Reusing a spent one revokes its whole family.
+#[utoipa::path(post, path = "/v1/token/refresh", tag = "login", request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New pair (the presented refresh token is now spent)", body = LoginResponse),
+        (status = 400, description = "invalid_request", body = ErrorBody),
+        (status = 401, description = "unauthorized: unknown, expired or reused refresh token, or ended session", body = ErrorBody),
+    ))]
+pub async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<RefreshRequest>,
+) -> Result<ApiJson<LoginResponse>, ApiError> {
+    let token = request.refresh_token.trim();
+    if token.is_empty() || token.len() > 512 {
+        return Err(ApiError::invalid_request(
+            "refresh_token must be the refresh token of a login",
+        ));
+    }
+    match state.sessions().refresh(token, state.now()).await {
+        Ok((tokens, user)) => Ok(ApiJson(LoginResponse { tokens, user })),
+        Err(RefreshError::Storage(error)) => Err(storage_error(error)),
+        Err(RefreshError::Token(error)) => Err(session_error(SessionError::Token(error))),
+        Err(RefreshError::Reused) => Err(ApiError::unauthorized(
+            "this refresh token was already used, so every token of its session has been revoked; log in again",
+        )),
+        Err(error) => Err(ApiError::unauthorized(format!("{error}; log in again"))),
+    }
+}
+
+/// End the current session: its access and refresh tokens stop working at once.
+#[utoipa::path(post, path = "/v1/logout", tag = "login", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Session revoked"),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+    ))]
+pub async fn logout(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<StatusCode, ApiError> {
+    state
+        .sessions()
+        .logout(&caller.session_id, state.now())
+        .await
+        .map_err(storage_error)?;
+    tracing::info!(user_id = %caller.user_id, session_id = %caller.session_id, "logged out");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(crate) fn session_error(error: SessionError) -> ApiError {
+    match error {
+        SessionError::Storage(error) => storage_error(error),
+        SessionError::Token(crate::tokens::TokenError::Storage(error)) => storage_error(error),
+        SessionError::Token(error) => ApiError::internal(&error),
+    }
+}

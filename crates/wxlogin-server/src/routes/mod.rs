@@ -1,0 +1,97 @@
+//! The HTTP surface: every route of the contract, the middleware around them, and JSON
+//! answers for unknown routes, wrong methods, oversized bodies and panics.
+mod fallback;
+pub mod health;
+pub mod jwks;
+pub mod login;
+pub mod me;
+pub mod metrics;
+pub mod openapi;
+
+use std::any::Any;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::{DefaultOnRequest, TraceLayer};
+use tracing::Level;
+
+use crate::error::{ApiError, ErrorCode};
+use crate::state::AppState;
+
+/// Every route of the contract, in one place (the OpenAPI test checks this list).
+pub const ROUTES: &[(&str, &str)] = &[
+    ("post", "/v1/login"),
+    ("post", "/v1/token/refresh"),
+    ("post", "/v1/logout"),
+    ("get", "/v1/me"),
+    ("patch", "/v1/me"),
+    ("post", "/v1/me/phone"),
+    ("post", "/v1/me/userinfo"),
+    ("get", "/.well-known/jwks.json"),
+    ("get", "/healthz"),
+    ("get", "/metrics"),
+    ("get", "/openapi.json"),
+];
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.settings().body_limit;
+    Router::new()
+        .route("/v1/login", post(login::login))
+        .route("/v1/token/refresh", post(login::refresh))
+        .route("/v1/logout", post(login::logout))
+        .route("/v1/me", get(me::get_me).patch(me::patch_me))
+        .route("/v1/me/phone", post(me::post_phone))
+        .route("/v1/me/userinfo", post(me::post_userinfo))
+        .route("/.well-known/jwks.json", get(jwks::jwks))
+        .route("/healthz", get(health::healthz))
+        .route("/metrics", get(metrics::metrics))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .fallback(fallback::not_found)
+        .method_not_allowed_fallback(fallback::method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn(count_requests))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &Request| {
+                    // The path only: query strings are not ours to log.
+                    tracing::info_span!("http", method = %request.method(), path = %request.uri().path())
+                })
+                .on_request(DefaultOnRequest::new().level(Level::DEBUG))
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new()
+                        .level(Level::INFO)
+                        .latency_unit(tower_http::LatencyUnit::Millis),
+                ),
+        )
+        .layer(CatchPanicLayer::custom(panic_response))
+        .with_state(state)
+}
+
+async fn count_requests(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|path| path.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    crate::metrics::record_http_request(route, method, response.status().as_u16());
+    tracing::trace!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "request done"
+    );
+    response
+}
+
+/// A handler panicked: answer like any internal fault. The panic text is not logged in
+/// full; it could quote a value.
+fn panic_response(_panic: Box<dyn Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::new(ErrorCode::Internal, "internal error").into_response()
+}

@@ -1,0 +1,191 @@
+//! `POST /v1/login`: exchange a `wx.login` code once, however often it is sent.
+//!
+//! The code's claim in the store decides who exchanges it (across all instances):
+//! * `Claimed`: this request calls jscode2session, creates or finds the user, keeps the
+//!   session key (sealed) and marks the code succeeded;
+//! * `InFlight`: another request is exchanging it; poll the store until it settles;
+//! * `Succeeded` within the retry window: answer like the first request did, with a
+//!   fresh token pair for the same user; after the window: `code_used`.
+//!
+//! On this instance, concurrent requests with one code also share a single run
+//! ([`super::single_flight`]), so they share a failure too instead of each retrying.
+use std::time::{Duration, Instant};
+
+use wxlogin_client::AppCredentials;
+
+use crate::domain::LoginCode;
+use crate::error::{ApiError, ErrorCode};
+use crate::metrics::record_login;
+use crate::state::AppState;
+use crate::storage::{hash_login_code, CodeClaim, User};
+
+use super::{storage_error, upstream_error};
+
+/// How often a request waiting for another instance's exchange reads the store.
+const IN_FLIGHT_POLL: Duration = Duration::from_millis(100);
+
+/// How a login ended, for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginKind {
+    /// The code was exchanged by this request (or the run it joined).
+    Exchanged,
+    /// A retry of a code already exchanged, answered from the first exchange.
+    Retried,
+}
+
+/// Find the user a login code belongs to, exchanging the code at most once.
+pub async fn user_for_code(
+    state: &AppState,
+    appid: Option<&str>,
+    code: &str,
+) -> Result<(User, LoginKind), ApiError> {
+    let outcome = resolve_user(state, appid, code).await;
+    match &outcome {
+        Ok((_, LoginKind::Exchanged)) => record_login("success"),
+        Ok((_, LoginKind::Retried)) => record_login("retry"),
+        Err(error) => record_login(error.code.as_str()),
+    }
+    outcome
+}
+
+async fn resolve_user(
+    state: &AppState,
+    appid: Option<&str>,
+    code: &str,
+) -> Result<(User, LoginKind), ApiError> {
+    let app = state.resolve_app(appid)?.clone();
+    let code = LoginCode::parse(code).map_err(|e| ApiError::invalid_request(e.0))?;
+    let code_hash = hash_login_code(&app.appid, code.expose());
+
+    let flight_state = state.clone();
+    let flight_hash = code_hash.clone();
+    state
+        .login_flights()
+        .run(&code_hash, async move {
+            exchange_once(&flight_state, &app, &flight_hash, code).await
+        })
+        .await
+}
+
+/// How long a claim may stay in flight before another request may take it over: longer
+/// than one exchange can take.
+fn in_flight_ttl(state: &AppState) -> Duration {
+    state.settings().wechat_timeout * 2 + Duration::from_secs(5)
+}
+
+async fn exchange_once(
+    state: &AppState,
+    app: &AppCredentials,
+    code_hash: &str,
+    code: LoginCode,
+) -> Result<(User, LoginKind), ApiError> {
+    let ttl = in_flight_ttl(state);
+    let give_up_at = Instant::now() + ttl + Duration::from_secs(1);
+    loop {
+        let claim = state
+            .store()
+            .claim_login_code(code_hash, &app.appid, state.now(), ttl)
+            .await
+            .map_err(storage_error)?;
+        match claim {
+            CodeClaim::Claimed => {
+                return exchange_claimed(state, app, code_hash, &code)
+                    .await
+                    .map(|user| (user, LoginKind::Exchanged));
+            }
+            CodeClaim::Succeeded {
+                user_id,
+                openid,
+                completed_at,
+            } => {
+                return retried_user(state, app, &user_id, &openid, completed_at).await;
+            }
+            CodeClaim::InFlight => {
+                if Instant::now() >= give_up_at {
+                    return Err(ApiError::new(
+                        ErrorCode::UpstreamUnavailable,
+                        "another request with this code is still being processed; retry shortly",
+                    ));
+                }
+                tokio::time::sleep(IN_FLIGHT_POLL).await;
+            }
+        }
+    }
+}
+
+/// This request owns the code: exchange it and record the result, or release the claim.
+async fn exchange_claimed(
+    state: &AppState,
+    app: &AppCredentials,
+    code_hash: &str,
+    code: &LoginCode,
+) -> Result<User, ApiError> {
+    let result = exchange_and_record(state, app, code_hash, code).await;
+    if result.is_err() {
+        if let Err(error) = state.store().release_login_code(code_hash).await {
+            tracing::warn!(%error, "cannot release a login-code claim; it lapses on its own");
+        }
+    }
+    result
+}
+
+async fn exchange_and_record(
+    state: &AppState,
+    app: &AppCredentials,
+    code_hash: &str,
+    code: &LoginCode,
+) -> Result<User, ApiError> {
+    let session = state
+        .wechat()
+        .code2session(app, code.expose())
+        .await
+        .map_err(|error| upstream_error("login", &error))?;
+    let now = state.now();
+    let store = state.store();
+    let user = store
+        .find_or_create_user(&app.appid, &session.openid, session.unionid.as_deref(), now)
+        .await
+        .map_err(storage_error)?;
+    store
+        .save_session_key(&app.appid, &session.openid, &session.session_key, now)
+        .await
+        .map_err(storage_error)?;
+    store
+        .complete_login_code(
+            code_hash,
+            &user.id,
+            &user.openid,
+            now,
+            state.settings().code_retry_window,
+        )
+        .await
+        .map_err(storage_error)?;
+    tracing::info!(appid = %app.appid, user_id = %user.id, openid = %user.openid, "login code exchanged");
+    Ok(user)
+}
+
+async fn retried_user(
+    state: &AppState,
+    app: &AppCredentials,
+    user_id: &str,
+    openid: &str,
+    completed_at: i64,
+) -> Result<(User, LoginKind), ApiError> {
+    let window = state.settings().code_retry_window.as_secs() as i64;
+    if state.now().saturating_sub(completed_at) > window {
+        return Err(ApiError::new(
+            ErrorCode::CodeUsed,
+            "this code was already used; call wx.login again for a new code",
+        ));
+    }
+    let user = state
+        .store()
+        .user(user_id, &app.appid, openid)
+        .await
+        .map_err(storage_error)?
+        .ok_or_else(|| {
+            ApiError::unauthorized("the user of this code no longer exists; call wx.login again")
+        })?;
+    tracing::info!(appid = %app.appid, user_id = %user.id, "retried login code answered from its first exchange");
+    Ok((user, LoginKind::Retried))
+}

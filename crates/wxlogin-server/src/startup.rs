@@ -1,0 +1,158 @@
+//! Build the application from [`Settings`]: master key, database (migrated), signing
+//! keys, WeChat client sharing its access token through the database, router; bind the
+//! listener; serve until told to stop, letting in-flight requests finish.
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use wxlogin_client::{ClientConfig, ClientError, WeChatClient};
+
+use crate::at_rest::{resolve_master_key, AtRestError, MasterKeySource};
+use crate::clock::{Clock, SystemClock};
+use crate::configuration::{ConfigError, Settings};
+use crate::metrics::{prometheus_handle, UpstreamMetrics};
+use crate::routes::router;
+use crate::sessions::{SessionPolicy, Sessions};
+use crate::state::AppState;
+use crate::storage::{DatabaseAccessTokenStore, StorageError, Store, StoreOptions};
+use crate::tokens::{KeyPolicy, SigningKeys, TokenError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    MasterKey(#[from] AtRestError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error("signing keys: {0}")]
+    SigningKeys(#[from] TokenError),
+    #[error("WeChat client: {0}")]
+    WeChatClient(#[from] ClientError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+/// A built server, bound to its address but not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Build with the real clock.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// Build with a given clock (tests move time forward with it).
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartupError> {
+        settings.validate()?;
+        let store = open_store(&settings).await?;
+        let keys = SigningKeys::load_or_create(
+            store.clone(),
+            KeyPolicy::new(settings.access_token_ttl),
+            clock.now(),
+        )
+        .await?;
+        let policy = SessionPolicy {
+            access_token_ttl: settings.access_token_ttl,
+            refresh_token_ttl: settings.refresh_token_ttl,
+            issuer: settings.issuer.clone(),
+            audiences: settings.apps.iter().map(|app| app.appid.clone()).collect(),
+            leeway_seconds: 0,
+        };
+        let sessions = Sessions::new(store.clone(), keys, policy);
+        let wechat = WeChatClient::new(ClientConfig {
+            base_url: settings.wechat_base_url.clone(),
+            request_timeout: settings.wechat_timeout,
+            ..ClientConfig::default()
+        })?
+        .with_token_store(Arc::new(DatabaseAccessTokenStore::new(store.clone())))
+        .with_observer(Arc::new(UpstreamMetrics));
+
+        let listener = TcpListener::bind(&settings.listen)
+            .await
+            .map_err(|source| StartupError::Bind {
+                address: settings.listen.clone(),
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            address: settings.listen.clone(),
+            source,
+        })?;
+        let appids: Vec<&str> = settings.apps.iter().map(|app| app.appid.as_str()).collect();
+        tracing::info!(address = %local_addr, apps = ?appids, wechat = %settings.wechat_base_url, backend = store.backend().name(), "server ready");
+        let state = AppState::new(settings, sessions, wechat, clock, prometheus_handle());
+        Ok(Application {
+            listener,
+            local_addr,
+            router: router(state.clone()),
+            state,
+        })
+    }
+
+    /// The address actually bound (port 0 resolved).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serve until `shutdown` completes; requests already being handled then finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+
+    /// Serve until the process ends.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+}
+
+/// Resolve the master key, connect and migrate.
+pub async fn open_store(settings: &Settings) -> Result<Store, StartupError> {
+    let master = resolve_master_key(
+        settings.master_key.as_ref().map(|key| key.expose()),
+        &settings.database_url,
+    )?;
+    match &master.source {
+        MasterKeySource::Configured => {}
+        MasterKeySource::DevFile { path, created } => tracing::warn!(
+            path = %path.display(),
+            created,
+            "no --master-key given: using the development key file beside the SQLite database; set WXLOGIN_MASTER_KEY in production"
+        ),
+        MasterKeySource::Ephemeral => {
+            tracing::warn!("no --master-key given: in-memory database with a throw-away master key")
+        }
+    }
+    let store =
+        Store::connect(&settings.database_url, &StoreOptions::default(), master.key).await?;
+    let report = store.migrate().await?;
+    if !report.applied.is_empty() {
+        tracing::info!(
+            applied = report.applied.len(),
+            backend = report.backend.name(),
+            "database migrated"
+        );
+    }
+    Ok(store)
+}

@@ -1,0 +1,122 @@
+//! The one state every handler shares: settings, store, WeChat client, clock, metrics.
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use wxlogin_client::{AppCredentials, WeChatClient};
+
+use crate::clock::Clock;
+use crate::configuration::Settings;
+use crate::domain::AppId;
+use crate::error::ApiError;
+use crate::services::single_flight::LoginFlights;
+use crate::services::storage_error;
+use crate::sessions::Sessions;
+use crate::storage::{Store, UnixSeconds};
+
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: Settings,
+    store: Store,
+    sessions: Sessions,
+    wechat: WeChatClient,
+    clock: Arc<dyn Clock>,
+    metrics: PrometheusHandle,
+    login_flights: LoginFlights,
+}
+
+impl AppState {
+    pub fn new(
+        settings: Settings,
+        sessions: Sessions,
+        wechat: WeChatClient,
+        clock: Arc<dyn Clock>,
+        metrics: PrometheusHandle,
+    ) -> Self {
+        AppState {
+            inner: Arc::new(Inner {
+                settings,
+                store: sessions.store().clone(),
+                sessions,
+                wechat,
+                clock,
+                metrics,
+                login_flights: LoginFlights::default(),
+            }),
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn sessions(&self) -> &Sessions {
+        &self.inner.sessions
+    }
+
+    pub fn wechat(&self) -> &WeChatClient {
+        &self.inner.wechat
+    }
+
+    pub fn now(&self) -> UnixSeconds {
+        self.inner.clock.now()
+    }
+
+    pub fn metrics(&self) -> &PrometheusHandle {
+        &self.inner.metrics
+    }
+
+    pub(crate) fn login_flights(&self) -> &LoginFlights {
+        &self.inner.login_flights
+    }
+
+    /// The app a login is for: the given appid if configured, or the only app when there
+    /// is exactly one and none was given.
+    pub fn resolve_app(&self, appid: Option<&str>) -> Result<&AppCredentials, ApiError> {
+        let apps = &self.inner.settings.apps;
+        match appid.map(str::trim).filter(|appid| !appid.is_empty()) {
+            Some(appid) => {
+                let appid = AppId::parse(appid).map_err(|e| ApiError::invalid_request(e.0))?;
+                self.app(appid.as_str()).ok_or_else(|| {
+                    ApiError::invalid_request(format!(
+                        "appid {appid} is not configured on this server"
+                    ))
+                })
+            }
+            None if apps.len() == 1 => Ok(&apps[0]),
+            None => Err(ApiError::invalid_request(
+                "appid is required: this server serves several mini programs",
+            )),
+        }
+    }
+
+    /// The configured app with this appid.
+    pub fn app(&self, appid: &str) -> Option<&AppCredentials> {
+        self.inner.settings.app(appid)
+    }
+
+    /// A cheap query proving the database answers.
+    pub async fn check_database(&self) -> Result<(), ApiError> {
+        self.inner
+            .store
+            .count_active_sessions(self.now())
+            .await
+            .map(|_| ())
+            .map_err(storage_error)
+    }
+
+    /// Update the gauges that are read from the database at scrape time.
+    pub async fn refresh_gauges(&self) {
+        match self.inner.store.count_active_sessions(self.now()).await {
+            Ok(count) => crate::metrics::set_active_sessions(count.max(0) as u64),
+            Err(error) => tracing::warn!(%error, "cannot count active sessions for /metrics"),
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Log output: text for people, JSON for collectors. Filter from `RUST_LOG`, default
+//! `info` for this server and warnings for libraries.
+use tracing::Subscriber;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::{EnvFilter, Registry};
+
+use crate::configuration::LogFormat;
+
+pub const DEFAULT_FILTER: &str =
+    "warn,wxlogin=info,wxlogin_server=info,wxlogin_client=info,wxlogin_sim=info,tower_http=info";
+
+/// A subscriber writing to `writer`, filtered by `RUST_LOG` or `default_filter`.
+pub fn subscriber<W>(
+    format: LogFormat,
+    default_filter: &str,
+    writer: W,
+) -> Box<dyn Subscriber + Send + Sync>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let registry = Registry::default().with(filter);
+    match format {
+        LogFormat::Text => {
+            Box::new(registry.with(tracing_subscriber::fmt::layer().with_writer(writer)))
+        }
+        LogFormat::Json => Box::new(
+            registry.with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_writer(writer),
+            ),
+        ),
+    }
+}
+
+/// Install the process-wide subscriber (stderr). Returns false if one was already set.
+pub fn init(format: LogFormat) -> bool {
+    tracing::subscriber::set_global_default(subscriber(format, DEFAULT_FILTER, std::io::stderr))
+        .is_ok()
+}
