@@ -6,7 +6,9 @@ use std::fmt;
 pub enum Base64Field {
     /// Displayed as `session_key`.
     SessionKey,
+    /// Displayed as `iv`.
     Iv,
+    /// Displayed as `encrypted_data`.
     EncryptedData,
 }
 
@@ -26,19 +28,31 @@ impl fmt::Display for Base64Field {
 pub enum CryptoError {
     /// The named field is not standard base64 (after repairing spaces and line breaks).
     #[error("{field} is not valid standard base64; send it unchanged in a JSON body")]
-    InvalidBase64 { field: Base64Field },
+    InvalidBase64 {
+        /// The input that failed to decode.
+        field: Base64Field,
+    },
 
-    /// `len` is the decoded byte count.
+    /// The session_key does not decode to 16 bytes.
     #[error("session_key must decode to 16 bytes (24 base64 characters), got {len}; use the session_key from code2Session unchanged")]
-    InvalidKeyLength { len: usize },
+    InvalidKeyLength {
+        /// Decoded byte count.
+        len: usize,
+    },
 
-    /// `len` is the decoded byte count.
+    /// The iv does not decode to 16 bytes.
     #[error("iv must decode to 16 bytes (24 base64 characters), got {len}; send the iv that came with encryptedData unchanged")]
-    InvalidIvLength { len: usize },
+    InvalidIvLength {
+        /// Decoded byte count.
+        len: usize,
+    },
 
-    /// `len` is the decoded byte count.
+    /// The ciphertext is empty or not whole AES blocks.
     #[error("encrypted_data must be a non-empty multiple of 16 bytes, got {len}; it was truncated or is not WeChat open data")]
-    InvalidCiphertextLength { len: usize },
+    InvalidCiphertextLength {
+        /// Decoded byte count.
+        len: usize,
+    },
 
     /// Almost always a stale session_key: the client called wx.login after getting the data.
     #[error("decryption failed (invalid padding): the session_key is almost certainly stale; the client must call wx.login again, then fetch the data anew")]
@@ -50,7 +64,10 @@ pub enum CryptoError {
 
     /// Valid JSON of the wrong shape; `reason` never quotes payload values.
     #[error("decrypted data lacks the expected field layout: {reason}")]
-    UnexpectedLayout { reason: String },
+    UnexpectedLayout {
+        /// What serde objected to, with payload values removed.
+        reason: String,
+    },
 
     /// The payload carries no watermark, so its app cannot be checked.
     #[error("decrypted data has no watermark, so it cannot be tied to this mini program; it is not WeChat open data for it")]
@@ -58,11 +75,21 @@ pub enum CryptoError {
 
     /// The data was produced for another AppID.
     #[error("watermark belongs to appid {found}, expected {expected}: the data was produced for another mini program")]
-    WatermarkAppIdMismatch { expected: String, found: String },
+    WatermarkAppIdMismatch {
+        /// The caller's AppID.
+        expected: String,
+        /// The AppID in the watermark.
+        found: String,
+    },
 
     /// Older than the caller's maximum age.
     #[error("watermark is {age_secs} s old, older than the allowed {max_age_secs} s: fetch the data again")]
-    WatermarkTooOld { age_secs: i64, max_age_secs: i64 },
+    WatermarkTooOld {
+        /// `now - watermark.timestamp`.
+        age_secs: i64,
+        /// The caller's limit.
+        max_age_secs: i64,
+    },
 
     /// rawData does not match its signature.
     #[error("signature does not match rawData: the data was altered or signed with another session_key; call wx.login again")]

@@ -22,6 +22,7 @@ pub struct PhoneNumberPayload {
     /// kept as text (`"86"`).
     #[serde(deserialize_with = "string_or_number")]
     pub country_code: String,
+    /// Present in real data; check it with [`crate::WatermarkPolicy::check`].
     pub watermark: Option<Watermark>,
 }
 
@@ -55,24 +56,35 @@ pub fn mask_phone_number(number: &str) -> String {
 #[serde(rename_all = "camelCase")]
 pub struct UserInfoPayload {
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Absent from `getUserProfile` data.
     pub open_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// `微信用户` for apps released after 2022-11-08 (anonymous).
     pub nick_name: Option<String>,
     /// 0 unknown, 1 male, 2 female.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gender: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Forced to `zh_CN` since 2021.
     pub language: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Empty or absent since 2021.
     pub city: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Empty or absent since 2021.
     pub province: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Empty or absent since 2021.
     pub country: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The last path segment is a size (0 = 640 px, 46, 64, 96, 132); dies when the user
+    /// changes avatar.
     pub avatar_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Only when the app is bound to an open platform account; absent from
+    /// `getUserProfile` data.
     pub union_id: Option<String>,
+    /// Check it with [`crate::WatermarkPolicy::check`].
     pub watermark: Option<Watermark>,
 }
 

@@ -36,7 +36,9 @@ impl Watermark {
 /// be (WeChat publishes no freshness window; the choice is the caller's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WatermarkPolicy {
+    /// The caller's own AppID.
     pub appid: String,
+    /// Reject data older than this; `None` accepts any age.
     pub max_age_secs: Option<i64>,
 }
 
