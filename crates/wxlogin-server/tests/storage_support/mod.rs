@@ -1,0 +1,108 @@
+//! Fresh stores for the storage and token tests: always a temporary SQLite file, and also
+//! PostgreSQL when `WXLOGIN_TEST_POSTGRES_URL` is set (one new schema per store, so tests
+//! run in parallel on one server).
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use sqlx::Executor;
+use wxlogin_server::at_rest::MasterKey;
+use wxlogin_server::storage::{Store, StoreOptions};
+
+/// A migrated store on a throw-away database, and the URL and key to open it again (as a
+/// second "instance").
+pub struct TestStore {
+    pub label: &'static str,
+    pub url: String,
+    pub master_key: MasterKey,
+    pub store: Store,
+    sqlite_dir: Option<PathBuf>,
+}
+
+impl TestStore {
+    /// Another handle (own pool) on the same database, as a second server instance would have.
+    pub async fn another_instance(&self) -> Store {
+        Store::connect(&self.url, &StoreOptions::default(), self.master_key.clone())
+            .await
+            .expect("second handle connects")
+    }
+
+    /// A raw pool on the same database, for reading columns as they are stored.
+    pub async fn raw_pool(&self) -> sqlx::AnyPool {
+        sqlx::any::install_default_drivers();
+        sqlx::any::AnyPoolOptions::new()
+            .max_connections(2)
+            .connect(&self.url)
+            .await
+            .expect("raw pool connects")
+    }
+}
+
+impl Drop for TestStore {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.sqlite_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// One fresh, migrated store per available backend.
+pub async fn fresh_stores() -> Vec<TestStore> {
+    let mut stores = vec![fresh_sqlite().await];
+    if let Some(postgres) = fresh_postgres().await {
+        stores.push(postgres);
+    }
+    stores
+}
+
+pub async fn fresh_sqlite() -> TestStore {
+    let dir = std::env::temp_dir().join(format!("wxlogin-test-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let url = format!("sqlite://{}", dir.join("wxlogin.db").display());
+    let master_key = MasterKey::generate();
+    let store = Store::connect(&url, &StoreOptions::default(), master_key.clone())
+        .await
+        .expect("sqlite store connects");
+    store.migrate().await.expect("sqlite migrations apply");
+    TestStore {
+        label: "sqlite",
+        url,
+        master_key,
+        store,
+        sqlite_dir: Some(dir),
+    }
+}
+
+/// A store in a new schema of the PostgreSQL server named by `WXLOGIN_TEST_POSTGRES_URL`.
+pub async fn fresh_postgres() -> Option<TestStore> {
+    let base = std::env::var("WXLOGIN_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|url| !url.is_empty())?;
+    let schema = format!("wxt_{}", uuid::Uuid::new_v4().simple());
+    {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&base)
+            .await
+            .expect("PostgreSQL from WXLOGIN_TEST_POSTGRES_URL is reachable");
+        pool.execute(format!("CREATE SCHEMA {schema}").as_str())
+            .await
+            .expect("create test schema");
+        pool.close().await;
+    }
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = format!("{base}{separator}options[search_path]={schema}");
+    let master_key = MasterKey::generate();
+    let store = Store::connect(&url, &StoreOptions::default(), master_key.clone())
+        .await
+        .expect("postgres store connects");
+    store.migrate().await.expect("postgres migrations apply");
+    Some(TestStore {
+        label: "postgres",
+        url,
+        master_key,
+        store,
+        sqlite_dir: None,
+    })
+}
