@@ -81,6 +81,9 @@ impl Transport {
         }
         let http = reqwest::Client::builder()
             .use_rustls_tls()
+            // A redirect would carry the secret or token in its query to wherever it
+            // points; WeChat does not redirect API calls, so any redirect is an error.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(timeout)
             .timeout(timeout)
             .build()

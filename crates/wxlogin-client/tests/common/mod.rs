@@ -47,6 +47,7 @@ pub struct Answer {
     pub content_type: &'static str,
     pub body: String,
     pub delay: Duration,
+    pub location: Option<String>,
 }
 
 impl Answer {
@@ -56,6 +57,7 @@ impl Answer {
             content_type: "application/json",
             body: body.to_string(),
             delay: Duration::ZERO,
+            location: None,
         }
     }
 
@@ -65,6 +67,7 @@ impl Answer {
             content_type,
             body: body.to_string(),
             delay: Duration::ZERO,
+            location: None,
         }
     }
 
@@ -74,6 +77,13 @@ impl Answer {
 
     pub fn token(token: &str, expires_in: i64) -> Self {
         Self::json(serde_json::json!({ "access_token": token, "expires_in": expires_in }))
+    }
+
+    pub fn redirect_to(location: String) -> Self {
+        Answer {
+            location: Some(location),
+            ..Self::raw(302, "text/plain", "")
+        }
     }
 
     pub fn after(mut self, delay: Duration) -> Self {
@@ -194,12 +204,18 @@ async fn handle(
     if !answer.delay.is_zero() {
         tokio::time::sleep(answer.delay).await;
     }
-    (
+    let mut response = (
         StatusCode::from_u16(answer.status).expect("valid status"),
         [(header::CONTENT_TYPE, answer.content_type)],
         answer.body,
     )
-        .into_response()
+        .into_response();
+    if let Some(location) = answer.location {
+        response
+            .headers_mut()
+            .insert(header::LOCATION, location.parse().expect("valid Location"));
+    }
+    response
 }
 
 pub const JSCODE2SESSION: &str = "/sns/jscode2session";
