@@ -6,6 +6,7 @@ mod access_token;
 mod code2session;
 mod device;
 mod faults;
+mod limits;
 mod phone_number;
 mod session_key;
 mod wire_format;
