@@ -190,7 +190,6 @@ async fn cancelled_caller_does_not_leave_the_refresh_stuck() {
         "the first caller should have been cancelled"
     );
 
-    let started = Instant::now();
     let token = tokio::time::timeout(Duration::from_secs(2), client.access_token(&app()))
         .await
         .expect("second caller must not hang")
@@ -198,7 +197,6 @@ async fn cancelled_caller_does_not_leave_the_refresh_stuck() {
     assert_eq!(token.expose(), "AFTER-CANCEL");
     // It joined the refresh the cancelled caller started instead of starting another.
     assert_eq!(fake.count(STABLE_TOKEN), 1);
-    assert!(started.elapsed() < Duration::from_millis(300));
 }
 
 #[tokio::test]

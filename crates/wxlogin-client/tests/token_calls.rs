@@ -177,8 +177,41 @@ async fn a_second_invalid_token_answer_is_returned_not_retried() {
     assert_eq!(fake.count(STABLE_TOKEN), 2);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_late_failure_does_not_invalidate_the_replacement_token() {
+/// A store that keeps nothing, so only the in-process cache can remember tokens.
+struct ForgetfulStore;
+
+#[async_trait::async_trait]
+impl AccessTokenStore for ForgetfulStore {
+    async fn load(&self, _appid: &str) -> Result<Option<StoredAccessToken>, StoreError> {
+        Ok(None)
+    }
+    async fn save(&self, _appid: &str, _token: &StoredAccessToken) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn invalidate_if_current(
+        &self,
+        _appid: &str,
+        _failed_token: &str,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+    async fn try_acquire_refresh_lease(
+        &self,
+        _appid: &str,
+        _holder: &str,
+        _ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        Ok(true)
+    }
+    async fn release_refresh_lease(&self, _appid: &str, _holder: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// Two callers fail with T1; the first replaces it with T2; the second, failing later,
+/// must leave T2 alone: one refresh, not two. Run against the shared in-memory store and
+/// against a store that remembers nothing (so the in-process cache's own compare counts).
+async fn late_failure_leaves_replacement(store: Option<Arc<dyn AccessTokenStore>>) {
     let fake = FakeWeChat::start().await;
     fake.script(
         STABLE_TOKEN,
@@ -191,8 +224,6 @@ async fn a_late_failure_does_not_invalidate_the_replacement_token() {
     let stale_answers = Arc::new(AtomicUsize::new(0));
     fake.on(CHECK_SESSION, move |request| {
         if token_of(request) == "T1" {
-            // The first caller learns about the bad token early, the second much later,
-            // after the first already replaced it.
             let delay = if stale_answers.fetch_add(1, Ordering::SeqCst) == 0 {
                 50
             } else {
@@ -203,7 +234,10 @@ async fn a_late_failure_does_not_invalidate_the_replacement_token() {
             Answer::error(0, "ok")
         }
     });
-    let client = fake.client();
+    let mut client = fake.client();
+    if let Some(store) = store {
+        client = client.with_token_store(store);
+    }
     assert_eq!(client.access_token(&app()).await.unwrap().expose(), "T1");
     let first = tokio::spawn({
         let client = client.clone();
@@ -215,7 +249,6 @@ async fn a_late_failure_does_not_invalidate_the_replacement_token() {
     });
     first.await.unwrap().unwrap();
     second.await.unwrap().unwrap();
-    // T1 → T2 once; the late 40001 for T1 left T2 alone.
     assert_eq!(fake.count(STABLE_TOKEN), 2);
     assert_eq!(client.access_token(&app()).await.unwrap().expose(), "T2");
     let retried: Vec<String> = fake
@@ -225,6 +258,16 @@ async fn a_late_failure_does_not_invalidate_the_replacement_token() {
         .filter(|t| t != "T1")
         .collect();
     assert_eq!(retried, ["T2", "T2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_failure_does_not_invalidate_the_replacement_token() {
+    late_failure_leaves_replacement(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_failure_does_not_invalidate_the_replacement_token_in_process() {
+    late_failure_leaves_replacement(Some(Arc::new(ForgetfulStore))).await;
 }
 
 /// The default store, recording what the client asks it to invalidate.
