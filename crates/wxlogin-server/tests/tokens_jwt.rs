@@ -1,0 +1,349 @@
+//! Access-token verification refuses every forgery and misuse; key rotation keeps the
+//! previous key published exactly as long as its tokens can live, on every instance.
+mod storage_support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use base64::Engine;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use storage_support::fresh_stores;
+use wxlogin_server::storage::Store;
+use wxlogin_server::tokens::{AccessClaims, AccessTokenRules, KeyPolicy, SigningKeys, TokenError};
+
+const NOW: i64 = 1_700_000_000;
+const TTL: i64 = 1_800;
+const MARGIN: i64 = 300;
+
+fn policy() -> KeyPolicy {
+    KeyPolicy {
+        access_token_ttl: Duration::from_secs(TTL as u64),
+        retirement_margin: Duration::from_secs(MARGIN as u64),
+        reload_interval: Duration::from_secs(3600),
+        min_reload_gap: Duration::ZERO,
+    }
+}
+
+fn rules() -> AccessTokenRules {
+    AccessTokenRules {
+        issuer: "wxlogin-test".into(),
+        audiences: BTreeSet::from(["wxapp1".to_string(), "wxapp2".to_string()]),
+        leeway_seconds: 0,
+    }
+}
+
+fn claims(aud: &str, iat: i64) -> AccessClaims {
+    AccessClaims {
+        iss: "wxlogin-test".into(),
+        sub: "user-1".into(),
+        aud: aud.into(),
+        sid: "session-1".into(),
+        iat,
+        exp: iat + TTL,
+    }
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+async fn keys_for(store: &Store) -> SigningKeys {
+    SigningKeys::load_or_create(store.clone(), policy(), NOW)
+        .await
+        .unwrap()
+}
+
+fn published_kids(jwks: &serde_json::Value) -> Vec<String> {
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| key["kid"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_signed_token_verifies_and_carries_the_contract_claims() {
+    for db in fresh_stores().await {
+        let keys = keys_for(&db.store).await;
+        let token = keys.sign(&claims("wxapp1", NOW)).await.unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.alg, Algorithm::EdDSA);
+        assert_eq!(header.kid, keys.current_kid());
+        let verified = keys.verify(&token, &rules(), NOW + TTL - 1).await.unwrap();
+        assert_eq!(verified, claims("wxapp1", NOW), "{}", db.label);
+
+        // Any standard library verifies it offline from the JWKS alone.
+        let jwks = keys.jwks(NOW).await;
+        let jwk = &jwks["keys"][0];
+        assert_eq!(jwk["kty"], "OKP");
+        assert_eq!(jwk["crv"], "Ed25519");
+        assert_eq!(jwk["alg"], "EdDSA");
+        assert_eq!(jwk["use"], "sig");
+        let decoding =
+            jsonwebtoken::DecodingKey::from_ed_components(jwk["x"].as_str().unwrap()).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(Algorithm::EdDSA);
+        validation.set_audience(&["wxapp1"]);
+        validation.validate_exp = false;
+        let decoded =
+            jsonwebtoken::decode::<serde_json::Value>(&token, &decoding, &validation).unwrap();
+        for claim in ["iss", "sub", "aud", "sid", "iat", "exp"] {
+            assert!(decoded.claims.get(claim).is_some(), "missing {claim}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn expired_wrong_audience_and_wrong_issuer_are_refused() {
+    for db in fresh_stores().await {
+        let keys = keys_for(&db.store).await;
+        let token = keys.sign(&claims("wxapp1", NOW)).await.unwrap();
+        assert!(
+            matches!(
+                keys.verify(&token, &rules(), NOW + TTL).await,
+                Err(TokenError::Expired)
+            ),
+            "{}",
+            db.label
+        );
+        let mut lenient = rules();
+        lenient.leeway_seconds = 5;
+        assert!(keys.verify(&token, &lenient, NOW + TTL + 4).await.is_ok());
+
+        let foreign = keys.sign(&claims("wxunknown", NOW)).await.unwrap();
+        assert!(matches!(
+            keys.verify(&foreign, &rules(), NOW).await,
+            Err(TokenError::WrongAudience)
+        ));
+
+        let mut other_issuer = claims("wxapp1", NOW);
+        other_issuer.iss = "someone-else".into();
+        let token = keys.sign(&other_issuer).await.unwrap();
+        assert!(matches!(
+            keys.verify(&token, &rules(), NOW).await,
+            Err(TokenError::WrongIssuer)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn forged_tokens_are_refused() {
+    for db in fresh_stores().await {
+        let keys = keys_for(&db.store).await;
+        let kid = keys.current_kid().unwrap();
+        let genuine = keys.sign(&claims("wxapp1", NOW)).await.unwrap();
+        let payload = serde_json::to_vec(&claims("wxapp1", NOW)).unwrap();
+
+        // alg "none", no signature.
+        let none_header = format!(r#"{{"alg":"none","typ":"JWT","kid":"{kid}"}}"#);
+        let none_token = format!("{}.{}.", b64(none_header.as_bytes()), b64(&payload));
+        assert!(
+            keys.verify(&none_token, &rules(), NOW).await.is_err(),
+            "{}: alg none",
+            db.label
+        );
+
+        // HS256 keyed with the public key (raw bytes and its base64url text): key confusion.
+        let jwks = keys.jwks(NOW).await;
+        let x = jwks["keys"][0]["x"].as_str().unwrap().to_string();
+        let public_raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(&x)
+            .unwrap();
+        for secret in [public_raw.as_slice(), x.as_bytes()] {
+            let mut header = Header::new(Algorithm::HS256);
+            header.kid = Some(kid.clone());
+            let forged = jsonwebtoken::encode(
+                &header,
+                &claims("wxapp1", NOW),
+                &EncodingKey::from_secret(secret),
+            )
+            .unwrap();
+            assert!(
+                matches!(
+                    keys.verify(&forged, &rules(), NOW).await,
+                    Err(TokenError::UnsupportedAlgorithm)
+                ),
+                "{}: HS256",
+                db.label
+            );
+        }
+
+        // Payload changed after signing (another user), signature kept.
+        let parts: Vec<&str> = genuine.split('.').collect();
+        let mut tampered_claims = claims("wxapp1", NOW);
+        tampered_claims.sub = "user-2".into();
+        let tampered = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64(&serde_json::to_vec(&tampered_claims).unwrap()),
+            parts[2]
+        );
+        assert!(matches!(
+            keys.verify(&tampered, &rules(), NOW).await,
+            Err(TokenError::BadSignature)
+        ));
+
+        // Signed by a key we never issued, under an unknown kid and under the real kid.
+        let stranger = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+        let stranger_der = {
+            use ed25519_dalek::pkcs8::EncodePrivateKey;
+            stranger.to_pkcs8_der().unwrap()
+        };
+        let stranger_key = EncodingKey::from_ed_der(stranger_der.as_bytes());
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some("not-a-known-kid".into());
+        let unknown = jsonwebtoken::encode(&header, &claims("wxapp1", NOW), &stranger_key).unwrap();
+        assert!(matches!(
+            keys.verify(&unknown, &rules(), NOW).await,
+            Err(TokenError::UnknownKey)
+        ));
+        header.kid = Some(kid.clone());
+        let impostor =
+            jsonwebtoken::encode(&header, &claims("wxapp1", NOW), &stranger_key).unwrap();
+        assert!(matches!(
+            keys.verify(&impostor, &rules(), NOW).await,
+            Err(TokenError::BadSignature)
+        ));
+        header.kid = None;
+        let kidless = jsonwebtoken::encode(&header, &claims("wxapp1", NOW), &stranger_key).unwrap();
+        assert!(matches!(
+            keys.verify(&kidless, &rules(), NOW).await,
+            Err(TokenError::UnknownKey)
+        ));
+
+        for garbage in [
+            "",
+            "a.b",
+            "not a jwt",
+            "a.b.c.d",
+            &format!("{}..", parts[0]),
+        ] {
+            assert!(
+                keys.verify(garbage, &rules(), NOW).await.is_err(),
+                "{garbage:?}"
+            );
+        }
+        // The genuine one still passes.
+        assert!(keys.verify(&genuine, &rules(), NOW).await.is_ok());
+    }
+}
+
+#[tokio::test]
+async fn rotation_keeps_the_previous_key_until_its_tokens_have_expired() {
+    for db in fresh_stores().await {
+        let keys = keys_for(&db.store).await;
+        let old_kid = keys.current_kid().unwrap();
+        let old_token = keys.sign(&claims("wxapp1", NOW + 50)).await.unwrap();
+
+        let rotated_at = NOW + 100;
+        let new_kid = keys.rotate(rotated_at).await.unwrap();
+        assert_ne!(new_kid, old_kid);
+        assert_eq!(keys.current_kid(), Some(new_kid.clone()));
+        let new_token = keys.sign(&claims("wxapp1", rotated_at)).await.unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&new_token).unwrap().kid,
+            Some(new_kid.clone())
+        );
+
+        let mut both = vec![old_kid.clone(), new_kid.clone()];
+        both.sort();
+        let mut served = published_kids(&keys.jwks(rotated_at).await);
+        served.sort();
+        assert_eq!(served, both, "{}", db.label);
+        assert!(keys
+            .verify(&old_token, &rules(), rotated_at + 10)
+            .await
+            .is_ok());
+
+        let last_moment = rotated_at + TTL + MARGIN - 1;
+        let mut served = published_kids(&keys.jwks(last_moment).await);
+        served.sort();
+        assert_eq!(served, both);
+        assert_eq!(
+            published_kids(&keys.jwks(last_moment + 1).await),
+            vec![new_kid.clone()],
+            "{}",
+            db.label
+        );
+
+        let summaries = keys.summaries(last_moment + 1);
+        assert_eq!(summaries.len(), 2);
+        assert!(summaries.iter().any(|key| key.kid == old_kid
+            && !key.current
+            && !key.published
+            && key.retired_at == Some(rotated_at)));
+        assert!(summaries
+            .iter()
+            .any(|key| key.kid == new_kid && key.current && key.published));
+    }
+}
+
+#[tokio::test]
+async fn two_rotations_in_one_second_leave_the_latest_current() {
+    for db in fresh_stores().await {
+        let keys = keys_for(&db.store).await;
+        let first = keys.rotate(NOW).await.unwrap();
+        let second = keys.rotate(NOW).await.unwrap();
+        assert_ne!(first, second);
+        assert_eq!(keys.current_kid(), Some(second), "{}", db.label);
+        assert_eq!(
+            keys.summaries(NOW)
+                .iter()
+                .filter(|key| key.retired_at.is_none())
+                .count(),
+            1
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_rotation_on_one_instance_is_used_and_served_by_another() {
+    for db in fresh_stores().await {
+        let instance_a = keys_for(&db.store).await;
+        let other_store = db.another_instance().await;
+        let instance_b = SigningKeys::load_or_create(other_store.clone(), policy(), NOW)
+            .await
+            .unwrap();
+        assert_eq!(
+            instance_a.current_kid(),
+            instance_b.current_kid(),
+            "{}: one first key",
+            db.label
+        );
+
+        let new_kid = instance_a.rotate(NOW + 10).await.unwrap();
+        let token = instance_a.sign(&claims("wxapp1", NOW + 10)).await.unwrap();
+        // B has never seen this kid: it re-reads the keys and accepts the token.
+        assert!(
+            instance_b.verify(&token, &rules(), NOW + 11).await.is_ok(),
+            "{}",
+            db.label
+        );
+        assert!(published_kids(&instance_b.jwks(NOW + 11).await).contains(&new_kid));
+
+        // With reloads rate-limited, a kid rotated in meanwhile stays unknown (no DB hammering).
+        let mut slow = policy();
+        slow.min_reload_gap = Duration::from_secs(3600);
+        let instance_c = SigningKeys::load(other_store.clone(), slow).await.unwrap();
+        let newer_kid = instance_a.rotate(NOW + 20).await.unwrap();
+        let newer_token = instance_a.sign(&claims("wxapp1", NOW + 20)).await.unwrap();
+        assert!(matches!(
+            instance_c.verify(&newer_token, &rules(), NOW + 21).await,
+            Err(TokenError::UnknownKey)
+        ));
+        assert!(!published_kids(&instance_c.jwks(NOW + 21).await).contains(&newer_kid));
+
+        // B signs with the new key once its periodic reload is due.
+        let mut eager = policy();
+        eager.reload_interval = Duration::ZERO;
+        let instance_d = SigningKeys::load(other_store, eager).await.unwrap();
+        instance_a.rotate(NOW + 30).await.unwrap();
+        let token = instance_d.sign(&claims("wxapp1", NOW + 30)).await.unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&token).unwrap().kid,
+            instance_a.current_kid(),
+            "{}",
+            db.label
+        );
+    }
+}
