@@ -56,16 +56,14 @@ fn is_transient_sqlstate(code: &str) -> bool {
         || code == "40P01"
 }
 
-fn is_transient_database_error(error: &dyn sqlx::error::DatabaseError) -> bool {
+fn is_transient_database_error(error: &(dyn sqlx::error::DatabaseError + 'static)) -> bool {
     let Some(code) = error.code() else {
         return false;
     };
-    if let Ok(number) = code.parse::<i64>() {
-        let primary = number & 0xff;
-        return matches!(
-            primary,
-            SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_CANTOPEN
-        );
+    // SQLSTATEs can look like numbers ("57014"), so ask which driver the error came from.
+    if error.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+        let primary = code.parse::<i64>().map(|extended| extended & 0xff).unwrap_or(0);
+        return matches!(primary, SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_CANTOPEN);
     }
     is_transient_sqlstate(&code)
 }
