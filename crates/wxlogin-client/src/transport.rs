@@ -178,10 +178,7 @@ impl Transport {
                     endpoint.name
                 )));
             }
-            response
-                .bytes()
-                .await
-                .map_err(|error| transport_error(endpoint, error))
+            read_capped_body(endpoint, response).await
         };
         // reqwest enforces the same deadline; this outer one also covers a body that
         // trickles in slower than the deadline without stalling completely.
@@ -190,6 +187,31 @@ impl Transport {
             .map_err(|_| ClientError::Timeout)??;
         parse_answer(endpoint, &body)
     }
+}
+
+/// WeChat's answers are a few hundred bytes; a body beyond this is not one of them, and
+/// is not read into memory.
+pub(crate) const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+async fn read_capped_body(
+    endpoint: Endpoint,
+    mut response: reqwest::Response,
+) -> Result<Vec<u8>, ClientError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|error| transport_error(endpoint, error))?
+    {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(ClientError::InvalidResponse(format!(
+                "{}: answer larger than {MAX_ANSWER_BYTES} bytes",
+                endpoint.name
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn transport_error(endpoint: Endpoint, error: reqwest::Error) -> ClientError {

@@ -277,6 +277,27 @@ async fn malformed_answers_are_invalid_responses_that_quote_no_values() {
 }
 
 #[tokio::test]
+async fn oversized_answer_is_refused() {
+    let fake = FakeWeChat::start().await;
+    let padding = "x".repeat(100 * 1024);
+    fake.always(
+        JSCODE2SESSION,
+        Answer::json(
+            json!({ "session_key": SESSION_KEY_B64, "openid": OPENID, "padding": padding }),
+        ),
+    );
+    let error = fake
+        .client()
+        .code2session(&app(), "code")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, ClientError::InvalidResponse(ref message) if message.contains("larger")),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
 async fn bad_base_url_is_a_config_error() {
     for base_url in ["not a url", "ftp://127.0.0.1", "http://127.0.0.1/?q=1"] {
         let result = WeChatClient::new(wxlogin_client::ClientConfig {
