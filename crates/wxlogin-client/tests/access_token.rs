@@ -508,3 +508,81 @@ async fn in_memory_lease_is_exclusive_until_released_or_expired() {
         .await
         .unwrap());
 }
+
+#[tokio::test]
+async fn waiting_for_another_instance_is_bounded() {
+    let fake = FakeWeChat::start().await;
+    fake.always(STABLE_TOKEN, Answer::token("MINE", 7200));
+    let store = Arc::new(InMemoryAccessTokenStore::new());
+    assert!(store
+        .try_acquire_refresh_lease(APPID, "stuck-instance", Duration::from_secs(60))
+        .await
+        .unwrap());
+    let client = client_with(&fake, |config| {
+        config.refresh_lease_ttl = Duration::from_millis(100)
+    })
+    .with_token_store(store.clone());
+    let started = Instant::now();
+    let error = client.access_token(&app()).await.unwrap_err();
+    assert!(matches!(error, ClientError::TokenStore(_)), "{error:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(fake.count(STABLE_TOKEN), 0);
+}
+
+struct BrokenStore;
+
+#[async_trait::async_trait]
+impl AccessTokenStore for BrokenStore {
+    async fn load(
+        &self,
+        _appid: &str,
+    ) -> Result<Option<StoredAccessToken>, wxlogin_client::StoreError> {
+        Err(wxlogin_client::StoreError("database is down".to_string()))
+    }
+    async fn save(
+        &self,
+        _appid: &str,
+        _token: &StoredAccessToken,
+    ) -> Result<(), wxlogin_client::StoreError> {
+        Err(wxlogin_client::StoreError("database is down".to_string()))
+    }
+    async fn invalidate_if_current(
+        &self,
+        _appid: &str,
+        _token: &str,
+    ) -> Result<(), wxlogin_client::StoreError> {
+        Err(wxlogin_client::StoreError("database is down".to_string()))
+    }
+    async fn try_acquire_refresh_lease(
+        &self,
+        _appid: &str,
+        _holder: &str,
+        _ttl: Duration,
+    ) -> Result<bool, wxlogin_client::StoreError> {
+        Err(wxlogin_client::StoreError("database is down".to_string()))
+    }
+    async fn release_refresh_lease(
+        &self,
+        _appid: &str,
+        _holder: &str,
+    ) -> Result<(), wxlogin_client::StoreError> {
+        Err(wxlogin_client::StoreError("database is down".to_string()))
+    }
+}
+
+#[tokio::test]
+async fn store_failure_is_reported_as_a_token_store_error() {
+    let fake = FakeWeChat::start().await;
+    fake.always(STABLE_TOKEN, Answer::token("T", 7200));
+    let client = fake.client().with_token_store(Arc::new(BrokenStore));
+    let error = client.access_token(&app()).await.unwrap_err();
+    assert!(
+        matches!(error, ClientError::TokenStore(ref store) if store.0.contains("database is down")),
+        "{error:?}"
+    );
+    assert_eq!(fake.count(STABLE_TOKEN), 0);
+}
