@@ -1,5 +1,6 @@
 //! Login and phone codes: minted by the device side, valid 5 minutes, single use.
 use std::collections::HashMap;
+use std::fmt;
 
 use crate::answer::{code, WxError};
 use crate::ids;
@@ -10,7 +11,8 @@ pub(crate) const CODE_TTL_SECS: i64 = 300;
 const SWEEP_EVERY: usize = 4096;
 
 /// The phone number a phone code stands for, fixed when the user tapped the button.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Its `Debug` hides the number.
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct PhoneGrant {
     pub(crate) phone_number: String,
     pub(crate) pure_phone_number: String,
@@ -18,13 +20,13 @@ pub(crate) struct PhoneGrant {
     pub(crate) granted_at: i64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum CodeKind {
     Login,
     Phone(PhoneGrant),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct CodeRecord {
     appid: String,
     user: String,
@@ -40,10 +42,21 @@ pub(crate) struct RedeemedPhone {
     pub(crate) grant: PhoneGrant,
 }
 
-#[derive(Debug, Default)]
+/// No `Debug`: the keys are live codes.
+#[derive(Default)]
 pub(crate) struct CodeBook {
     codes: HashMap<String, CodeRecord>,
     minted_since_sweep: usize,
+}
+
+impl fmt::Debug for PhoneGrant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PhoneGrant")
+            .field("phone_number", &"<redacted>")
+            .field("country_code", &self.country_code)
+            .field("granted_at", &self.granted_at)
+            .finish()
+    }
 }
 
 impl CodeBook {

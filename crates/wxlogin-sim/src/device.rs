@@ -1,5 +1,7 @@
 //! The device side: what a phone running the mini program would get from WeChat.
 //! Each action is a method on [`Simulator`] (for in-process use) and a `/sim/*` route.
+use std::fmt;
+
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -46,12 +48,23 @@ pub struct LoginCode {
 }
 
 /// What `<button open-type="getPhoneNumber">` hands the mini program: the code for
-/// getuserphonenumber and the legacy encrypted payload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// getuserphonenumber and the legacy encrypted payload. `Debug` hides the code, which is
+/// as good as the phone number.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhoneGrantData {
     pub code: String,
     pub encrypted_data: String,
     pub iv: String,
+}
+
+impl fmt::Debug for PhoneGrantData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PhoneGrantData")
+            .field("code", &"<redacted>")
+            .field("encrypted_data", &self.encrypted_data)
+            .field("iv", &self.iv)
+            .finish()
+    }
 }
 
 /// What `wx.getUserInfo` hands the mini program.

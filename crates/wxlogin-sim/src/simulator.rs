@@ -1,5 +1,6 @@
 //! The simulator itself: shared state behind an `Arc`, the router, and ways to serve it.
 use std::collections::HashMap;
+use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,7 +22,7 @@ use crate::users::UserBook;
 use crate::{control, device, wechat};
 
 /// Everything WeChat would know, under one lock: calls are short and never await inside it.
-#[derive(Debug)]
+/// No `Debug`: it holds live codes, tokens and session keys.
 pub(crate) struct World {
     pub(crate) apps: HashMap<String, SimApp>,
     pub(crate) keep_session_key: bool,
@@ -33,7 +34,6 @@ pub(crate) struct World {
     pub(crate) stats: SimStats,
 }
 
-#[derive(Debug)]
 struct Shared {
     clock: SimClock,
     world: Mutex<World>,
@@ -41,7 +41,7 @@ struct Shared {
 }
 
 /// A WeChat server simulator. Cheap to clone; clones share one state.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Simulator {
     shared: Arc<Shared>,
 }
@@ -171,6 +171,18 @@ impl Simulator {
     }
 }
 
+/// Shows the registered appids and the simulated time, nothing secret.
+impl fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut appids: Vec<String> = self.world().apps.keys().cloned().collect();
+        appids.sort();
+        f.debug_struct("Simulator")
+            .field("appids", &appids)
+            .field("now_unix", &self.now_unix())
+            .finish_non_exhaustive()
+    }
+}
+
 /// A poisoned lock only means a handler panicked mid-update; the state is still usable.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
@@ -190,5 +202,24 @@ pub struct SimHandle {
 impl Drop for SimHandle {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_names_apps_but_no_secrets() {
+        let simulator = Simulator::new(SimConfig::default());
+        let code = simulator
+            .login_code(SimApp::DEMO_APPID, "alice")
+            .unwrap()
+            .code;
+        let shown = format!("{simulator:?}");
+        assert!(shown.contains(SimApp::DEMO_APPID), "{shown}");
+        assert!(!shown.contains(SimApp::DEMO_SECRET), "{shown}");
+        assert!(!shown.contains(&code), "{shown}");
+        assert!(!format!("{:?}", SimApp::demo()).contains(SimApp::DEMO_SECRET));
     }
 }

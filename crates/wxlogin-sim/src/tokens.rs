@@ -1,6 +1,7 @@
 //! Access tokens: the classic pool (`/cgi-bin/token`) and the stable pool
 //! (`/cgi-bin/stable_token`), isolated from each other as WeChat documents.
 use std::collections::HashMap;
+use std::fmt;
 
 use crate::answer::{code, WxError};
 use crate::clock::day_of;
@@ -20,7 +21,7 @@ enum Pool {
     Stable,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct TokenRecord {
     appid: String,
     expires_at: i64,
@@ -28,8 +29,8 @@ struct TokenRecord {
     cut_off_at: Option<i64>,
 }
 
-/// A token as handed out.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A token as handed out. Its `Debug` hides the token.
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct Issued {
     pub(crate) access_token: String,
     pub(crate) expires_in: i64,
@@ -50,12 +51,22 @@ pub(crate) struct ForceRefreshRules {
     pub(crate) min_interval_secs: i64,
 }
 
-#[derive(Debug, Default)]
+/// No `Debug`: it holds live tokens.
+#[derive(Default)]
 pub(crate) struct TokenBook {
     tokens: HashMap<String, TokenRecord>,
     current: HashMap<(Pool, String), String>,
     force_refreshes: HashMap<String, ForceRefreshLog>,
     minted_since_sweep: usize,
+}
+
+impl fmt::Debug for Issued {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Issued")
+            .field("access_token", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
 }
 
 impl TokenBook {

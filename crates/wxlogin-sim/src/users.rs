@@ -6,7 +6,6 @@ use wxlogin_crypto::SessionKey;
 use crate::config::SimApp;
 use crate::ids;
 
-#[derive(Debug)]
 pub(crate) struct UserRecord {
     pub(crate) openid: String,
     pub(crate) unionid: Option<String>,
@@ -14,7 +13,7 @@ pub(crate) struct UserRecord {
     pub(crate) session_key: Option<SessionKey>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct UserBook {
     by_user: HashMap<(String, String), UserRecord>,
     by_openid: HashMap<(String, String), String>,
