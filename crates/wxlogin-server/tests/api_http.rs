@@ -26,14 +26,25 @@ async fn bad_bodies_are_invalid_request_in_the_contract_shape() {
         }
         let answer = answer(request.send().await.unwrap()).await;
         answer.assert_error(400, "invalid_request");
-        assert_eq!(answer.body.as_object().unwrap().len(), 1, "only `error`: {}", answer.text);
+        assert_eq!(
+            answer.body.as_object().unwrap().len(),
+            1,
+            "only `error`: {}",
+            answer.text
+        );
     }
 }
 
 #[tokio::test]
 async fn data_errors_do_not_echo_values() {
     let app = spawn_app().await;
-    let answer = app.post("/v1/token/refresh", None, json!({"refresh_token": 123456789})).await;
+    let answer = app
+        .post(
+            "/v1/token/refresh",
+            None,
+            json!({"refresh_token": 123456789}),
+        )
+        .await;
     answer.assert_error(400, "invalid_request");
     assert!(!answer.text.contains("123456789"), "{}", answer.text);
 }
@@ -42,11 +53,17 @@ async fn data_errors_do_not_echo_values() {
 async fn oversized_bodies_are_413_json() {
     let app = spawn_app_with(SimConfig::default(), |settings| settings.body_limit = 1024).await;
     let body = json!({"code": "a".repeat(2048)});
-    app.post("/v1/login", None, body.clone()).await.assert_error(413, "payload_too_large");
-    let access = token(&app.login("big").await, "access_token");
-    app.post("/v1/me/userinfo", Some(&access), json!({"raw_data": "x".repeat(4096)}))
+    app.post("/v1/login", None, body.clone())
         .await
         .assert_error(413, "payload_too_large");
+    let access = token(&app.login("big").await, "access_token");
+    app.post(
+        "/v1/me/userinfo",
+        Some(&access),
+        json!({"raw_data": "x".repeat(4096)}),
+    )
+    .await
+    .assert_error(413, "payload_too_large");
     // Without Content-Length (chunked), the limit still holds.
     let raw = chunked_post(&app.address, "/v1/login", &body.to_string()).await;
     assert!(raw.starts_with("HTTP/1.1 413"), "{raw}");
@@ -63,7 +80,10 @@ async fn chunked_post(address: &str, path: &str, body: &str) -> String {
     );
     stream.write_all(head.as_bytes()).await.unwrap();
     for chunk in body.as_bytes().chunks(512) {
-        stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await.unwrap();
+        stream
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .await
+            .unwrap();
         stream.write_all(chunk).await.unwrap();
         stream.write_all(b"\r\n").await.unwrap();
     }
@@ -79,34 +99,54 @@ async fn default_body_limit_is_64_kib() {
     app.post("/v1/login", None, json!({"code": "a".repeat(70 * 1024)}))
         .await
         .assert_error(413, "payload_too_large");
-    app.post("/v1/login", None, json!({"code": "bogus", "pad": "a".repeat(60 * 1024)}))
-        .await
-        .assert_error(400, "invalid_code");
+    app.post(
+        "/v1/login",
+        None,
+        json!({"code": "bogus", "pad": "a".repeat(60 * 1024)}),
+    )
+    .await
+    .assert_error(400, "invalid_code");
 }
 
 #[tokio::test]
 async fn unknown_routes_and_methods_are_json() {
     let app = spawn_app().await;
-    app.get("/v1/nothing-here", None).await.assert_error(404, "not_found");
+    app.get("/v1/nothing-here", None)
+        .await
+        .assert_error(404, "not_found");
     app.get("/", None).await.assert_error(404, "not_found");
-    app.get("/v1/login", None).await.assert_error(405, "method_not_allowed");
-    app.request(Method::DELETE, "/v1/me", None, None).await.assert_error(405, "method_not_allowed");
-    app.request(Method::POST, "/healthz", None, None).await.assert_error(405, "method_not_allowed");
+    app.get("/v1/login", None)
+        .await
+        .assert_error(405, "method_not_allowed");
+    app.request(Method::DELETE, "/v1/me", None, None)
+        .await
+        .assert_error(405, "method_not_allowed");
+    app.request(Method::POST, "/healthz", None, None)
+        .await
+        .assert_error(405, "method_not_allowed");
 }
 
 #[tokio::test]
 async fn healthz_answers() {
     let app = spawn_app().await;
-    assert_eq!(app.get("/healthz", None).await.assert_ok(), &json!({"status": "ok"}));
+    assert_eq!(
+        app.get("/healthz", None).await.assert_ok(),
+        &json!({"status": "ok"})
+    );
 }
 
 #[tokio::test]
 async fn metrics_count_logins_upstream_calls_and_sessions() {
     let app = spawn_app().await;
     app.login("mia").await;
-    app.post("/v1/login", None, json!({"code": "bogus-code"})).await.assert_error(400, "invalid_code");
+    app.post("/v1/login", None, json!({"code": "bogus-code"}))
+        .await
+        .assert_error(400, "invalid_code");
     let response = app.http.get(app.url("/metrics")).send().await.unwrap();
-    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
     let text = response.text().await.unwrap();
     for needle in [
         "wxlogin_logins_total{outcome=\"success\"}",
@@ -130,16 +170,23 @@ async fn jwks_verifies_access_tokens_offline() {
     let access = token(&login, "access_token");
     let header = jsonwebtoken::decode_header(&access).unwrap();
     assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
-    let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("kid published");
+    let jwk = jwks
+        .find(header.kid.as_deref().unwrap())
+        .expect("kid published");
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
     validation.set_audience(&[APPID]);
     validation.set_issuer(&["wxlogin"]);
-    let claims = jsonwebtoken::decode::<serde_json::Value>(&access, &key, &validation).unwrap().claims;
+    let claims = jsonwebtoken::decode::<serde_json::Value>(&access, &key, &validation)
+        .unwrap()
+        .claims;
     assert_eq!(claims["sub"], login["user"]["id"]);
     assert_eq!(claims["aud"], APPID);
     assert!(claims["sid"].is_string());
-    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 1800);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        1800
+    );
 }
 
 #[tokio::test]
@@ -151,8 +198,12 @@ async fn issuer_is_configurable() {
     let access = token(&app.login("ola").await, "access_token");
     let payload = access.split('.').nth(1).unwrap();
     use base64::Engine;
-    let claims: serde_json::Value =
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(claims["iss"], "https://login.example.com");
 }
 
@@ -163,15 +214,32 @@ async fn openapi_document_lists_every_route() {
     let doc = doc.assert_ok();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     for (method, path) in wxlogin_server::routes::ROUTES {
-        assert!(doc["paths"][path][method].is_object(), "{method} {path} missing");
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} missing"
+        );
         // And the route really exists on the server (no 404 from the fallback).
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-        let status = app.http.request(method, app.url(path)).json(&json!({})).send().await.unwrap().status();
+        let status = app
+            .http
+            .request(method, app.url(path))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .status();
         assert_ne!(status.as_u16(), 404, "{path}");
         assert_ne!(status.as_u16(), 405, "{path}");
     }
     let schemas = &doc["components"]["schemas"];
-    for schema in ["LoginRequest", "LoginResponse", "User", "ErrorBody", "PhoneRequest", "UserInfoRequest"] {
+    for schema in [
+        "LoginRequest",
+        "LoginResponse",
+        "User",
+        "ErrorBody",
+        "PhoneRequest",
+        "UserInfoRequest",
+    ] {
         assert!(schemas[schema].is_object(), "schema {schema} missing");
     }
 }
@@ -180,15 +248,25 @@ async fn openapi_document_lists_every_route() {
 async fn graceful_shutdown_lets_in_flight_requests_finish() {
     let app = spawn_app().await;
     app.sim
-        .set_faults(wxlogin_sim::FaultConfig { latency_ms: 500, ..Default::default() })
+        .set_faults(wxlogin_sim::FaultConfig {
+            latency_ms: 500,
+            ..Default::default()
+        })
         .unwrap();
     let code = app.code(APPID, "pia");
-    let request = app.http.post(app.url("/v1/login")).json(&json!({"code": code})).send();
+    let request = app
+        .http
+        .post(app.url("/v1/login"))
+        .json(&json!({"code": code}))
+        .send();
     let in_flight = tokio::spawn(request);
     tokio::time::sleep(std::time::Duration::from_millis(150)).await;
     let address = app.address.clone();
     app.stop().await;
     let answer = answer(in_flight.await.unwrap().unwrap()).await;
     answer.assert_ok();
-    assert!(reqwest::get(format!("{address}/healthz")).await.is_err(), "server stopped listening");
+    assert!(
+        reqwest::get(format!("{address}/healthz")).await.is_err(),
+        "server stopped listening"
+    );
 }

@@ -19,8 +19,20 @@ async fn login_returns_tokens_and_user_without_session_key() {
     let user = &body["user"];
     assert_eq!(user["appid"], APPID);
     assert_eq!(user["openid"], app.sim.openid(APPID, "alice"));
-    for field in ["id", "appid", "openid", "unionid", "phone_number", "nickname", "avatar_url", "created_at"] {
-        assert!(user.get(field).is_some(), "user.{field} present (null when unknown): {user}");
+    for field in [
+        "id",
+        "appid",
+        "openid",
+        "unionid",
+        "phone_number",
+        "nickname",
+        "avatar_url",
+        "created_at",
+    ] {
+        assert!(
+            user.get(field).is_some(),
+            "user.{field} present (null when unknown): {user}"
+        );
     }
     assert!(user["phone_number"].is_null());
     assert!(!body.to_string().contains("session_key"));
@@ -45,7 +57,9 @@ async fn concurrent_requests_with_one_code_exchange_it_once() {
     for _ in 0..10 {
         let app = Arc::clone(&app);
         let code = code.clone();
-        tasks.push(tokio::spawn(async move { app.post("/v1/login", None, json!({"code": code})).await }));
+        tasks.push(tokio::spawn(async move {
+            app.post("/v1/login", None, json!({"code": code})).await
+        }));
     }
     let mut user_ids = std::collections::BTreeSet::new();
     let mut refresh_tokens = std::collections::BTreeSet::new();
@@ -56,8 +70,16 @@ async fn concurrent_requests_with_one_code_exchange_it_once() {
         refresh_tokens.insert(token(body, "refresh_token"));
     }
     assert_eq!(user_ids.len(), 1, "all answers are for one user");
-    assert_eq!(refresh_tokens.len(), 10, "each answer has its own token pair");
-    assert_eq!(app.jscode2session_calls(APPID), 1, "WeChat saw the code once");
+    assert_eq!(
+        refresh_tokens.len(),
+        10,
+        "each answer has its own token pair"
+    );
+    assert_eq!(
+        app.jscode2session_calls(APPID),
+        1,
+        "WeChat saw the code once"
+    );
 }
 
 #[tokio::test]
@@ -66,22 +88,41 @@ async fn concurrent_requests_on_two_instances_exchange_once() {
     let first = spawn_app().await;
     let mut second_settings = first.settings.clone();
     second_settings.listen = "127.0.0.1:0".to_owned();
-    let second = wxlogin_server::Application::build(second_settings).await.unwrap();
+    let second = wxlogin_server::Application::build(second_settings)
+        .await
+        .unwrap();
     let second_address = format!("http://{}", second.local_addr());
     tokio::spawn(second.run());
-    first.sim.set_faults(wxlogin_sim::FaultConfig { latency_ms: 300, ..Default::default() }).unwrap();
+    first
+        .sim
+        .set_faults(wxlogin_sim::FaultConfig {
+            latency_ms: 300,
+            ..Default::default()
+        })
+        .unwrap();
     let code = first.code(APPID, "erin");
     let http = reqwest::Client::new();
     let mut tasks = Vec::new();
     for index in 0..6 {
-        let url = if index % 2 == 0 { first.url("/v1/login") } else { format!("{second_address}/v1/login") };
+        let url = if index % 2 == 0 {
+            first.url("/v1/login")
+        } else {
+            format!("{second_address}/v1/login")
+        };
         let request = http.post(url).json(&json!({"code": code}));
-        tasks.push(tokio::spawn(async move { common::answer(request.send().await.unwrap()).await }));
+        tasks.push(tokio::spawn(async move {
+            common::answer(request.send().await.unwrap()).await
+        }));
     }
     let mut user_ids = std::collections::BTreeSet::new();
     for task in tasks {
         let answer = task.await.unwrap();
-        user_ids.insert(answer.assert_ok()["user"]["id"].as_str().unwrap().to_owned());
+        user_ids.insert(
+            answer.assert_ok()["user"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     assert_eq!(user_ids.len(), 1);
     assert_eq!(first.jscode2session_calls(APPID), 1);
@@ -102,7 +143,9 @@ async fn retry_within_window_gets_fresh_pair_for_same_user_then_code_used() {
     assert_eq!(app.jscode2session_calls(APPID), 1);
 
     app.clock.advance(31);
-    app.post("/v1/login", None, json!({"code": code})).await.assert_error(409, "code_used");
+    app.post("/v1/login", None, json!({"code": code}))
+        .await
+        .assert_error(409, "code_used");
 }
 
 #[tokio::test]
@@ -112,20 +155,32 @@ async fn retry_window_is_configurable() {
     })
     .await;
     let code = app.code(APPID, "gina");
-    app.post("/v1/login", None, json!({"code": code})).await.assert_ok();
+    app.post("/v1/login", None, json!({"code": code}))
+        .await
+        .assert_ok();
     app.clock.advance(6);
-    app.post("/v1/login", None, json!({"code": code})).await.assert_error(409, "code_used");
+    app.post("/v1/login", None, json!({"code": code}))
+        .await
+        .assert_error(409, "code_used");
 }
 
 #[tokio::test]
 async fn invalid_codes_are_refused() {
     let app = spawn_app().await;
-    let answer = app.post("/v1/login", None, json!({"code": "not-a-real-code"})).await;
+    let answer = app
+        .post("/v1/login", None, json!({"code": "not-a-real-code"}))
+        .await;
     answer.assert_error(400, "invalid_code");
     assert_eq!(answer.body["error"]["wechat_errcode"], 40029);
-    app.post("/v1/login", None, json!({"code": ""})).await.assert_error(400, "invalid_request");
-    app.post("/v1/login", None, json!({"code": "a".repeat(300)})).await.assert_error(400, "invalid_request");
-    app.post("/v1/login", None, json!({"appid": APPID})).await.assert_error(400, "invalid_request");
+    app.post("/v1/login", None, json!({"code": ""}))
+        .await
+        .assert_error(400, "invalid_request");
+    app.post("/v1/login", None, json!({"code": "a".repeat(300)}))
+        .await
+        .assert_error(400, "invalid_request");
+    app.post("/v1/login", None, json!({"appid": APPID}))
+        .await
+        .assert_error(400, "invalid_request");
 }
 
 #[tokio::test]
@@ -144,9 +199,15 @@ async fn wechat_errors_map_to_contract_errors() {
     for (errcode, status, code) in cases {
         app.force_errcode(Endpoint::Jscode2session, errcode);
         let login_code = app.code(APPID, "henry");
-        let answer = app.post("/v1/login", None, json!({"code": login_code})).await;
+        let answer = app
+            .post("/v1/login", None, json!({"code": login_code}))
+            .await;
         answer.assert_error(status, code);
-        assert_eq!(answer.body["error"]["wechat_errcode"], errcode, "{}", answer.text);
+        assert_eq!(
+            answer.body["error"]["wechat_errcode"], errcode,
+            "{}",
+            answer.text
+        );
         assert!(!answer.text.contains(SimApp::DEMO_SECRET));
     }
     // A failed exchange releases the code: once WeChat recovers, a new code works.
@@ -161,7 +222,9 @@ async fn unreachable_wechat_is_503() {
         settings.wechat_timeout = std::time::Duration::from_secs(2);
     })
     .await;
-    let answer = app.post("/v1/login", None, json!({"code": "0123456789abcdef"})).await;
+    let answer = app
+        .post("/v1/login", None, json!({"code": "0123456789abcdef"}))
+        .await;
     answer.assert_error(503, "upstream_unavailable");
     assert!(answer.body["error"].get("wechat_errcode").is_none());
 }
@@ -183,20 +246,40 @@ fn two_apps(open_platform: bool) -> SimConfig {
 async fn several_apps_require_appid_and_refuse_unknown_ones() {
     let app = spawn_app_with(two_apps(false), |_| {}).await;
     let code = app.code("wx1111111111111111", "ivy");
-    app.post("/v1/login", None, json!({"code": code})).await.assert_error(400, "invalid_request");
-    app.post("/v1/login", None, json!({"code": code, "appid": "wx9999999999999999"}))
+    app.post("/v1/login", None, json!({"code": code}))
         .await
         .assert_error(400, "invalid_request");
-    app.post("/v1/login", None, json!({"code": code, "appid": "bad appid!"}))
-        .await
-        .assert_error(400, "invalid_request");
-    let body = app.post("/v1/login", None, json!({"code": code, "appid": "wx1111111111111111"})).await;
+    app.post(
+        "/v1/login",
+        None,
+        json!({"code": code, "appid": "wx9999999999999999"}),
+    )
+    .await
+    .assert_error(400, "invalid_request");
+    app.post(
+        "/v1/login",
+        None,
+        json!({"code": code, "appid": "bad appid!"}),
+    )
+    .await
+    .assert_error(400, "invalid_request");
+    let body = app
+        .post(
+            "/v1/login",
+            None,
+            json!({"code": code, "appid": "wx1111111111111111"}),
+        )
+        .await;
     assert_eq!(body.assert_ok()["user"]["appid"], "wx1111111111111111");
     // A code is only good for the app it was minted for.
     let code = app.code("wx1111111111111111", "ivy");
-    app.post("/v1/login", None, json!({"code": code, "appid": "wx2222222222222222"}))
-        .await
-        .assert_error(400, "invalid_code");
+    app.post(
+        "/v1/login",
+        None,
+        json!({"code": code, "appid": "wx2222222222222222"}),
+    )
+    .await
+    .assert_error(400, "invalid_code");
 }
 
 #[tokio::test]

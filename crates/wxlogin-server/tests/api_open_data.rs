@@ -25,17 +25,32 @@ async fn stored_session_key(app: &TestApp, user: &str) -> SessionKey {
 async fn phone_by_code_is_exchanged_and_stored() {
     let app = spawn_app().await;
     let (_, access) = logged_in(&app, "alice").await;
-    let grant = app.sim.phone_grant(APPID, "alice", Some("13812345678")).unwrap();
-    let answer = app.post("/v1/me/phone", Some(&access), json!({"code": grant.code})).await;
+    let grant = app
+        .sim
+        .phone_grant(APPID, "alice", Some("13812345678"))
+        .unwrap();
+    let answer = app
+        .post("/v1/me/phone", Some(&access), json!({"code": grant.code}))
+        .await;
     assert_eq!(
         answer.assert_ok(),
         &json!({"phone_number": "13812345678", "pure_phone_number": "13812345678", "country_code": "86"})
     );
-    assert_eq!(app.get("/v1/me", Some(&access)).await.assert_ok()["phone_number"], "13812345678");
+    assert_eq!(
+        app.get("/v1/me", Some(&access)).await.assert_ok()["phone_number"],
+        "13812345678"
+    );
     // The access token for getuserphonenumber lives in the database, shared by instances.
-    assert!(app.store().load_access_token(APPID).await.unwrap().is_some());
+    assert!(app
+        .store()
+        .load_access_token(APPID)
+        .await
+        .unwrap()
+        .is_some());
     // Phone codes are single use: WeChat answers 40029.
-    let again = app.post("/v1/me/phone", Some(&access), json!({"code": grant.code})).await;
+    let again = app
+        .post("/v1/me/phone", Some(&access), json!({"code": grant.code}))
+        .await;
     again.assert_error(400, "invalid_code");
     assert_eq!(again.body["error"]["wechat_errcode"], 40029);
 }
@@ -44,10 +59,15 @@ async fn phone_by_code_is_exchanged_and_stored() {
 async fn phone_by_code_maps_wechat_errors() {
     let app = spawn_app().await;
     let (_, access) = logged_in(&app, "amy").await;
-    for (errcode, status, code) in [(45011, 429, "rate_limited"), (-1, 503, "upstream_unavailable")] {
+    for (errcode, status, code) in [
+        (45011, 429, "rate_limited"),
+        (-1, 503, "upstream_unavailable"),
+    ] {
         app.force_errcode(Endpoint::Getuserphonenumber, errcode);
         let grant = app.sim.phone_grant(APPID, "amy", None).unwrap();
-        let answer = app.post("/v1/me/phone", Some(&access), json!({"code": grant.code})).await;
+        let answer = app
+            .post("/v1/me/phone", Some(&access), json!({"code": grant.code}))
+            .await;
         answer.assert_error(status, code);
         assert_eq!(answer.body["error"]["wechat_errcode"], errcode);
     }
@@ -57,15 +77,32 @@ async fn phone_by_code_maps_wechat_errors() {
 async fn phone_by_legacy_encrypted_data_with_camel_case_names() {
     let app = spawn_app().await;
     let (_, access) = logged_in(&app, "bob").await;
-    let grant = app.sim.phone_grant(APPID, "bob", Some("13900001111")).unwrap();
+    let grant = app
+        .sim
+        .phone_grant(APPID, "bob", Some("13900001111"))
+        .unwrap();
     let answer = app
-        .post("/v1/me/phone", Some(&access), json!({"encryptedData": grant.encrypted_data, "iv": grant.iv}))
+        .post(
+            "/v1/me/phone",
+            Some(&access),
+            json!({"encryptedData": grant.encrypted_data, "iv": grant.iv}),
+        )
         .await;
     assert_eq!(answer.assert_ok()["phone_number"], "13900001111");
-    assert_eq!(app.get("/v1/me", Some(&access)).await.assert_ok()["phone_number"], "13900001111");
-    let grant = app.sim.phone_grant(APPID, "bob", Some("13900002222")).unwrap();
+    assert_eq!(
+        app.get("/v1/me", Some(&access)).await.assert_ok()["phone_number"],
+        "13900001111"
+    );
+    let grant = app
+        .sim
+        .phone_grant(APPID, "bob", Some("13900002222"))
+        .unwrap();
     let answer = app
-        .post("/v1/me/phone", Some(&access), json!({"encrypted_data": grant.encrypted_data, "iv": grant.iv}))
+        .post(
+            "/v1/me/phone",
+            Some(&access),
+            json!({"encrypted_data": grant.encrypted_data, "iv": grant.iv}),
+        )
         .await;
     assert_eq!(answer.assert_ok()["pure_phone_number"], "13900002222");
 }
@@ -78,10 +115,17 @@ async fn legacy_data_under_a_stale_key_is_decrypt_failed() {
     // The classic bug: wx.login inside the button callback rotates the key.
     app.login("carl").await;
     let answer = app
-        .post("/v1/me/phone", Some(&access), json!({"encrypted_data": grant.encrypted_data, "iv": grant.iv}))
+        .post(
+            "/v1/me/phone",
+            Some(&access),
+            json!({"encrypted_data": grant.encrypted_data, "iv": grant.iv}),
+        )
         .await;
     answer.assert_error(400, "decrypt_failed");
-    assert!(answer.body["error"]["message"].as_str().unwrap().contains("wx.login"));
+    assert!(answer.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("wx.login"));
 }
 
 #[tokio::test]
@@ -95,22 +139,40 @@ async fn legacy_phone_watermark_must_be_this_app_and_fresh() {
                "watermark": {"appid": appid, "timestamp": timestamp}})
     };
     let (data, iv) = encrypt_json(&key, &[7u8; 16], &payload("wx9999999999999999", now));
-    app.post("/v1/me/phone", Some(&access), json!({"encrypted_data": data, "iv": iv}))
-        .await
-        .assert_error(400, "watermark_mismatch");
+    app.post(
+        "/v1/me/phone",
+        Some(&access),
+        json!({"encrypted_data": data, "iv": iv}),
+    )
+    .await
+    .assert_error(400, "watermark_mismatch");
     let (data, iv) = encrypt_json(&key, &[7u8; 16], &payload(APPID, now - 3600));
-    app.post("/v1/me/phone", Some(&access), json!({"encrypted_data": data, "iv": iv}))
-        .await
-        .assert_error(400, "watermark_mismatch");
+    app.post(
+        "/v1/me/phone",
+        Some(&access),
+        json!({"encrypted_data": data, "iv": iv}),
+    )
+    .await
+    .assert_error(400, "watermark_mismatch");
     let (data, iv) = encrypt_json(&key, &[7u8; 16], &payload(APPID, now));
-    app.post("/v1/me/phone", Some(&access), json!({"encrypted_data": data, "iv": iv})).await.assert_ok();
+    app.post(
+        "/v1/me/phone",
+        Some(&access),
+        json!({"encrypted_data": data, "iv": iv}),
+    )
+    .await
+    .assert_ok();
 
     // Fresh data gets stale as the server's clock moves past the configured age.
     let grant = app.sim.phone_grant(APPID, "dora", None).unwrap();
     app.clock.advance(301);
-    app.post("/v1/me/phone", Some(&access), json!({"encrypted_data": grant.encrypted_data, "iv": grant.iv}))
-        .await
-        .assert_error(400, "watermark_mismatch");
+    app.post(
+        "/v1/me/phone",
+        Some(&access),
+        json!({"encrypted_data": grant.encrypted_data, "iv": grant.iv}),
+    )
+    .await
+    .assert_error(400, "watermark_mismatch");
 }
 
 #[tokio::test]
@@ -122,21 +184,36 @@ async fn watermark_max_age_is_configurable() {
     let (_, access) = logged_in(&app, "dave").await;
     let grant = app.sim.phone_grant(APPID, "dave", None).unwrap();
     app.clock.advance(600);
-    app.post("/v1/me/phone", Some(&access), json!({"encrypted_data": grant.encrypted_data, "iv": grant.iv}))
-        .await
-        .assert_ok();
+    app.post(
+        "/v1/me/phone",
+        Some(&access),
+        json!({"encrypted_data": grant.encrypted_data, "iv": grant.iv}),
+    )
+    .await
+    .assert_ok();
 }
 
 #[tokio::test]
 async fn phone_request_must_name_a_method() {
     let app = spawn_app().await;
     let (_, access) = logged_in(&app, "eve").await;
-    for body in [json!({}), json!({"encrypted_data": "AAAA"}), json!({"iv": "AAAA"}), json!({"code": ""})] {
-        app.post("/v1/me/phone", Some(&access), body).await.assert_error(400, "invalid_request");
+    for body in [
+        json!({}),
+        json!({"encrypted_data": "AAAA"}),
+        json!({"iv": "AAAA"}),
+        json!({"code": ""}),
+    ] {
+        app.post("/v1/me/phone", Some(&access), body)
+            .await
+            .assert_error(400, "invalid_request");
     }
-    app.post("/v1/me/phone", Some(&access), json!({"encrypted_data": "%%%", "iv": "AAAA"}))
-        .await
-        .assert_error(400, "invalid_request");
+    app.post(
+        "/v1/me/phone",
+        Some(&access),
+        json!({"encrypted_data": "%%%", "iv": "AAAA"}),
+    )
+    .await
+    .assert_error(400, "invalid_request");
 }
 
 #[tokio::test]
@@ -155,7 +232,10 @@ async fn userinfo_updates_the_profile() {
     assert_eq!(user["id"], login["user"]["id"]);
     assert_eq!(user["nickname"], "fay");
     assert!(user["avatar_url"].as_str().unwrap().starts_with("http"));
-    assert_eq!(app.get("/v1/me", Some(&access)).await.assert_ok()["nickname"], "fay");
+    assert_eq!(
+        app.get("/v1/me", Some(&access)).await.assert_ok()["nickname"],
+        "fay"
+    );
 }
 
 #[tokio::test]
@@ -178,9 +258,13 @@ async fn userinfo_signature_mismatch_and_stale_key() {
     )
     .await
     .assert_error(400, "signature_mismatch");
-    app.post("/v1/me/userinfo", Some(&access), json!({"raw_data": info.raw_data}))
-        .await
-        .assert_error(400, "invalid_request");
+    app.post(
+        "/v1/me/userinfo",
+        Some(&access),
+        json!({"raw_data": info.raw_data}),
+    )
+    .await
+    .assert_error(400, "invalid_request");
 
     // After another login the key rotated: the old bundle's signature no longer matches.
     app.login("gus").await;
@@ -222,7 +306,10 @@ async fn userinfo_watermark_of_another_app_is_refused() {
         )
         .await;
     answer.assert_error(400, "decrypt_failed");
-    assert!(answer.body["error"]["message"].as_str().unwrap().contains("wx.login"));
+    assert!(answer.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("wx.login"));
 }
 
 #[tokio::test]
@@ -231,7 +318,9 @@ async fn phone_answers_never_contain_the_app_secret() {
     let (_, access) = logged_in(&app, "ian").await;
     app.force_errcode(Endpoint::StableToken, 40125);
     let grant = app.sim.phone_grant(APPID, "ian", None).unwrap();
-    let answer = app.post("/v1/me/phone", Some(&access), json!({"code": grant.code})).await;
+    let answer = app
+        .post("/v1/me/phone", Some(&access), json!({"code": grant.code}))
+        .await;
     answer.assert_error(502, "upstream_unavailable");
     assert_eq!(answer.body["error"]["wechat_errcode"], 40125);
     assert!(!answer.text.contains(SimApp::DEMO_SECRET));

@@ -52,7 +52,13 @@ struct Recorder<'a> {
 }
 
 impl Recorder<'_> {
-    async fn call(&mut self, method: Method, path: &str, token: Option<&str>, body: Option<serde_json::Value>) -> Answer {
+    async fn call(
+        &mut self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> Answer {
         let answer = self.app.request(method, path, token, body).await;
         self.bodies.push(answer.text.clone());
         answer
@@ -69,20 +75,33 @@ async fn no_secret_reaches_a_log_line_or_an_answer() {
     // Every crate at trace level, through the server's own subscriber (JSON), so the
     // scan sees what production would write with RUST_LOG=trace.
     let writer = logs.clone();
-    let subscriber = wxlogin_server::telemetry::subscriber(LogFormat::Json, "trace", move || writer.clone());
-    tracing::subscriber::set_global_default(subscriber).expect("first subscriber of this test binary");
+    let subscriber =
+        wxlogin_server::telemetry::subscriber(LogFormat::Json, "trace", move || writer.clone());
+    tracing::subscriber::set_global_default(subscriber)
+        .expect("first subscriber of this test binary");
 
     let app = spawn_app().await;
     let mut secrets = Secrets::default();
     secrets.server("app secret", SimApp::DEMO_SECRET);
     secrets.server("master key", app.master_key().expose_base64().as_str());
-    let mut recorder = Recorder { app: &app, bodies: Vec::new() };
+    let mut recorder = Recorder {
+        app: &app,
+        bodies: Vec::new(),
+    };
 
     // Login, a retried code, a second user.
     let code = app.code(APPID, "alice");
     secrets.client("login code", code.clone());
-    let login = recorder.post("/v1/login", None, json!({"code": code})).await.assert_ok().clone();
-    let retried = recorder.post("/v1/login", None, json!({"code": code})).await.assert_ok().clone();
+    let login = recorder
+        .post("/v1/login", None, json!({"code": code}))
+        .await
+        .assert_ok()
+        .clone();
+    let retried = recorder
+        .post("/v1/login", None, json!({"code": code}))
+        .await
+        .assert_ok()
+        .clone();
     let bob = app.login("bob").await;
     let bob_access = token(&bob, "access_token");
     for body in [&login, &retried, &bob] {
@@ -91,22 +110,50 @@ async fn no_secret_reaches_a_log_line_or_an_answer() {
     }
     let access = token(&login, "access_token");
     let openid = app.sim.openid(APPID, "alice");
-    let key = app.store().session_key(APPID, &openid).await.unwrap().unwrap();
+    let key = app
+        .store()
+        .session_key(APPID, &openid)
+        .await
+        .unwrap()
+        .unwrap();
     secrets.server("session key (alice)", key.expose_base64().as_str());
-    let bob_key = app.store().session_key(APPID, &app.sim.openid(APPID, "bob")).await.unwrap().unwrap();
+    let bob_key = app
+        .store()
+        .session_key(APPID, &app.sim.openid(APPID, "bob"))
+        .await
+        .unwrap()
+        .unwrap();
     secrets.server("session key (bob)", bob_key.expose_base64().as_str());
 
     // Phone by code (fetches and caches a WeChat access token), legacy phone, user info.
-    let grant = app.sim.phone_grant(APPID, "alice", Some("13812345678")).unwrap();
+    let grant = app
+        .sim
+        .phone_grant(APPID, "alice", Some("13812345678"))
+        .unwrap();
     secrets.client("phone number", "13812345678");
     secrets.client("phone code", grant.code.clone());
-    recorder.post("/v1/me/phone", Some(&access), json!({"code": grant.code})).await.assert_ok();
-    let wechat_token = app.store().load_access_token(APPID).await.unwrap().expect("cached");
+    recorder
+        .post("/v1/me/phone", Some(&access), json!({"code": grant.code}))
+        .await
+        .assert_ok();
+    let wechat_token = app
+        .store()
+        .load_access_token(APPID)
+        .await
+        .unwrap()
+        .expect("cached");
     secrets.server("WeChat access token", wechat_token.token.as_str());
-    let grant = app.sim.phone_grant(APPID, "alice", Some("13987654321")).unwrap();
+    let grant = app
+        .sim
+        .phone_grant(APPID, "alice", Some("13987654321"))
+        .unwrap();
     secrets.client("phone number", "13987654321");
     recorder
-        .post("/v1/me/phone", Some(&access), json!({"encryptedData": grant.encrypted_data, "iv": grant.iv}))
+        .post(
+            "/v1/me/phone",
+            Some(&access),
+            json!({"encryptedData": grant.encrypted_data, "iv": grant.iv}),
+        )
         .await
         .assert_ok();
     let info = app.sim.user_info(APPID, "alice").unwrap();
@@ -118,8 +165,19 @@ async fn no_secret_reaches_a_log_line_or_an_answer() {
         )
         .await
         .assert_ok();
-    recorder.call(Method::PATCH, "/v1/me", Some(&access), Some(json!({"nickname": "A"}))).await.assert_ok();
-    recorder.call(Method::GET, "/v1/me", Some(&access), None).await.assert_ok();
+    recorder
+        .call(
+            Method::PATCH,
+            "/v1/me",
+            Some(&access),
+            Some(json!({"nickname": "A"})),
+        )
+        .await
+        .assert_ok();
+    recorder
+        .call(Method::GET, "/v1/me", Some(&access), None)
+        .await
+        .assert_ok();
 
     // Failures: signature mismatch, stale key, a tampered token, forced WeChat errors.
     recorder
@@ -134,26 +192,50 @@ async fn no_secret_reaches_a_log_line_or_an_answer() {
     let bob_again = app.login("bob").await;
     secrets.client("access token", token(&bob_again, "access_token"));
     secrets.client("refresh token", token(&bob_again, "refresh_token"));
-    let bob_new_key = app.store().session_key(APPID, &app.sim.openid(APPID, "bob")).await.unwrap().unwrap();
-    secrets.server("session key (bob, rotated)", bob_new_key.expose_base64().as_str());
+    let bob_new_key = app
+        .store()
+        .session_key(APPID, &app.sim.openid(APPID, "bob"))
+        .await
+        .unwrap()
+        .unwrap();
+    secrets.server(
+        "session key (bob, rotated)",
+        bob_new_key.expose_base64().as_str(),
+    );
     recorder
-        .post("/v1/me/phone", Some(&bob_access), json!({"encrypted_data": stale.encrypted_data, "iv": stale.iv}))
+        .post(
+            "/v1/me/phone",
+            Some(&bob_access),
+            json!({"encrypted_data": stale.encrypted_data, "iv": stale.iv}),
+        )
         .await
         .assert_error(400, "decrypt_failed");
     let mut tampered = access.clone();
     tampered.push('x');
-    recorder.call(Method::GET, "/v1/me", Some(&tampered), None).await.assert_error(401, "unauthorized");
-    for (endpoint, errcode) in [(Endpoint::Jscode2session, 40125), (Endpoint::Jscode2session, 40029)] {
+    recorder
+        .call(Method::GET, "/v1/me", Some(&tampered), None)
+        .await
+        .assert_error(401, "unauthorized");
+    for (endpoint, errcode) in [
+        (Endpoint::Jscode2session, 40125),
+        (Endpoint::Jscode2session, 40029),
+    ] {
         app.force_errcode(endpoint, errcode);
         let code = app.code(APPID, "carol");
         secrets.client("login code", code.clone());
-        recorder.post("/v1/login", None, json!({"code": code})).await;
+        recorder
+            .post("/v1/login", None, json!({"code": code}))
+            .await;
     }
     app.clear_faults();
 
     // Refresh, reuse of a spent token (family revoked), logout, me refused.
     let refresh = token(&login, "refresh_token");
-    let rotated = recorder.post("/v1/token/refresh", None, json!({"refresh_token": refresh})).await.assert_ok().clone();
+    let rotated = recorder
+        .post("/v1/token/refresh", None, json!({"refresh_token": refresh}))
+        .await
+        .assert_ok()
+        .clone();
     secrets.client("access token", token(&rotated, "access_token"));
     secrets.client("refresh token", token(&rotated, "refresh_token"));
     recorder
@@ -161,9 +243,14 @@ async fn no_secret_reaches_a_log_line_or_an_answer() {
         .await
         .assert_error(401, "unauthorized");
     let retried_access = token(&retried, "access_token");
-    let logout = recorder.call(Method::POST, "/v1/logout", Some(&retried_access), None).await;
+    let logout = recorder
+        .call(Method::POST, "/v1/logout", Some(&retried_access), None)
+        .await;
     assert_eq!(logout.status.as_u16(), 204);
-    recorder.call(Method::GET, "/v1/me", Some(&retried_access), None).await.assert_error(401, "unauthorized");
+    recorder
+        .call(Method::GET, "/v1/me", Some(&retried_access), None)
+        .await
+        .assert_error(401, "unauthorized");
     recorder.call(Method::GET, "/metrics", None, None).await;
 
     let bodies = recorder.bodies;
@@ -171,8 +258,14 @@ async fn no_secret_reaches_a_log_line_or_an_answer() {
     let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     let line_count = logs.lines().count();
     assert!(line_count > 50, "the flow was logged ({line_count} lines)");
-    assert!(logs.contains("login code exchanged"), "server events are captured");
-    assert!(logs.contains("138****5678"), "phone numbers are logged masked");
+    assert!(
+        logs.contains("login code exchanged"),
+        "server events are captured"
+    );
+    assert!(
+        logs.contains("138****5678"),
+        "phone numbers are logged masked"
+    );
 
     let mut leaks = Vec::new();
     for (what, value) in secrets.server_side.iter().chain(secrets.client_side.iter()) {
@@ -186,7 +279,10 @@ async fn no_secret_reaches_a_log_line_or_an_answer() {
         }
     }
     for body in &bodies {
-        assert!(!body.contains("\"session_key\":"), "answer has a session_key field: {body}");
+        assert!(
+            !body.contains("\"session_key\":"),
+            "answer has a session_key field: {body}"
+        );
     }
     assert!(leaks.is_empty(), "secrets leaked:\n{}", leaks.join("\n"));
 }

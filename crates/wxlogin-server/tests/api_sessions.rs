@@ -11,7 +11,13 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     let login = app.login("alice").await;
     let first_refresh = token(&login, "refresh_token");
 
-    let rotated = app.post("/v1/token/refresh", None, json!({"refresh_token": first_refresh})).await;
+    let rotated = app
+        .post(
+            "/v1/token/refresh",
+            None,
+            json!({"refresh_token": first_refresh}),
+        )
+        .await;
     let rotated = rotated.assert_ok().clone();
     assert_eq!(rotated["token_type"], "Bearer");
     assert_eq!(rotated["user"]["id"], login["user"]["id"]);
@@ -21,29 +27,47 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     app.get("/v1/me", Some(&second_access)).await.assert_ok();
 
     // The spent token again: refused, and the whole session with it.
-    app.post("/v1/token/refresh", None, json!({"refresh_token": first_refresh}))
+    app.post(
+        "/v1/token/refresh",
+        None,
+        json!({"refresh_token": first_refresh}),
+    )
+    .await
+    .assert_error(401, "unauthorized");
+    app.post(
+        "/v1/token/refresh",
+        None,
+        json!({"refresh_token": second_refresh}),
+    )
+    .await
+    .assert_error(401, "unauthorized");
+    app.get("/v1/me", Some(&second_access))
         .await
         .assert_error(401, "unauthorized");
-    app.post("/v1/token/refresh", None, json!({"refresh_token": second_refresh}))
-        .await
-        .assert_error(401, "unauthorized");
-    app.get("/v1/me", Some(&second_access)).await.assert_error(401, "unauthorized");
 
     // Other sessions of the same user are untouched.
     let other = app.login("alice").await;
-    app.get("/v1/me", Some(&token(&other, "access_token"))).await.assert_ok();
+    app.get("/v1/me", Some(&token(&other, "access_token")))
+        .await
+        .assert_ok();
 }
 
 #[tokio::test]
 async fn refresh_refuses_unknown_and_malformed_tokens() {
     let app = spawn_app().await;
-    app.post("/v1/token/refresh", None, json!({"refresh_token": "unknown-token-value-000000000000"}))
-        .await
-        .assert_error(401, "unauthorized");
+    app.post(
+        "/v1/token/refresh",
+        None,
+        json!({"refresh_token": "unknown-token-value-000000000000"}),
+    )
+    .await
+    .assert_error(401, "unauthorized");
     app.post("/v1/token/refresh", None, json!({"refresh_token": ""}))
         .await
         .assert_error(400, "invalid_request");
-    app.post("/v1/token/refresh", None, json!({})).await.assert_error(400, "invalid_request");
+    app.post("/v1/token/refresh", None, json!({}))
+        .await
+        .assert_error(400, "invalid_request");
 }
 
 #[tokio::test]
@@ -51,9 +75,13 @@ async fn refresh_token_expires() {
     let app = spawn_app_with_short_refresh().await;
     let login = app.login("bea").await;
     app.clock.advance(120);
-    app.post("/v1/token/refresh", None, json!({"refresh_token": token(&login, "refresh_token")}))
-        .await
-        .assert_error(401, "unauthorized");
+    app.post(
+        "/v1/token/refresh",
+        None,
+        json!({"refresh_token": token(&login, "refresh_token")}),
+    )
+    .await
+    .assert_error(401, "unauthorized");
 }
 
 async fn spawn_app_with_short_refresh() -> common::TestApp {
@@ -72,7 +100,9 @@ async fn access_token_expires_with_its_ttl() {
     let access = token(&login, "access_token");
     app.get("/v1/me", Some(&access)).await.assert_ok();
     app.clock.advance(31);
-    app.get("/v1/me", Some(&access)).await.assert_error(401, "unauthorized");
+    app.get("/v1/me", Some(&access))
+        .await
+        .assert_error(401, "unauthorized");
 }
 
 #[tokio::test]
@@ -80,13 +110,21 @@ async fn logout_revokes_the_session_at_once() {
     let app = spawn_app().await;
     let login = app.login("bob").await;
     let access = token(&login, "access_token");
-    let answer = app.request(Method::POST, "/v1/logout", Some(&access), None).await;
+    let answer = app
+        .request(Method::POST, "/v1/logout", Some(&access), None)
+        .await;
     assert_eq!(answer.status.as_u16(), 204, "{}", answer.text);
     assert!(answer.text.is_empty());
-    app.get("/v1/me", Some(&access)).await.assert_error(401, "unauthorized");
-    app.post("/v1/token/refresh", None, json!({"refresh_token": token(&login, "refresh_token")}))
+    app.get("/v1/me", Some(&access))
         .await
         .assert_error(401, "unauthorized");
+    app.post(
+        "/v1/token/refresh",
+        None,
+        json!({"refresh_token": token(&login, "refresh_token")}),
+    )
+    .await
+    .assert_error(401, "unauthorized");
     app.request(Method::POST, "/v1/logout", Some(&access), None)
         .await
         .assert_error(401, "unauthorized");
@@ -103,7 +141,9 @@ async fn authenticated_routes_refuse_missing_and_bad_tokens() {
         (Method::POST, "/v1/me/userinfo"),
     ];
     for (method, path) in routes {
-        app.request(method.clone(), path, None, Some(json!({}))).await.assert_error(401, "unauthorized");
+        app.request(method.clone(), path, None, Some(json!({})))
+            .await
+            .assert_error(401, "unauthorized");
         app.request(method.clone(), path, Some("not.a.jwt"), Some(json!({})))
             .await
             .assert_error(401, "unauthorized");
@@ -114,7 +154,9 @@ async fn authenticated_routes_refuse_missing_and_bad_tokens() {
             .send()
             .await
             .unwrap();
-        common::answer(answer).await.assert_error(401, "unauthorized");
+        common::answer(answer)
+            .await
+            .assert_error(401, "unauthorized");
     }
 }
 
@@ -140,11 +182,19 @@ async fn me_shows_and_updates_the_profile() {
 
     // camelCase aliases, one field at a time; the other stays.
     let updated = app
-        .request(Method::PATCH, "/v1/me", Some(&access), Some(json!({"nickName": "Carol"})))
+        .request(
+            Method::PATCH,
+            "/v1/me",
+            Some(&access),
+            Some(json!({"nickName": "Carol"})),
+        )
         .await;
     assert_eq!(updated.assert_ok()["nickname"], "Carol");
     assert_eq!(updated.body["avatar_url"], "https://example.com/a/132");
-    assert_eq!(app.get("/v1/me", Some(&access)).await.assert_ok()["nickname"], "Carol");
+    assert_eq!(
+        app.get("/v1/me", Some(&access)).await.assert_ok()["nickname"],
+        "Carol"
+    );
 }
 
 #[tokio::test]
@@ -198,9 +248,15 @@ async fn key_rotation_keeps_old_tokens_valid_and_publishes_both_keys() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(published.len(), 2, "JWKS serves the old and the new key: {published:?}");
+    assert_eq!(
+        published.len(),
+        2,
+        "JWKS serves the old and the new key: {published:?}"
+    );
     assert!(published.iter().any(|key| key["kid"] == new_kid));
-    app.get("/v1/me", Some(&token(&before, "access_token"))).await.assert_ok();
+    app.get("/v1/me", Some(&token(&before, "access_token")))
+        .await
+        .assert_ok();
 
     // New tokens are signed with the new key (once the server has reloaded).
     let mut signed_with_new = false;
@@ -208,7 +264,9 @@ async fn key_rotation_keeps_old_tokens_valid_and_publishes_both_keys() {
         let after = app.login("erin").await;
         if jwt_kid(&token(&after, "access_token")) == new_kid {
             signed_with_new = true;
-            app.get("/v1/me", Some(&token(&after, "access_token"))).await.assert_ok();
+            app.get("/v1/me", Some(&token(&after, "access_token")))
+                .await
+                .assert_ok();
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
@@ -219,7 +277,9 @@ async fn key_rotation_keeps_old_tokens_valid_and_publishes_both_keys() {
 fn jwt_kid(jwt: &str) -> String {
     use base64::Engine;
     let header = jwt.split('.').next().unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(header).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
     let header: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(header["alg"], "EdDSA");
     header["kid"].as_str().unwrap().to_owned()

@@ -57,7 +57,9 @@ impl Answer {
         assert_eq!(self.status.as_u16(), status, "status of {}", self.text);
         assert_eq!(self.body["error"]["code"], code, "code of {}", self.text);
         assert!(
-            self.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+            self.body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
             "message of {}",
             self.text
         );
@@ -76,14 +78,21 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// A server for `sim_config`'s apps (same appids and secrets), adjusted by `configure`.
-pub async fn spawn_app_with(sim_config: SimConfig, configure: impl FnOnce(&mut Settings)) -> TestApp {
+pub async fn spawn_app_with(
+    sim_config: SimConfig,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let apps: Vec<AppCredentials> = sim_config
         .apps
         .iter()
         .map(|app| AppCredentials::new(app.appid.clone(), app.secret.clone()))
         .collect();
     let sim = Simulator::new(sim_config);
-    let sim_handle = sim.clone().spawn_on_loopback().await.expect("simulator starts");
+    let sim_handle = sim
+        .clone()
+        .spawn_on_loopback()
+        .await
+        .expect("simulator starts");
     let database = fresh_database().await;
     let mut settings = Settings::new(apps, database.url.clone());
     settings.listen = "127.0.0.1:0".to_owned();
@@ -129,7 +138,10 @@ impl TestApp {
             let _ = shutdown.send(());
         }
         if let Some(server) = self.server.take() {
-            server.await.expect("server task").expect("server ends cleanly");
+            server
+                .await
+                .expect("server task")
+                .expect("server ends cleanly");
         }
     }
 
@@ -137,7 +149,13 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
-    pub async fn request(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
         let mut request = self.http.request(method, self.url(path));
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -158,7 +176,10 @@ impl TestApp {
 
     /// A fresh `wx.login` code for `user` in `appid`.
     pub fn code(&self, appid: &str, user: &str) -> String {
-        self.sim.login_code(appid, user).expect("simulator mints a code").code
+        self.sim
+            .login_code(appid, user)
+            .expect("simulator mints a code")
+            .code
     }
 
     /// Log `user` in to the demo app; returns the answer body.
@@ -186,7 +207,9 @@ impl TestApp {
     }
 
     pub fn clear_faults(&self) {
-        self.sim.set_faults(FaultConfig::default()).expect("valid faults");
+        self.sim
+            .set_faults(FaultConfig::default())
+            .expect("valid faults");
     }
 
     /// The store behind the server (same database, same master key).
@@ -208,5 +231,8 @@ pub async fn answer(response: reqwest::Response) -> Answer {
 }
 
 pub fn token(body: &Value, field: &str) -> String {
-    body[field].as_str().unwrap_or_else(|| panic!("{field} in {body}")).to_owned()
+    body[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field} in {body}"))
+        .to_owned()
 }
