@@ -61,9 +61,18 @@ fn is_transient_database_error(error: &(dyn sqlx::error::DatabaseError + 'static
         return false;
     };
     // SQLSTATEs can look like numbers ("57014"), so ask which driver the error came from.
-    if error.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
-        let primary = code.parse::<i64>().map(|extended| extended & 0xff).unwrap_or(0);
-        return matches!(primary, SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_CANTOPEN);
+    if error
+        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .is_some()
+    {
+        let primary = code
+            .parse::<i64>()
+            .map(|extended| extended & 0xff)
+            .unwrap_or(0);
+        return matches!(
+            primary,
+            SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_CANTOPEN
+        );
     }
     is_transient_sqlstate(&code)
 }

@@ -29,7 +29,7 @@ pub use error::StorageError;
 pub use login_codes::{hash_login_code, CodeClaim};
 pub use sessions::{NewSession, PurgeReport, RefreshRotation, SessionRecord};
 pub use signing_keys::{NewSigningKey, StoredSigningKey};
-pub use users::{PhoneNumber, User, UserRecord};
+pub use users::{mask_phone_number, rfc3339, PhoneNumber, User, UserRecord};
 
 /// Unix time in whole seconds.
 pub type UnixSeconds = i64;

@@ -231,6 +231,22 @@ impl Store {
         .try_get("n")?)
     }
 
+    /// Live sessions of one user (for the admin CLI).
+    pub async fn count_active_user_sessions(
+        &self,
+        user_id: &str,
+        now: UnixSeconds,
+    ) -> Result<i64, StorageError> {
+        Ok(sqlx::query(
+            "SELECT COUNT(*) AS n FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2",
+        )
+        .bind(user_id)
+        .bind(now)
+        .fetch_one(self.pool())
+        .await?
+        .try_get("n")?)
+    }
+
     /// Delete expired login codes, refresh tokens and sessions (with their tokens).
     pub async fn purge_expired(&self, now: UnixSeconds) -> Result<PurgeReport, StorageError> {
         let login_codes = sqlx::query("DELETE FROM login_codes WHERE expires_at <= $1")

@@ -109,7 +109,7 @@ pub fn mask_phone_number(number: &str) -> String {
 }
 
 /// Unix seconds as RFC 3339 UTC (`1970-01-01T00:00:00Z` for out-of-range values).
-pub(crate) fn rfc3339(unix: UnixSeconds) -> String {
+pub fn rfc3339(unix: UnixSeconds) -> String {
     time::OffsetDateTime::from_unix_timestamp(unix)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
         .format(&time::format_description::well_known::Rfc3339)

@@ -1,6 +1,134 @@
-#[derive(clap::Args)]
-pub struct KeysArgs {}
+use std::time::Duration;
 
-pub fn run(_args: KeysArgs) -> anyhow::Result<()> {
-    anyhow::bail!("wxlogin keys: not built yet")
+use anyhow::Context;
+use wxlogin_server::at_rest::{
+    dev_key_file_path, resolve_master_key, sqlite_database_file, SqliteLocation,
+};
+use wxlogin_server::storage::{rfc3339, unix_now, Store, StoreOptions};
+use wxlogin_server::tokens::{KeyPolicy, SigningKeys};
+
+/// Manage the Ed25519 keys that sign access tokens.
+#[derive(clap::Args)]
+pub struct KeysArgs {
+    /// sqlite://PATH or postgres://USER:PASSWORD@HOST/DB.
+    #[arg(
+        long,
+        env = "WXLOGIN_DATABASE_URL",
+        default_value = "sqlite://wxlogin.db",
+        hide_env_values = true,
+        global = true
+    )]
+    pub database_url: String,
+    /// Standard base64 of the 32-byte master key the server uses (beside a SQLite database
+    /// the server's development key file is used when this is not given).
+    #[arg(
+        long,
+        env = "WXLOGIN_MASTER_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub master_key: Option<String>,
+    /// Access-token lifetime in seconds, as the server is configured: a retired key stays
+    /// in the JWKS this long plus 5 minutes.
+    #[arg(
+        long,
+        env = "WXLOGIN_ACCESS_TOKEN_TTL",
+        default_value_t = 1800,
+        global = true
+    )]
+    pub access_token_ttl: u64,
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+#[derive(clap::Subcommand)]
+pub enum KeysCommand {
+    /// Add a new current signing key. The previous key stays in the JWKS until the tokens
+    /// it signed have expired.
+    Rotate,
+    /// List the keys: current, still published, or retired.
+    List,
+}
+
+pub fn run(args: KeysArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store = open_existing_store(&args.database_url, args.master_key.as_deref()).await?;
+        let policy = KeyPolicy::new(Duration::from_secs(args.access_token_ttl));
+        let keys = SigningKeys::load(store, policy)
+            .await
+            .context("cannot read the signing keys (is this the master key the server uses?)")?;
+        match args.command {
+            KeysCommand::Rotate => {
+                let previous = keys.current_kid();
+                let kid = keys.rotate(unix_now()).await?;
+                println!("new current key: {kid}");
+                if let Some(previous) = previous {
+                    println!(
+                        "previous key {previous} stays in the JWKS for {} s (access-token lifetime + margin)",
+                        args.access_token_ttl + keys.policy().retirement_margin.as_secs()
+                    );
+                }
+            }
+            KeysCommand::List => list(&keys),
+        }
+        Ok(())
+    })
+}
+
+fn list(keys: &SigningKeys) {
+    let summaries = keys.summaries(unix_now());
+    if summaries.is_empty() {
+        println!("no signing keys yet (the server creates the first one when it starts)");
+        return;
+    }
+    println!("{:<45}  {:<20}  {:<20}  STATE", "KID", "CREATED", "RETIRED");
+    for key in summaries {
+        let state = if key.current {
+            "current"
+        } else if key.published {
+            "retired, still in JWKS"
+        } else {
+            "retired"
+        };
+        let retired = key
+            .retired_at
+            .map(rfc3339)
+            .unwrap_or_else(|| "-".to_string());
+        println!(
+            "{:<45}  {:<20}  {:<20}  {state}",
+            key.kid,
+            rfc3339(key.created_at),
+            retired
+        );
+    }
+}
+
+/// Open a database that must already exist, with the server's master key: given, or the
+/// development key file the server created beside its SQLite database. Never creates a
+/// key file: a key made up here would seal data the server cannot open.
+async fn open_existing_store(
+    database_url: &str,
+    master_key: Option<&str>,
+) -> anyhow::Result<Store> {
+    if let Some(SqliteLocation::File(path)) = sqlite_database_file(database_url) {
+        anyhow::ensure!(
+            path.exists(),
+            "database file {} does not exist (run `wxlogin migrate` or `wxlogin serve` first)",
+            path.display()
+        );
+        let key_file = dev_key_file_path(&path);
+        anyhow::ensure!(
+            master_key.is_some() || key_file.exists(),
+            "no master key: pass --master-key or set WXLOGIN_MASTER_KEY to the key the server uses \
+             (no development key file at {})",
+            key_file.display()
+        );
+    }
+    let resolved = resolve_master_key(master_key, database_url)?;
+    Store::connect(database_url, &StoreOptions::default(), resolved.key)
+        .await
+        .context("cannot open the database")
 }

@@ -1,6 +1,42 @@
-#[derive(clap::Args)]
-pub struct MigrateArgs {}
+use wxlogin_server::storage::{Database, StoreOptions};
 
-pub fn run(_args: MigrateArgs) -> anyhow::Result<()> {
-    anyhow::bail!("wxlogin migrate: not built yet")
+/// Create or upgrade the database schema (the server also does this at start).
+#[derive(clap::Args)]
+pub struct MigrateArgs {
+    /// sqlite://PATH (created if missing) or postgres://USER:PASSWORD@HOST/DB.
+    #[arg(
+        long,
+        env = "WXLOGIN_DATABASE_URL",
+        default_value = "sqlite://wxlogin.db",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+}
+
+pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let database = Database::connect(&args.database_url, &StoreOptions::default()).await?;
+        let report = database.migrate().await?;
+        database.close().await;
+        let backend = report.backend.name();
+        if report.applied.is_empty() {
+            println!(
+                "{backend}: schema up to date ({} migration(s) already applied)",
+                report.already_applied
+            );
+        } else {
+            for (version, description) in &report.applied {
+                println!("{backend}: applied migration {version:04} {description}");
+            }
+            println!(
+                "{backend}: {} migration(s) applied, {} were already in place",
+                report.applied.len(),
+                report.already_applied
+            );
+        }
+        Ok(())
+    })
 }

@@ -1,6 +1,180 @@
-#[derive(clap::Args)]
-pub struct UsersArgs {}
+use anyhow::Context;
+use wxlogin_server::at_rest::{sqlite_database_file, MasterKey, SqliteLocation};
+use wxlogin_server::storage::{
+    mask_phone_number, rfc3339, unix_now, Store, StoreOptions, UserRecord,
+};
 
-pub fn run(_args: UsersArgs) -> anyhow::Result<()> {
-    anyhow::bail!("wxlogin users: not built yet")
+/// Inspect users and end their sessions.
+#[derive(clap::Args)]
+pub struct UsersArgs {
+    /// sqlite://PATH or postgres://USER:PASSWORD@HOST/DB.
+    #[arg(
+        long,
+        env = "WXLOGIN_DATABASE_URL",
+        default_value = "sqlite://wxlogin.db",
+        hide_env_values = true,
+        global = true
+    )]
+    pub database_url: String,
+    #[command(subcommand)]
+    pub command: UsersCommand,
+}
+
+#[derive(clap::Subcommand)]
+pub enum UsersCommand {
+    /// List users, oldest first (phone numbers masked).
+    List {
+        /// How many users to show.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// How many users to skip.
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+    },
+    /// Show one user with all their app identities.
+    Show {
+        /// The user id.
+        id: String,
+    },
+    /// End every session of a user: their access and refresh tokens stop working at once.
+    Revoke {
+        /// The user id.
+        id: String,
+    },
+}
+
+pub fn run(args: UsersArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let store = open_existing_database(&args.database_url).await?;
+        match args.command {
+            UsersCommand::List { limit, offset } => list(&store, limit, offset).await,
+            UsersCommand::Show { id } => show(&store, &id).await,
+            UsersCommand::Revoke { id } => revoke(&store, &id).await,
+        }
+    })
+}
+
+/// Connect to a database that must already exist (an admin command never creates one).
+/// These commands never touch sealed columns, so they need no master key: the store gets
+/// a throw-away key that is never used.
+async fn open_existing_database(database_url: &str) -> anyhow::Result<Store> {
+    if let Some(SqliteLocation::File(path)) = sqlite_database_file(database_url) {
+        anyhow::ensure!(
+            path.exists(),
+            "database file {} does not exist (run `wxlogin migrate` or `wxlogin serve` first)",
+            path.display()
+        );
+    }
+    Store::connect(
+        database_url,
+        &StoreOptions::default(),
+        MasterKey::generate(),
+    )
+    .await
+    .context("cannot open the database")
+}
+
+fn identities_text(user: &UserRecord) -> String {
+    user.identities
+        .iter()
+        .map(|(appid, openid)| format!("{appid}/{openid}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn print_table(header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|title| title.chars().count()).collect();
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.iter().map(|title| title.to_string()).collect());
+    for row in rows {
+        line(row.clone());
+    }
+}
+
+async fn list(store: &Store, limit: u32, offset: u64) -> anyhow::Result<()> {
+    let users = store.list_users(limit, offset).await?;
+    let total = store.count_users().await?;
+    let dash = || "-".to_string();
+    let rows: Vec<Vec<String>> = users
+        .iter()
+        .map(|user| {
+            vec![
+                user.id.clone(),
+                rfc3339(user.created_at),
+                user.phone
+                    .as_ref()
+                    .map(|phone| mask_phone_number(&phone.phone_number))
+                    .unwrap_or_else(dash),
+                user.nickname.clone().unwrap_or_else(dash),
+                user.unionid.clone().unwrap_or_else(dash),
+                identities_text(user),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "ID",
+            "CREATED",
+            "PHONE",
+            "NICKNAME",
+            "UNIONID",
+            "APP/OPENID",
+        ],
+        &rows,
+    );
+    println!("({} of {total} user(s), from #{})", users.len(), offset + 1);
+    Ok(())
+}
+
+async fn show(store: &Store, id: &str) -> anyhow::Result<()> {
+    let user = store
+        .user_record(id)
+        .await?
+        .with_context(|| format!("no user with id {id}"))?;
+    let active = store.count_active_user_sessions(id, unix_now()).await?;
+    let or_dash = |value: &Option<String>| value.clone().unwrap_or_else(|| "-".to_string());
+    println!("id:              {}", user.id);
+    println!("created:         {}", rfc3339(user.created_at));
+    println!("updated:         {}", rfc3339(user.updated_at));
+    println!("unionid:         {}", or_dash(&user.unionid));
+    match &user.phone {
+        Some(phone) => println!(
+            "phone:           {} (country code {})",
+            mask_phone_number(&phone.phone_number),
+            phone.country_code
+        ),
+        None => println!("phone:           -"),
+    }
+    println!("nickname:        {}", or_dash(&user.nickname));
+    println!("avatar_url:      {}", or_dash(&user.avatar_url));
+    for (appid, openid) in &user.identities {
+        println!("identity:        appid {appid}, openid {openid}");
+    }
+    println!("active sessions: {active}");
+    Ok(())
+}
+
+async fn revoke(store: &Store, id: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        store.user_record(id).await?.is_some(),
+        "no user with id {id}"
+    );
+    let ended = store.revoke_user_sessions(id, unix_now()).await?;
+    println!("ended {ended} session(s) of user {id}");
+    Ok(())
 }
