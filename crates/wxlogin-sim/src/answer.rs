@@ -102,6 +102,7 @@ impl<T: Serialize> OkAnswer<T> {
 pub(crate) fn error_response(endpoint: Option<Endpoint>, error: WxError, now: i64) -> Response {
     let text = errmsg_text(error.0);
     let rid = ids::rid(now);
+    tracing::debug!(endpoint = endpoint.map_or("-", Endpoint::name), errcode = error.0, %rid, "answered an error");
     let errmsg = if error.0 == code::DAILY_QUOTA && endpoint == Some(Endpoint::Token) {
         // Observed text of a classic token quota hit, pointing at stable_token.
         format!("{text}, could get access_token by getStableAccessToken, more details at https://mmbizurl.cn/s/JtxxFh33r rid: {rid}")
@@ -133,7 +134,10 @@ pub(crate) fn respond<T: Serialize>(
     now: i64,
 ) -> Response {
     match result {
-        Ok(payload) => success_response(endpoint, &payload),
+        Ok(payload) => {
+            tracing::debug!(endpoint = endpoint.name(), "answered");
+            success_response(endpoint, &payload)
+        }
         Err(error) => error_response(Some(endpoint), error, now),
     }
 }

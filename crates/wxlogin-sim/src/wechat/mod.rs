@@ -38,7 +38,13 @@ pub(crate) async fn admit(
     }
     match faults.decide(endpoint, rand::random::<f64>) {
         FaultOutcome::Proceed => None,
-        FaultOutcome::Hangup => Some(hang_up(hangup)),
+        FaultOutcome::Hangup => {
+            tracing::debug!(
+                endpoint = endpoint.name(),
+                "dropping the connection (fault)"
+            );
+            Some(hang_up(hangup))
+        }
         FaultOutcome::Errcode(errcode) => Some(error_response(
             Some(endpoint),
             WxError(errcode),

@@ -43,6 +43,13 @@ pub struct SimArgs {
 
 pub fn run(args: SimArgs) -> anyhow::Result<()> {
     let (config, limits) = simulator_config(&args)?;
+    // Every answer is logged at debug level: RUST_LOG=wxlogin_sim=debug shows each call.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(serve(args.listen, config, limits))
 }
