@@ -260,10 +260,31 @@ async fn revoking_a_user_ends_all_their_sessions_only() {
         ];
         let bob_pair = sessions.issue(&bob, NOW).await.unwrap();
         assert_eq!(
+            db.store
+                .count_active_user_sessions(&alice.id, NOW)
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(
             sessions.revoke_user(&alice.id, NOW + 1).await.unwrap(),
             2,
             "{}",
             db.label
+        );
+        assert_eq!(
+            db.store
+                .count_active_user_sessions(&alice.id, NOW + 1)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            db.store
+                .count_active_user_sessions(&bob.id, NOW + 1)
+                .await
+                .unwrap(),
+            1
         );
         for pair in &alice_pairs {
             assert!(sessions
