@@ -50,9 +50,16 @@ function startServer({ accessTokenTtl = 600 } = {}) {
   const found = {};
   let exited = false;
 
+  // A test file that dies without running its `after` hook must not leave a server behind.
+  const killOnExit = () => {
+    if (!exited) child.kill('SIGKILL');
+  };
+  process.on('exit', killOnExit);
+
   const exitPromise = new Promise((resolve) => {
     child.on('exit', (code, signal) => {
       exited = true;
+      process.removeListener('exit', killOnExit);
       resolve({ code, signal });
     });
   });
