@@ -3,6 +3,9 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// The clock never runs more than ~1000 years ahead, so expiry arithmetic cannot overflow.
+const MAX_OFFSET_SECS: i64 = 1000 * 365 * 86_400;
+
 /// Beijing time is UTC+8; WeChat's daily quotas reset at its midnight.
 const BEIJING_OFFSET_SECS: i64 = 8 * 3600;
 
@@ -21,8 +24,14 @@ impl SimClock {
         real + self.offset_secs.load(Ordering::SeqCst)
     }
 
-    pub(crate) fn advance(&self, seconds: i64) -> i64 {
-        self.offset_secs.fetch_add(seconds, Ordering::SeqCst);
+    /// Move forward by `seconds` (at most up to the cap); returns the new time.
+    pub(crate) fn advance(&self, seconds: u64) -> i64 {
+        let step = i64::try_from(seconds).unwrap_or(MAX_OFFSET_SECS);
+        let _ = self
+            .offset_secs
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |offset| {
+                Some(offset.saturating_add(step).min(MAX_OFFSET_SECS))
+            });
         self.now()
     }
 }
@@ -47,6 +56,15 @@ mod tests {
         let before = clock.now();
         let after = clock.advance(3600);
         assert!(after >= before + 3600 && after <= before + 3601);
+    }
+
+    #[test]
+    fn huge_advances_stop_at_the_cap() {
+        let clock = SimClock::default();
+        clock.advance(u64::MAX);
+        let capped = clock.advance(u64::MAX);
+        assert!(capped <= clock.now());
+        assert!(capped.checked_add(86_400 * 365).is_some());
     }
 
     #[test]
