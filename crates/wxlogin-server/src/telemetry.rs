@@ -10,7 +10,8 @@ use crate::configuration::LogFormat;
 pub const DEFAULT_FILTER: &str =
     "warn,wxlogin=info,wxlogin_server=info,wxlogin_client=info,wxlogin_sim=info,tower_http=info";
 
-/// A subscriber writing to `writer`, filtered by `RUST_LOG` or `default_filter`.
+/// A subscriber writing plain (uncoloured) lines to `writer`, filtered by `RUST_LOG` or
+/// `default_filter`.
 pub fn subscriber<W>(
     format: LogFormat,
     default_filter: &str,
@@ -19,13 +20,37 @@ pub fn subscriber<W>(
 where
     W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
 {
+    build(format, default_filter, writer, false)
+}
+
+/// Install the process-wide subscriber (stderr; coloured only on a terminal). Returns
+/// false if one was already set.
+pub fn init(format: LogFormat) -> bool {
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing::subscriber::set_global_default(build(format, DEFAULT_FILTER, std::io::stderr, ansi))
+        .is_ok()
+}
+
+fn build<W>(
+    format: LogFormat,
+    default_filter: &str,
+    writer: W,
+    ansi: bool,
+) -> Box<dyn Subscriber + Send + Sync>
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let registry = Registry::default().with(filter);
     match format {
-        LogFormat::Text => {
-            Box::new(registry.with(tracing_subscriber::fmt::layer().with_writer(writer)))
-        }
+        LogFormat::Text => Box::new(
+            registry.with(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(ansi)
+                    .with_writer(writer),
+            ),
+        ),
         LogFormat::Json => Box::new(
             registry.with(
                 tracing_subscriber::fmt::layer()
@@ -36,10 +61,4 @@ where
             ),
         ),
     }
-}
-
-/// Install the process-wide subscriber (stderr). Returns false if one was already set.
-pub fn init(format: LogFormat) -> bool {
-    tracing::subscriber::set_global_default(subscriber(format, DEFAULT_FILTER, std::io::stderr))
-        .is_ok()
 }

@@ -1,6 +1,205 @@
-#[derive(clap::Args)]
-pub struct ServeArgs {}
+//! `wxlogin serve`: the login server. Flags fall back to `WXLOGIN_*` variables, then to
+//! the TOML file of `--config`, then to the defaults of the contract.
+//!
+//! Prints, on stdout, lines that scripts parse: `listening on http://ADDR`, and with
+//! `--sim` also `simulator on http://ADDR`, `demo appid APPID` and a curl line to try.
+use std::path::PathBuf;
 
-pub fn run(_args: ServeArgs) -> anyhow::Result<()> {
-    anyhow::bail!("wxlogin serve: not built yet")
+use anyhow::{bail, Context};
+use wxlogin_server::configuration::{AppEntry, MasterKeyText};
+use wxlogin_server::{Application, LogFormat, Settings, SettingsLayer};
+use wxlogin_sim::{SimApp, SimConfig, SimHandle, Simulator};
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the bound address is printed)
+    /// [default: 127.0.0.1:8080]
+    #[arg(long, env = "WXLOGIN_LISTEN")]
+    pub listen: Option<String>,
+    /// sqlite://FILE or postgres://… [default: sqlite://wxlogin.db]
+    #[arg(long, env = "WXLOGIN_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// AppID of the (single) mini program; use --config for several.
+    #[arg(long, env = "WXLOGIN_APPID")]
+    pub appid: Option<String>,
+    /// AppSecret of --appid.
+    #[arg(long, env = "WXLOGIN_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+    /// TOML file: `[[apps]] appid, secret`, and any other setting by its flag name
+    /// with underscores (e.g. `code_retry_window = 30`).
+    #[arg(long, env = "WXLOGIN_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Where WeChat's API is [default: https://api.weixin.qq.com]
+    #[arg(long, env = "WXLOGIN_WECHAT_BASE_URL")]
+    pub wechat_base_url: Option<String>,
+    /// Standard base64 of 32 random bytes (`head -c32 /dev/urandom | base64`). Without it,
+    /// SQLite only: a generated key kept in a 0600 file beside the database (development).
+    #[arg(long, env = "WXLOGIN_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// Start the WeChat simulator in this process and point the server at it; without
+    /// configured apps, its demo app is used.
+    #[arg(long)]
+    pub sim: bool,
+    /// Access-token lifetime in seconds [default: 1800]
+    #[arg(long, env = "WXLOGIN_ACCESS_TOKEN_TTL", value_name = "SECS")]
+    pub access_token_ttl: Option<u64>,
+    /// Refresh-token lifetime in seconds, renewed on each use [default: 2592000]
+    #[arg(long, env = "WXLOGIN_REFRESH_TOKEN_TTL", value_name = "SECS")]
+    pub refresh_token_ttl: Option<u64>,
+    /// How long a retried login code still gets a token pair (for the same user) instead of
+    /// code_used, in seconds [default: 60]
+    #[arg(long, env = "WXLOGIN_CODE_RETRY_WINDOW", value_name = "SECS")]
+    pub code_retry_window: Option<u64>,
+    /// Maximum age of the watermark of legacy encrypted data, in seconds [default: 300]
+    #[arg(long, env = "WXLOGIN_WATERMARK_MAX_AGE", value_name = "SECS")]
+    pub watermark_max_age: Option<u64>,
+    /// Deadline of one call to WeChat, in seconds [default: 5]
+    #[arg(long, env = "WXLOGIN_WECHAT_TIMEOUT", value_name = "SECS")]
+    pub wechat_timeout: Option<u64>,
+    /// Log format: text or json [default: text]
+    #[arg(long, env = "WXLOGIN_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Largest accepted request body in bytes [default: 65536]
+    #[arg(long, env = "WXLOGIN_BODY_LIMIT", value_name = "BYTES")]
+    pub body_limit: Option<usize>,
+    /// `iss` claim of the access tokens [default: wxlogin]
+    #[arg(long, env = "WXLOGIN_ISSUER")]
+    pub issuer: Option<String>,
+}
+
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let settings_layer = settings_layer(&args)?;
+    let format = settings_layer.log_format.unwrap_or_default();
+    wxlogin_server::telemetry::init(format);
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(serve(settings_layer.resolve(), args.sim))
+}
+
+/// Flags and environment over the config file.
+fn settings_layer(args: &ServeArgs) -> anyhow::Result<SettingsLayer> {
+    let apps = match (&args.appid, &args.secret) {
+        (Some(appid), Some(secret)) => vec![AppEntry {
+            appid: appid.clone(),
+            secret: secret.clone(),
+        }],
+        (None, None) => Vec::new(),
+        (Some(_), None) => bail!("--appid needs --secret (or WXLOGIN_SECRET)"),
+        (None, Some(_)) => bail!("--secret needs --appid (or WXLOGIN_APPID)"),
+    };
+    let flags = SettingsLayer {
+        listen: args.listen.clone(),
+        database_url: args.database_url.clone(),
+        apps,
+        wechat_base_url: args.wechat_base_url.clone(),
+        wechat_timeout: args.wechat_timeout,
+        master_key: args.master_key.clone().map(MasterKeyText::new),
+        access_token_ttl: args.access_token_ttl,
+        refresh_token_ttl: args.refresh_token_ttl,
+        code_retry_window: args.code_retry_window,
+        watermark_max_age: args.watermark_max_age,
+        log_format: args.log_format,
+        body_limit: args.body_limit,
+        issuer: args.issuer.clone(),
+    };
+    let file = match &args.config {
+        Some(path) => SettingsLayer::from_toml_file(path)?,
+        None => SettingsLayer::default(),
+    };
+    Ok(flags.or(file))
+}
+
+async fn serve(mut settings: Settings, with_sim: bool) -> anyhow::Result<()> {
+    // Kept alive for as long as the server runs; dropping it stops the simulator.
+    let simulator = if with_sim {
+        Some(start_simulator(&mut settings).await?)
+    } else {
+        None
+    };
+    let application = Application::build(settings.clone())
+        .await
+        .context("starting the server")?;
+    let address = application.local_addr();
+    if let Some(handle) = &simulator {
+        println!("simulator on {}", handle.base_url);
+        for app in &settings.apps {
+            println!("demo appid {}", app.appid);
+        }
+        println!(
+            "try: {}",
+            curl_line(
+                &format!("http://{address}"),
+                &handle.base_url,
+                &settings.apps[0].appid
+            )
+        );
+    }
+    println!("listening on http://{address}");
+    application
+        .run_until(shutdown_signal())
+        .await
+        .context("serving")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Start the simulator on 127.0.0.1:0 with the configured apps (or the demo app) and
+/// point the server at it.
+async fn start_simulator(settings: &mut Settings) -> anyhow::Result<SimHandle> {
+    if settings.apps.is_empty() {
+        let demo = SimApp::demo();
+        settings
+            .apps
+            .push(wxlogin_client::AppCredentials::new(demo.appid, demo.secret));
+    }
+    let apps = settings
+        .apps
+        .iter()
+        .map(|app| SimApp::new(app.appid.clone(), app.secret.expose()))
+        .collect();
+    let handle = Simulator::new(SimConfig {
+        apps,
+        ..SimConfig::default()
+    })
+    .spawn_on_loopback()
+    .await
+    .context("starting the embedded simulator")?;
+    if settings.wechat_base_url != wxlogin_server::configuration::DEFAULT_WECHAT_BASE_URL {
+        tracing::warn!("--sim replaces the configured WeChat base URL with the embedded simulator");
+    }
+    settings.wechat_base_url = handle.base_url.clone();
+    Ok(handle)
+}
+
+/// One shell line: get a code from the simulator's device side, log in with it.
+fn curl_line(server: &str, simulator: &str, appid: &str) -> String {
+    format!(
+        "CODE=$(curl -s -X POST {simulator}/sim/login -H 'Content-Type: application/json' \
+         -d '{{\"appid\":\"{appid}\",\"user\":\"alice\"}}' | sed 's/.*\"code\":\"\\([^\"]*\\)\".*/\\1/') && \
+         curl -s -X POST {server}/v1/login -H 'Content-Type: application/json' -d \"{{\\\"code\\\":\\\"$CODE\\\"}}\""
+    )
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("shutting down: finishing requests in flight");
 }

@@ -1,0 +1,295 @@
+//! `wxlogin serve`: the lines scripts parse, `--sim`, configuration errors, SIGTERM.
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let path = std::env::temp_dir().join(format!(
+            "wxlogin-serve-{name}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn wxlogin() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wxlogin"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("WXLOGIN_") || name == "RUST_LOG" {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// The server's stdout lines, read until `listening on` appears.
+struct Server {
+    child: Child,
+    lines: Vec<String>,
+}
+
+impl Server {
+    fn start(args: &[&str], dir: &TempDir) -> Server {
+        Self::start_with_env(args, &[], dir)
+    }
+
+    fn start_with_env(args: &[&str], env: &[(&str, &str)], dir: &TempDir) -> Server {
+        let mut child = wxlogin()
+            .envs(env.iter().copied())
+            .arg("serve")
+            .args(args)
+            .current_dir(&dir.0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("wxlogin serve starts");
+        let stdout = child.stdout.take().unwrap();
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut lines = Vec::new();
+        loop {
+            let line = receiver
+                .recv_timeout(Duration::from_secs(30))
+                .expect("serve prints its address");
+            let done = line.starts_with("listening on ");
+            lines.push(line);
+            if done {
+                break;
+            }
+        }
+        Server { child, lines }
+    }
+
+    fn value_after(&self, prefix: &str) -> Option<String> {
+        self.lines
+            .iter()
+            .find_map(|line| line.strip_prefix(prefix).map(str::to_owned))
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        for _ in 0..100 {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        panic!("serve did not stop on SIGTERM");
+    }
+}
+
+/// A one-shot HTTP/1.1 request; returns (status, body).
+fn http(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest
+        .split_once('/')
+        .map(|(h, p)| (h, format!("/{p}")))
+        .unwrap_or((rest, "/".into()));
+    let mut stream = TcpStream::connect(host).unwrap();
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer[9..12].parse().unwrap();
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn json_field(body: &str, field: &str) -> String {
+    let marker = format!("\"{field}\":\"");
+    let start = body
+        .find(&marker)
+        .unwrap_or_else(|| panic!("{field} in {body}"))
+        + marker.len();
+    body[start..].split('"').next().unwrap().to_owned()
+}
+
+#[test]
+fn serve_with_sim_prints_addresses_and_logs_in() {
+    let dir = TempDir::new("sim");
+    let server = Server::start(&["--sim", "--listen", "127.0.0.1:0"], &dir);
+    let base = server.value_after("listening on ").unwrap();
+    let simulator = server.value_after("simulator on ").unwrap();
+    let appid = server.value_after("demo appid ").unwrap();
+    assert_eq!(appid, "wx0000000000demo");
+    assert!(
+        !base.ends_with(":0"),
+        "the real bound port is printed: {base}"
+    );
+    let curl = server.value_after("try: ").unwrap();
+    assert!(
+        curl.contains(&format!("{simulator}/sim/login"))
+            && curl.contains(&format!("{base}/v1/login")),
+        "{curl}"
+    );
+
+    let (status, body) = http(
+        "POST",
+        &format!("{simulator}/sim/login"),
+        Some(&format!(r#"{{"appid":"{appid}","user":"alice"}}"#)),
+    );
+    assert_eq!(status, 200, "{body}");
+    let code = json_field(&body, "code");
+    let (status, body) = http(
+        "POST",
+        &format!("{base}/v1/login"),
+        Some(&format!(r#"{{"code":"{code}"}}"#)),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"token_type\":\"Bearer\""));
+    assert_eq!(http("GET", &format!("{base}/healthz"), None).0, 200);
+
+    // Data lives in ./wxlogin.db by default, with the dev master key beside it (0600).
+    assert!(dir.0.join("wxlogin.db").exists());
+    let key_file = dir.0.join("wxlogin.db.master-key");
+    assert!(key_file.exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    assert!(server.terminate().success(), "SIGTERM ends serve cleanly");
+}
+
+#[test]
+fn serve_reads_apps_from_the_config_file_by_flag_or_env() {
+    let dir = TempDir::new("config");
+    std::fs::write(
+        dir.0.join("wxlogin.toml"),
+        "code_retry_window = 30\n[[apps]]\nappid = \"wx1111111111111111\"\nsecret = \"s1\"\n[[apps]]\nappid = \"wx2222222222222222\"\nsecret = \"s2\"\n",
+    )
+    .unwrap();
+    let by_flag = [
+        "--sim",
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        "sqlite://apps.db",
+        "--config",
+        "wxlogin.toml",
+    ];
+    let by_env = [
+        "--sim",
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        "sqlite://apps.db",
+    ];
+    for server in [
+        Server::start(&by_flag, &dir),
+        Server::start_with_env(&by_env, &[("WXLOGIN_CONFIG", "wxlogin.toml")], &dir),
+    ] {
+        let apps: Vec<_> = server
+            .lines
+            .iter()
+            .filter(|line| line.starts_with("demo appid "))
+            .cloned()
+            .collect();
+        assert_eq!(
+            apps,
+            [
+                "demo appid wx1111111111111111",
+                "demo appid wx2222222222222222"
+            ]
+        );
+        let base = server.value_after("listening on ").unwrap();
+        let (status, body) = http("POST", &format!("{base}/v1/login"), Some(r#"{"code":"x"}"#));
+        assert_eq!(status, 400);
+        assert!(body.contains("appid is required"), "{body}");
+        assert!(server.terminate().success());
+    }
+}
+
+#[test]
+fn serve_refuses_incomplete_configuration() {
+    let dir = TempDir::new("bad");
+    let output = wxlogin()
+        .args(["serve", "--appid", "wx1111111111111111"])
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--secret"));
+
+    let output = wxlogin()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no app configured"));
+
+    let output = wxlogin()
+        .args([
+            "serve",
+            "--appid",
+            "wx1111111111111111",
+            "--secret",
+            "s",
+            "--database-url",
+            "postgres://127.0.0.1:1/x",
+        ])
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("master key"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let output = wxlogin()
+        .args([
+            "serve",
+            "--sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "yaml",
+        ])
+        .current_dir(&dir.0)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+}
