@@ -317,3 +317,31 @@ async fn a_token_for_an_unconfigured_app_is_refused() {
         ));
     }
 }
+
+#[tokio::test]
+async fn issuing_a_session_purges_expired_rows_in_the_background() {
+    for db in fresh_stores().await {
+        let sessions = sessions_for(&db.store).await;
+        let user = user(&db.store).await;
+        let old_code = wxlogin_server::storage::hash_login_code("wxapp1", "old-code");
+        db.store
+            .claim_login_code(&old_code, "wxapp1", NOW - 100, Duration::from_secs(10))
+            .await
+            .unwrap();
+        let raw = db.raw_pool().await;
+        sessions.issue(&user, NOW).await.unwrap();
+        let mut remaining = 1;
+        for _ in 0..50 {
+            remaining = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM login_codes")
+                .fetch_one(&raw)
+                .await
+                .unwrap();
+            if remaining == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(remaining, 0, "{}: expired login code left behind", db.label);
+        raw.close().await;
+    }
+}

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -130,12 +130,17 @@ pub enum SessionError {
     Token(#[from] TokenError),
 }
 
+/// How often (at most, per instance) issuing a session also deletes expired login codes,
+/// refresh tokens and sessions in the background.
+const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+
 /// The session service. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Sessions {
     store: Store,
     keys: SigningKeys,
     policy: Arc<SessionPolicy>,
+    last_purge: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Sessions {
@@ -144,6 +149,7 @@ impl Sessions {
             store,
             keys,
             policy: Arc::new(policy),
+            last_purge: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -177,7 +183,30 @@ impl Sessions {
         let access_token = self
             .sign_access_token(&user.id, &user.appid, &session.id, now)
             .await?;
+        self.purge_expired_if_due(now);
         Ok(self.pair(access_token, &refresh_token))
+    }
+
+    /// Delete expired rows in the background, at most once per [`PURGE_INTERVAL`] per
+    /// instance, so the tables do not grow without bound.
+    fn purge_expired_if_due(&self, now: UnixSeconds) {
+        {
+            let mut last_purge = self
+                .last_purge
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if last_purge.is_some_and(|at| at.elapsed() < PURGE_INTERVAL) {
+                return;
+            }
+            *last_purge = Some(Instant::now());
+        }
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            match store.purge_expired(now).await {
+                Ok(report) => tracing::debug!(?report, "purged expired rows"),
+                Err(error) => tracing::warn!(error = %error, "could not purge expired rows"),
+            }
+        });
     }
 
     /// Rotate a refresh token: the presented one is spent, a new pair is issued for the
