@@ -195,6 +195,18 @@ async fn me_shows_and_updates_the_profile() {
         app.get("/v1/me", Some(&access)).await.assert_ok()["nickname"],
         "Carol"
     );
+
+    // PUT is the same operation (wx.request cannot send PATCH).
+    let updated = app
+        .request(
+            Method::PUT,
+            "/v1/me",
+            Some(&access),
+            Some(json!({"avatarUrl": "https://example.com/b/0"})),
+        )
+        .await;
+    assert_eq!(updated.assert_ok()["avatar_url"], "https://example.com/b/0");
+    assert_eq!(updated.body["nickname"], "Carol");
 }
 
 #[tokio::test]

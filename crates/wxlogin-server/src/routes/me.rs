@@ -36,8 +36,9 @@ pub struct ProfileUpdate {
     pub avatar_url: Option<String>,
 }
 
-/// Set nickname and/or avatar (the avatar-and-nickname fill-in flow).
-#[utoipa::path(patch, path = "/v1/me", tag = "user", security(("bearer" = [])), request_body = ProfileUpdate,
+/// Set nickname and/or avatar (the avatar-and-nickname fill-in flow). `PUT` is accepted
+/// too, because `wx.request` cannot send `PATCH`.
+#[utoipa::path(method(patch, put), path = "/v1/me", tag = "user", security(("bearer" = [])), request_body = ProfileUpdate,
     responses(
         (status = 200, description = "The updated user", body = User),
         (status = 400, description = "invalid_request", body = ErrorBody),

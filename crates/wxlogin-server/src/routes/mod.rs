@@ -30,6 +30,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/logout"),
     ("get", "/v1/me"),
     ("patch", "/v1/me"),
+    ("put", "/v1/me"),
     ("post", "/v1/me/phone"),
     ("post", "/v1/me/userinfo"),
     ("get", "/.well-known/jwks.json"),
@@ -44,7 +45,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/login", post(login::login))
         .route("/v1/token/refresh", post(login::refresh))
         .route("/v1/logout", post(login::logout))
-        .route("/v1/me", get(me::get_me).patch(me::patch_me))
+        // PUT too: the mini program's wx.request has no PATCH.
+        .route("/v1/me", get(me::get_me).patch(me::patch_me).put(me::patch_me))
         .route("/v1/me/phone", post(me::post_phone))
         .route("/v1/me/userinfo", post(me::post_userinfo))
         .route("/.well-known/jwks.json", get(jwks::jwks))
