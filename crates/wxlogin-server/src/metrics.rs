@@ -54,7 +54,7 @@ fn describe() {
     metrics::describe_histogram!(
         UPSTREAM_LATENCY_SECONDS,
         metrics::Unit::Seconds,
-        "Latency of HTTP calls to WeChat by endpoint"
+        "Latency of HTTP calls to WeChat by endpoint and errcode"
     );
     metrics::describe_gauge!(ACTIVE_SESSIONS, "Sessions neither expired nor revoked");
     metrics::describe_counter!(HTTP_REQUESTS_TOTAL, "HTTP requests by route and status");
@@ -91,11 +91,11 @@ impl CallObserver for UpstreamMetrics {
         metrics::counter!(
             UPSTREAM_CALLS_TOTAL,
             "endpoint" => endpoint,
-            "errcode" => errcode,
+            "errcode" => errcode.clone(),
             "outcome" => outcome.to_owned()
         )
         .increment(1);
-        metrics::histogram!(UPSTREAM_LATENCY_SECONDS, "endpoint" => endpoint)
+        metrics::histogram!(UPSTREAM_LATENCY_SECONDS, "endpoint" => endpoint, "errcode" => errcode)
             .record(latency.as_secs_f64());
     }
 }

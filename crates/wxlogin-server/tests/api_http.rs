@@ -270,3 +270,75 @@ async fn graceful_shutdown_lets_in_flight_requests_finish() {
         "server stopped listening"
     );
 }
+
+#[tokio::test]
+async fn odd_inputs_never_cause_a_server_error() {
+    let app = spawn_app().await;
+    let access = token(&app.login("quin").await, "access_token");
+    let bodies: Vec<String> = vec![
+        "null".into(),
+        "1e999999".into(),
+        "\"string\"".into(),
+        "{\"code\":null}".into(),
+        "{\"code\":[1,2,3]}".into(),
+        "{\"code\":\"\\u0000\\u0001\"}".into(),
+        "{\"code\":\"𝔘𝔫𝔦𝔠𝔬𝔡𝔢\"}".into(),
+        format!("{{\"code\":\"{}\"}}", "\\\"".repeat(1000)),
+        format!("{}{}", "[".repeat(5000), "]".repeat(5000)),
+        "{\"encrypted_data\":\"====\",\"iv\":\"====\"}".into(),
+        "{\"encryptedData\":\"AAAAAAAAAAAAAAAAAAAAAA==\",\"iv\":\"AAAAAAAAAAAAAAAAAAAAAA==\"}"
+            .into(),
+        "{\"raw_data\":\"{}\",\"signature\":\"\",\"encrypted_data\":\"\",\"iv\":\"\"}".into(),
+        "{\"nickname\":\"\\ud800\"}".into(),
+        "{\"avatar_url\":\"http://[::1\"}".into(),
+        "{\"refresh_token\":\"\\n\\t \"}".into(),
+    ];
+    let routes = [
+        (Method::POST, "/v1/login"),
+        (Method::POST, "/v1/token/refresh"),
+        (Method::PATCH, "/v1/me"),
+        (Method::POST, "/v1/me/phone"),
+        (Method::POST, "/v1/me/userinfo"),
+    ];
+    let mut seed: u64 = 0x5eed;
+    let mut random_bodies = Vec::new();
+    for length in [1usize, 7, 64, 500] {
+        let bytes: Vec<u8> = (0..length)
+            .map(|_| {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (seed >> 33) as u8
+            })
+            .collect();
+        random_bodies.push(bytes);
+    }
+    for (method, path) in routes {
+        let all = bodies
+            .iter()
+            .map(|body| body.as_bytes().to_vec())
+            .chain(random_bodies.iter().cloned());
+        for body in all {
+            let response = app
+                .http
+                .request(method.clone(), app.url(path))
+                .bearer_auth(&access)
+                .header("Content-Type", "application/json")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let answer = answer(response).await;
+            assert!(
+                answer.status.is_client_error() || answer.status.is_success(),
+                "{method} {path} with {:?} → {} {}",
+                String::from_utf8_lossy(&body),
+                answer.status,
+                answer.text
+            );
+            if !answer.status.is_success() {
+                assert!(answer.body["error"]["code"].is_string(), "{}", answer.text);
+            }
+        }
+    }
+}
