@@ -11,7 +11,9 @@ use wxlogin_server::at_rest::MasterKey;
 use wxlogin_server::storage::{Database, StorageError, Store, StoreOptions};
 
 fn migration_names(dir: &str) -> Vec<String> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(dir);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(dir);
     let mut names: Vec<String> = std::fs::read_dir(path)
         .unwrap()
         .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
@@ -42,9 +44,12 @@ async fn a_new_sqlite_file_is_created_and_migrated() {
     let dir = std::env::temp_dir().join(format!("wxlogin-new-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("fresh.db");
-    let database = Database::connect(&format!("sqlite://{}", file.display()), &StoreOptions::default())
-        .await
-        .unwrap();
+    let database = Database::connect(
+        &format!("sqlite://{}", file.display()),
+        &StoreOptions::default(),
+    )
+    .await
+    .unwrap();
     assert!(file.exists());
     let report = database.migrate().await.unwrap();
     assert_eq!(report.applied.first(), Some(&(1, "initial".to_string())));
@@ -55,12 +60,22 @@ async fn a_new_sqlite_file_is_created_and_migrated() {
 
 #[tokio::test]
 async fn an_in_memory_sqlite_database_works_as_one_connection() {
-    let store = Store::connect("sqlite::memory:", &StoreOptions::default(), MasterKey::generate())
+    let store = Store::connect(
+        "sqlite::memory:",
+        &StoreOptions::default(),
+        MasterKey::generate(),
+    )
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let user = store
+        .find_or_create_user("wxapp", "o", None, 1)
         .await
         .unwrap();
-    store.migrate().await.unwrap();
-    let user = store.find_or_create_user("wxapp", "o", None, 1).await.unwrap();
-    assert_eq!(store.user_record(&user.id).await.unwrap().unwrap().id, user.id);
+    assert_eq!(
+        store.user_record(&user.id).await.unwrap().unwrap().id,
+        user.id
+    );
 }
 
 #[tokio::test]
@@ -73,9 +88,12 @@ async fn an_unreachable_postgres_is_unavailable() {
         acquire_timeout: Duration::from_millis(500),
         ..StoreOptions::default()
     };
-    let error = Database::connect(&format!("postgres://nobody@127.0.0.1:{port}/none"), &options)
-        .await
-        .unwrap_err();
+    let error = Database::connect(
+        &format!("postgres://nobody@127.0.0.1:{port}/none"),
+        &options,
+    )
+    .await
+    .unwrap_err();
     assert!(error.is_unavailable(), "{error}");
 }
 
@@ -94,12 +112,17 @@ async fn a_sqlite_database_locked_past_the_busy_timeout_is_unavailable() {
         sqlite_busy_timeout: Duration::from_millis(200),
         ..StoreOptions::default()
     };
-    let store = Store::connect(&db.url, &options, db.master_key.clone()).await.unwrap();
+    let store = Store::connect(&db.url, &options, db.master_key.clone())
+        .await
+        .unwrap();
     let raw = db.raw_pool().await;
     let mut locker = raw.acquire().await.unwrap();
     locker.execute("BEGIN EXCLUSIVE").await.unwrap();
     let key = SessionKey::from_bytes([7; 16]);
-    let error = store.save_session_key("wxapp", "o", &key, 1).await.unwrap_err();
+    let error = store
+        .save_session_key("wxapp", "o", &key, 1)
+        .await
+        .unwrap_err();
     assert!(error.is_unavailable(), "{error}");
     locker.execute("ROLLBACK").await.unwrap();
     // And it recovers by itself once the lock is gone.
@@ -115,14 +138,50 @@ async fn a_postgres_statement_past_its_timeout_is_unavailable() {
         statement_timeout: Duration::from_millis(300),
         ..StoreOptions::default()
     };
-    let store = Store::connect(&db.url, &options, db.master_key.clone()).await.unwrap();
+    let store = Store::connect(&db.url, &options, db.master_key.clone())
+        .await
+        .unwrap();
     let raw = db.raw_pool().await;
     let mut locker = raw.acquire().await.unwrap();
     locker.execute("BEGIN").await.unwrap();
-    locker.execute("LOCK TABLE session_keys IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    locker
+        .execute("LOCK TABLE session_keys IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
     let key = SessionKey::from_bytes([7; 16]);
-    let error = store.save_session_key("wxapp", "o", &key, 1).await.unwrap_err();
+    let error = store
+        .save_session_key("wxapp", "o", &key, 1)
+        .await
+        .unwrap_err();
     assert!(error.is_unavailable(), "{error}");
     locker.execute("ROLLBACK").await.unwrap();
     store.save_session_key("wxapp", "o", &key, 1).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_starting_together_on_postgres_migrate_once() {
+    let Some(url) = storage_support::empty_postgres_schema_url().await else {
+        return;
+    };
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let database = Database::connect(&url, &StoreOptions::default()).await?;
+            let report = database.migrate().await;
+            database.close().await;
+            report
+        }));
+    }
+    let mut applied_by = 0;
+    for task in tasks {
+        let report = task
+            .await
+            .unwrap()
+            .expect("every instance migrates cleanly");
+        if !report.applied.is_empty() {
+            applied_by += 1;
+        }
+    }
+    assert_eq!(applied_by, 1, "exactly one instance applies the migrations");
 }

@@ -162,27 +162,43 @@ impl Database {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        let before: HashSet<i64> = {
-            let mut connection = self.pool.acquire().await?;
+        let migration_error = |error: sqlx::migrate::MigrateError| match error {
+            sqlx::migrate::MigrateError::Execute(inner) => StorageError::from(inner),
+            other => StorageError::Migration(other.to_string()),
+        };
+        let mut connection = self.pool.acquire().await?;
+        // Hold the migration lock (a PostgreSQL advisory lock, re-entrant for this session)
+        // while reading what was applied, so instances starting together neither race on
+        // creating the bookkeeping table nor misreport each other's work.
+        let outcome = async {
+            connection.lock().await.map_err(migration_error)?;
             connection
                 .ensure_migrations_table()
                 .await
-                .map_err(|error| StorageError::Migration(error.to_string()))?;
-            connection
+                .map_err(migration_error)?;
+            let before: HashSet<i64> = connection
                 .list_applied_migrations()
                 .await
-                .map_err(|error| StorageError::Migration(error.to_string()))?
+                .map_err(migration_error)?
                 .into_iter()
                 .map(|migration| migration.version)
-                .collect()
+                .collect();
+            migrator
+                .run_direct(&mut *connection)
+                .await
+                .map_err(migration_error)?;
+            connection.unlock().await.map_err(migration_error)?;
+            Ok::<_, StorageError>(before)
+        }
+        .await;
+        let before = match outcome {
+            Ok(before) => before,
+            Err(error) => {
+                // Closing the connection releases a lock it may still hold.
+                connection.close_on_drop();
+                return Err(error);
+            }
         };
-        migrator
-            .run(&self.pool)
-            .await
-            .map_err(|error| match error {
-                sqlx::migrate::MigrateError::Execute(inner) => StorageError::from(inner),
-                other => StorageError::Migration(other.to_string()),
-            })?;
         let applied = migrator
             .iter()
             .filter(|migration| !before.contains(&migration.version))

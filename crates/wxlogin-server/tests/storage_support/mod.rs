@@ -73,26 +73,30 @@ pub async fn fresh_sqlite() -> TestStore {
     }
 }
 
-/// A store in a new schema of the PostgreSQL server named by `WXLOGIN_TEST_POSTGRES_URL`.
-pub async fn fresh_postgres() -> Option<TestStore> {
+/// The URL of a new, empty schema on the PostgreSQL server named by
+/// `WXLOGIN_TEST_POSTGRES_URL`, or `None` when it is not set.
+pub async fn empty_postgres_schema_url() -> Option<String> {
     let base = std::env::var("WXLOGIN_TEST_POSTGRES_URL")
         .ok()
         .filter(|url| !url.is_empty())?;
     let schema = format!("wxt_{}", uuid::Uuid::new_v4().simple());
-    {
-        sqlx::any::install_default_drivers();
-        let pool = sqlx::any::AnyPoolOptions::new()
-            .max_connections(1)
-            .connect(&base)
-            .await
-            .expect("PostgreSQL from WXLOGIN_TEST_POSTGRES_URL is reachable");
-        pool.execute(format!("CREATE SCHEMA {schema}").as_str())
-            .await
-            .expect("create test schema");
-        pool.close().await;
-    }
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&base)
+        .await
+        .expect("PostgreSQL from WXLOGIN_TEST_POSTGRES_URL is reachable");
+    pool.execute(format!("CREATE SCHEMA {schema}").as_str())
+        .await
+        .expect("create test schema");
+    pool.close().await;
     let separator = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{separator}options[search_path]={schema}");
+    Some(format!("{base}{separator}options[search_path]={schema}"))
+}
+
+/// A store in a new schema of the PostgreSQL server named by `WXLOGIN_TEST_POSTGRES_URL`.
+pub async fn fresh_postgres() -> Option<TestStore> {
+    let url = empty_postgres_schema_url().await?;
     let master_key = MasterKey::generate();
     let store = Store::connect(&url, &StoreOptions::default(), master_key.clone())
         .await
