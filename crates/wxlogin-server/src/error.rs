@@ -1,7 +1,7 @@
 //! The one error type every handler returns. Whatever fails, the client gets the
 //! contract's shape: `{"error": {"code", "message", "wechat_errcode"?}}` with a status
 //! that matches the code. Internal details are logged, never sent.
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -53,6 +53,16 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => "method_not_allowed",
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::Internal => "internal",
+        }
+    }
+
+    /// A `Retry-After` hint for failures that pass with time: WeChat's minute quota, and
+    /// outages of WeChat or of our database.
+    pub fn retry_after_secs(self) -> Option<u64> {
+        match self {
+            ErrorCode::RateLimited => Some(60),
+            ErrorCode::UpstreamUnavailable | ErrorCode::DatabaseUnavailable => Some(5),
+            _ => None,
         }
     }
 
@@ -171,7 +181,13 @@ impl IntoResponse for ApiError {
         } else {
             tracing::debug!(code = self.code.as_str(), wechat_errcode = ?self.wechat_errcode, message = %self.message, "request rejected");
         }
-        (self.status(), Json(ErrorBody::from(&self))).into_response()
+        let mut response = (self.status(), Json(ErrorBody::from(&self))).into_response();
+        if let Some(seconds) = self.code.retry_after_secs() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -202,6 +218,19 @@ mod tests {
             assert_eq!(code.as_str(), name);
             assert_eq!(code.status().as_u16(), status, "{name}");
         }
+    }
+
+    #[test]
+    fn transient_failures_say_when_to_retry() {
+        let limited = ApiError::new(ErrorCode::RateLimited, "slow down").into_response();
+        assert_eq!(limited.headers()[header::RETRY_AFTER], "60");
+        let busy = ApiError::new(ErrorCode::UpstreamUnavailable, "busy").into_response();
+        assert_eq!(busy.headers()[header::RETRY_AFTER], "5");
+        let misconfigured =
+            ApiError::new(ErrorCode::UpstreamMisconfigured, "fix it").into_response();
+        assert!(misconfigured.headers().get(header::RETRY_AFTER).is_none());
+        let bad = ApiError::invalid_request("bad").into_response();
+        assert!(bad.headers().get(header::RETRY_AFTER).is_none());
     }
 
     #[test]
