@@ -260,7 +260,14 @@ async fn graceful_shutdown_lets_in_flight_requests_finish() {
         .json(&json!({"code": code}))
         .send();
     let in_flight = tokio::spawn(request);
-    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    // Stop only once the request is inside the server (WeChat has seen the exchange).
+    for _ in 0..100 {
+        if app.jscode2session_calls(APPID) == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(app.jscode2session_calls(APPID), 1);
     let address = app.address.clone();
     app.stop().await;
     let answer = answer(in_flight.await.unwrap().unwrap()).await;
