@@ -69,9 +69,17 @@ pub fn decrypt_json<T: DeserializeOwned>(
     iv: &str,
     encrypted_data: &str,
 ) -> Result<T, CryptoError> {
-    let value = decrypt_value(key, iv, encrypted_data)?;
-    serde_json::from_value(value).map_err(|e| CryptoError::UnexpectedLayout {
-        reason: layout_reason(&e.to_string()),
+    let plaintext = decrypt(key, iv, encrypted_data)?;
+    // Parsing straight into `T` is several times faster than going through a
+    // `serde_json::Value`; on failure the two-step parse tells "not JSON" from "another
+    // shape" and words the reason exactly as it always did (and accepts what it accepts,
+    // such as a duplicated key).
+    serde_json::from_slice(&plaintext).or_else(|_| {
+        let value: serde_json::Value =
+            serde_json::from_slice(&plaintext).map_err(|_| CryptoError::NotJson)?;
+        serde_json::from_value(value).map_err(|e| CryptoError::UnexpectedLayout {
+            reason: layout_reason(&e.to_string()),
+        })
     })
 }
 
@@ -170,6 +178,40 @@ mod tests {
         );
         let odd = layout_reason("something `13800138000` odd");
         assert!(!odd.contains("13800138000"), "{odd}");
+    }
+
+    /// The direct parse of `decrypt_json` falls back to the two-step parse, so it accepts
+    /// and words errors exactly as that did.
+    #[test]
+    fn typed_parse_keeps_the_two_step_behaviour() {
+        let key = SessionKey::from_bytes([3; 16]);
+        let iv = [4u8; 16];
+        let duplicated = br#"{"phoneNumber":"1","phoneNumber":"13800000000","purePhoneNumber":"13800000000","countryCode":86}"#;
+        let (data, iv_text) = (encrypt(&key, &iv, duplicated), encode(&iv));
+        let phone = decrypt_phone_number(&key, &iv_text, &data).unwrap();
+        assert_eq!(phone.phone_number, "13800000000");
+
+        let wrong_type = br#"{"phoneNumber":13800000000,"purePhoneNumber":"x","countryCode":"86"}"#;
+        let data = encrypt(&key, &iv, wrong_type);
+        assert_eq!(
+            decrypt_phone_number(&key, &iv_text, &data),
+            Err(CryptoError::UnexpectedLayout {
+                reason: "invalid type, expected a string".into()
+            })
+        );
+        let missing = br#"{"purePhoneNumber":"x","countryCode":"86"}"#;
+        let data = encrypt(&key, &iv, missing);
+        assert_eq!(
+            decrypt_phone_number(&key, &iv_text, &data),
+            Err(CryptoError::UnexpectedLayout {
+                reason: "missing field `phoneNumber`".into()
+            })
+        );
+        let data = encrypt(&key, &iv, br#"{"phoneNumber": 1, oops"#);
+        assert_eq!(
+            decrypt_phone_number(&key, &iv_text, &data),
+            Err(CryptoError::NotJson)
+        );
     }
 
     #[test]

@@ -1,0 +1,4 @@
+//! Helpers behind the benchmark commands of `bench/` (see BENCHMARKS.md): the bare-handler
+//! ceiling, the single-core crypto measurement compared with wechatpy, and database seeding.
+
+pub mod crypto_peer;

@@ -1,0 +1,64 @@
+//! Criterion micro-benchmarks of access tokens: sign (EdDSA JWT with the current key) and
+//! verify (header, published key, signature, issuer, audience, expiry), through the
+//! server's `SigningKeys` with the default key policy. `bench/run-crypto.sh` runs them.
+use std::collections::BTreeSet;
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use wxlogin_server::at_rest::MasterKey;
+use wxlogin_server::storage::{unix_now, Store, StoreOptions};
+use wxlogin_server::tokens::{AccessClaims, AccessTokenRules, KeyPolicy, SigningKeys};
+
+const APPID: &str = "wxbench0000000001";
+
+fn tokens(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let now = unix_now();
+    let keys = runtime.block_on(async {
+        let store = Store::connect(
+            "sqlite::memory:",
+            &StoreOptions::default(),
+            MasterKey::generate(),
+        )
+        .await
+        .unwrap();
+        store.migrate().await.unwrap();
+        SigningKeys::load_or_create(store, KeyPolicy::default(), now)
+            .await
+            .unwrap()
+    });
+    let claims = AccessClaims {
+        iss: "wxlogin".into(),
+        sub: "0b7a5f4e-2f57-4d51-9d52-7f0c1f3f6f3a".into(),
+        aud: APPID.into(),
+        sid: "5d0e8a64-7c1b-4f0e-9a7e-2b6f1c3d4e5f".into(),
+        iat: now,
+        exp: now + 1800,
+    };
+    let rules = AccessTokenRules {
+        issuer: "wxlogin".into(),
+        audiences: BTreeSet::from([APPID.to_string()]),
+        leeway_seconds: 0,
+    };
+    let token = runtime.block_on(keys.sign(&claims)).unwrap();
+
+    let mut group = c.benchmark_group("access_token");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("sign", |b| {
+        b.iter(|| runtime.block_on(keys.sign(black_box(&claims))).unwrap())
+    });
+    group.bench_function("verify", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(keys.verify(black_box(&token), &rules, now))
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, tokens);
+criterion_main!(benches);
