@@ -79,11 +79,20 @@ pub struct MigrationReport {
     pub already_applied: usize,
 }
 
-/// A connection pool to the server's database. Cheap to clone.
-#[derive(Clone, Debug)]
+/// A connection pool to the server's database. Cheap to clone. `Debug` names only the
+/// backend (never the connection string, which may hold a password).
+#[derive(Clone)]
 pub struct Database {
     pool: AnyPool,
     backend: Backend,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Database {

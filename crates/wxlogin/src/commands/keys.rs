@@ -33,6 +33,7 @@ pub struct KeysArgs {
     #[arg(
         long,
         env = "WXLOGIN_ACCESS_TOKEN_TTL",
+        value_name = "SECS",
         default_value_t = 1800,
         global = true
     )]
