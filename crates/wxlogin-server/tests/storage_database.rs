@@ -54,6 +54,8 @@ async fn a_new_sqlite_file_is_created_and_migrated() {
     let report = database.migrate().await.unwrap();
     assert_eq!(report.applied.first(), Some(&(1, "initial".to_string())));
     assert_eq!(report.already_applied, 0);
+    // WAL mode: readers do not block the writer; SQLite keeps the log beside the file.
+    assert!(dir.join("fresh.db-wal").exists(), "journal_mode=WAL is set");
     database.close().await;
     std::fs::remove_dir_all(&dir).unwrap();
 }
