@@ -347,3 +347,45 @@ async fn a_rotation_on_one_instance_is_used_and_served_by_another() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_starting_together_agree_on_one_current_key() {
+    for db in fresh_stores().await {
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let store = db.another_instance().await;
+            tasks.push(tokio::spawn(async move {
+                SigningKeys::load_or_create(store, policy(), NOW).await
+            }));
+        }
+        let mut instances = Vec::new();
+        for task in tasks {
+            instances.push(task.await.unwrap().unwrap());
+        }
+        for instance in &instances {
+            instance.reload().await.unwrap();
+        }
+        let current = instances[0].current_kid();
+        assert!(current.is_some());
+        for instance in &instances {
+            assert_eq!(instance.current_kid(), current, "{}", db.label);
+            let unretired = instance
+                .summaries(NOW)
+                .iter()
+                .filter(|key| key.retired_at.is_none())
+                .count();
+            assert_eq!(unretired, 1, "{}", db.label);
+        }
+        // Whatever each instance signed with at first still verifies everywhere.
+        for signer in &instances {
+            let token = signer.sign(&claims("wxapp1", NOW)).await.unwrap();
+            for verifier in &instances {
+                assert!(
+                    verifier.verify(&token, &rules(), NOW + 1).await.is_ok(),
+                    "{}",
+                    db.label
+                );
+            }
+        }
+    }
+}
