@@ -123,10 +123,25 @@ impl Core {
                 .try_acquire_refresh_lease(appid, &self.lease_holder, lease_ttl)
                 .await?
             {
-                let fetched = self.fetch_with_retries(app).await;
-                if let Ok(cached) = &fetched {
-                    self.save_to_store(appid, cached).await;
-                }
+                // The holder before us may have saved its token between our look above and
+                // the lease: take that one instead of fetching again.
+                let saved_meanwhile = match self.store.load(appid).await {
+                    Ok(Some(stored)) if Some(stored.token.as_str()) != stale_token => {
+                        Some(loaded(stored.token, stored.expires_at_unix, margin))
+                            .filter(CachedToken::is_fresh)
+                    }
+                    _ => None,
+                };
+                let fetched = match saved_meanwhile {
+                    Some(cached) => Ok(cached),
+                    None => {
+                        let fetched = self.fetch_with_retries(app).await;
+                        if let Ok(cached) = &fetched {
+                            self.save_to_store(appid, cached).await;
+                        }
+                        fetched
+                    }
+                };
                 if let Err(error) = self
                     .store
                     .release_refresh_lease(appid, &self.lease_holder)
@@ -253,12 +268,14 @@ impl Core {
         if let Some(provider) = &self.provider {
             return Ok(provider.invalidate(&app.appid, failed_token).await?);
         }
-        self.tokens
-            .slot(&app.appid)
-            .invalidate_if_current(failed_token);
+        // The store first: once the local copy is gone, the next caller refreshes from the
+        // store, which must no longer offer the rejected token.
         self.store
             .invalidate_if_current(&app.appid, failed_token)
             .await?;
+        self.tokens
+            .slot(&app.appid)
+            .invalidate_if_current(failed_token);
         Ok(())
     }
 
