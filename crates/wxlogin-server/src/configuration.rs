@@ -24,6 +24,12 @@ pub const DEFAULT_WATERMARK_MAX_AGE: Duration = Duration::from_secs(300);
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 pub const DEFAULT_ISSUER: &str = "wxlogin";
 pub const DEFAULT_WECHAT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_DB_MAX_CONNECTIONS: u32 = 10;
+pub const DEFAULT_DB_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_DB_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A client gets this long to send a request's head, and again its body; slower ones are
+/// disconnected, so stalled connections cannot pile up.
+pub const DEFAULT_REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -93,6 +99,15 @@ pub struct Settings {
     pub body_limit: usize,
     /// `iss` of the access tokens.
     pub issuer: String,
+    /// Most database connections this instance opens (N instances × this must stay under
+    /// the PostgreSQL server's `max_connections`).
+    pub db_max_connections: u32,
+    /// How long a query waits for a free connection before answering 503.
+    pub db_acquire_timeout: Duration,
+    /// PostgreSQL `statement_timeout`.
+    pub db_statement_timeout: Duration,
+    /// Deadline for reading a request's head, and again for its body.
+    pub request_read_timeout: Duration,
 }
 
 impl Settings {
@@ -112,6 +127,10 @@ impl Settings {
             log_format: LogFormat::Text,
             body_limit: DEFAULT_BODY_LIMIT,
             issuer: DEFAULT_ISSUER.to_owned(),
+            db_max_connections: DEFAULT_DB_MAX_CONNECTIONS,
+            db_acquire_timeout: DEFAULT_DB_ACQUIRE_TIMEOUT,
+            db_statement_timeout: DEFAULT_DB_STATEMENT_TIMEOUT,
+            request_read_timeout: DEFAULT_REQUEST_READ_TIMEOUT,
         }
     }
 
@@ -143,6 +162,16 @@ impl Settings {
         if self.access_token_ttl.is_zero() || self.refresh_token_ttl.is_zero() {
             return Err(ConfigError::Invalid(
                 "token lifetimes must be positive".to_owned(),
+            ));
+        }
+        if self.db_max_connections == 0
+            || self.db_acquire_timeout.is_zero()
+            || self.db_statement_timeout.is_zero()
+            || self.request_read_timeout.is_zero()
+        {
+            return Err(ConfigError::Invalid(
+                "database pool size and timeouts, and the request read timeout, must be positive"
+                    .to_owned(),
             ));
         }
         if self.body_limit == 0 {
@@ -196,6 +225,13 @@ pub struct SettingsLayer {
     /// Bytes.
     pub body_limit: Option<usize>,
     pub issuer: Option<String>,
+    pub db_max_connections: Option<u32>,
+    /// Seconds.
+    pub db_acquire_timeout: Option<u64>,
+    /// Seconds.
+    pub db_statement_timeout: Option<u64>,
+    /// Seconds.
+    pub request_read_timeout: Option<u64>,
 }
 
 /// `[[apps]]` in the TOML file.
@@ -261,6 +297,10 @@ impl SettingsLayer {
             log_format: self.log_format.or(lower.log_format),
             body_limit: self.body_limit.or(lower.body_limit),
             issuer: self.issuer.or(lower.issuer),
+            db_max_connections: self.db_max_connections.or(lower.db_max_connections),
+            db_acquire_timeout: self.db_acquire_timeout.or(lower.db_acquire_timeout),
+            db_statement_timeout: self.db_statement_timeout.or(lower.db_statement_timeout),
+            request_read_timeout: self.request_read_timeout.or(lower.request_read_timeout),
         }
     }
 
@@ -305,6 +345,21 @@ impl SettingsLayer {
             log_format: self.log_format.unwrap_or_default(),
             body_limit: self.body_limit.unwrap_or(DEFAULT_BODY_LIMIT),
             issuer: self.issuer.unwrap_or_else(|| DEFAULT_ISSUER.to_owned()),
+            db_max_connections: self
+                .db_max_connections
+                .unwrap_or(DEFAULT_DB_MAX_CONNECTIONS),
+            db_acquire_timeout: self
+                .db_acquire_timeout
+                .map(secs)
+                .unwrap_or(DEFAULT_DB_ACQUIRE_TIMEOUT),
+            db_statement_timeout: self
+                .db_statement_timeout
+                .map(secs)
+                .unwrap_or(DEFAULT_DB_STATEMENT_TIMEOUT),
+            request_read_timeout: self
+                .request_read_timeout
+                .map(secs)
+                .unwrap_or(DEFAULT_REQUEST_READ_TIMEOUT),
         }
     }
 }
@@ -329,6 +384,8 @@ mod tests {
             listen = "0.0.0.0:9000"
             code_retry_window = 5
             log_format = "json"
+            db_max_connections = 3
+            db_acquire_timeout = 1
 
             [[apps]]
             appid = "wx1111111111111111"
@@ -344,6 +401,9 @@ mod tests {
         assert_eq!(settings.listen, "0.0.0.0:9000");
         assert_eq!(settings.code_retry_window, Duration::from_secs(5));
         assert_eq!(settings.log_format, LogFormat::Json);
+        assert_eq!(settings.db_max_connections, 3);
+        assert_eq!(settings.db_acquire_timeout, Duration::from_secs(1));
+        assert_eq!(settings.db_statement_timeout, DEFAULT_DB_STATEMENT_TIMEOUT);
         assert_eq!(settings.apps.len(), 2);
         assert_eq!(settings.apps[1].secret.expose(), "s2");
         assert_eq!(settings.access_token_ttl, DEFAULT_ACCESS_TOKEN_TTL);

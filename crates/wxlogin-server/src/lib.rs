@@ -20,6 +20,7 @@
 pub mod at_rest;
 pub mod clock;
 pub mod configuration;
+mod connections;
 pub mod domain;
 pub mod error;
 pub mod extractors;

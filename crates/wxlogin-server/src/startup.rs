@@ -44,6 +44,7 @@ pub struct Application {
     local_addr: SocketAddr,
     router: Router,
     state: AppState,
+    read_timeout: std::time::Duration,
 }
 
 impl Application {
@@ -93,12 +94,14 @@ impl Application {
         })?;
         let appids: Vec<&str> = settings.apps.iter().map(|app| app.appid.as_str()).collect();
         tracing::info!(address = %local_addr, apps = ?appids, wechat = %settings.wechat_base_url, backend = store.backend().name(), "server ready");
+        let read_timeout = settings.request_read_timeout;
         let state = AppState::new(settings, sessions, wechat, clock, prometheus_handle());
         Ok(Application {
             listener,
             local_addr,
             router: router(state.clone()),
             state,
+            read_timeout,
         })
     }
 
@@ -116,9 +119,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
-            .await
+        crate::connections::serve(self.listener, self.router, self.read_timeout, shutdown).await
     }
 
     /// Serve until the process ends.
@@ -144,8 +145,13 @@ pub async fn open_store(settings: &Settings) -> Result<Store, StartupError> {
             tracing::warn!("no --master-key given: in-memory database with a throw-away master key")
         }
     }
-    let store =
-        Store::connect(&settings.database_url, &StoreOptions::default(), master.key).await?;
+    let options = StoreOptions {
+        max_connections: settings.db_max_connections,
+        acquire_timeout: settings.db_acquire_timeout,
+        statement_timeout: settings.db_statement_timeout,
+        ..StoreOptions::default()
+    };
+    let store = Store::connect(&settings.database_url, &options, master.key).await?;
     let report = store.migrate().await?;
     if !report.applied.is_empty() {
         tracing::info!(

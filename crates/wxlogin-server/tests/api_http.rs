@@ -349,3 +349,53 @@ async fn odd_inputs_never_cause_a_server_error() {
         }
     }
 }
+
+#[tokio::test]
+async fn stalled_clients_are_disconnected_after_the_read_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(SimConfig::default(), |settings| {
+        settings.request_read_timeout = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+
+    // Half a request head, then silence: the server hangs up.
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    stream
+        .write_all(b"POST /v1/login HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut rest),
+    )
+    .await
+    .expect("the server closes a stalled head")
+    .ok();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+
+    // A whole head, then a body that stops halfway: an error answer, then the close.
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    stream
+        .write_all(
+            b"POST /v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"code\":",
+        )
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut answer),
+    )
+    .await
+    .expect("the server gives up on a stalled body")
+    .ok();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("invalid_request"), "{answer}");
+
+    // Other clients were served all along.
+    app.get("/healthz", None).await.assert_ok();
+}

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::{DefaultOnRequest, TraceLayer};
 use tracing::Level;
 
@@ -41,6 +42,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings().body_limit;
+    let read_timeout = state.settings().request_read_timeout;
     Router::new()
         .route("/v1/login", post(login::login))
         .route("/v1/token/refresh", post(login::refresh))
@@ -56,6 +58,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
+        // A body that stalls fails to read, which the JSON extractor answers with 400.
+        .layer(RequestBodyTimeoutLayer::new(read_timeout))
         .layer(middleware::from_fn(count_requests))
         .layer(
             TraceLayer::new_for_http()

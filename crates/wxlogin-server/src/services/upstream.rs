@@ -87,11 +87,12 @@ pub fn upstream_error(call: &str, error: &ClientError) -> ApiError {
                 "cannot reach WeChat; retry shortly",
             )
         }
+        // The access-token store is our own database.
         ClientError::TokenStore(reason) => {
             tracing::warn!(call, %reason, "access-token store failed");
             ApiError::new(
-                ErrorCode::UpstreamUnavailable,
-                "cannot obtain a WeChat access token right now; retry shortly",
+                ErrorCode::DatabaseUnavailable,
+                "cannot read the shared WeChat access token from the database right now; retry shortly",
             )
         }
         ClientError::ForceRefreshLimited { .. } => ApiError::new(
@@ -143,6 +144,14 @@ mod tests {
             assert_eq!(error.status().as_u16(), status, "{errcode}");
             assert_eq!(error.wechat_errcode, Some(errcode));
         }
+    }
+
+    #[test]
+    fn token_store_failures_are_database_unavailable() {
+        let error = ClientError::TokenStore(wxlogin_client::StoreError("pool timed out".into()));
+        let mapped = upstream_error("phone number", &error);
+        assert_eq!(mapped.code, ErrorCode::DatabaseUnavailable);
+        assert_eq!(mapped.status().as_u16(), 503);
     }
 
     #[test]

@@ -65,6 +65,21 @@ pub struct ServeArgs {
     /// `iss` claim of the access tokens [default: wxlogin]
     #[arg(long, env = "WXLOGIN_ISSUER")]
     pub issuer: Option<String>,
+    /// Most database connections of this instance; N instances × this must stay under
+    /// PostgreSQL's max_connections [default: 10]
+    #[arg(long, env = "WXLOGIN_DB_MAX_CONNECTIONS", value_name = "N")]
+    pub db_max_connections: Option<u32>,
+    /// How long a request waits for a free database connection before answering 503,
+    /// in seconds [default: 5]
+    #[arg(long, env = "WXLOGIN_DB_ACQUIRE_TIMEOUT", value_name = "SECS")]
+    pub db_acquire_timeout: Option<u64>,
+    /// PostgreSQL statement_timeout, in seconds [default: 5]
+    #[arg(long, env = "WXLOGIN_DB_STATEMENT_TIMEOUT", value_name = "SECS")]
+    pub db_statement_timeout: Option<u64>,
+    /// A client must send a request's head, and then its body, within this many seconds,
+    /// or it is disconnected [default: 10]
+    #[arg(long, env = "WXLOGIN_REQUEST_READ_TIMEOUT", value_name = "SECS")]
+    pub request_read_timeout: Option<u64>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -100,6 +115,10 @@ fn settings_layer(args: &ServeArgs) -> anyhow::Result<SettingsLayer> {
         log_format: args.log_format,
         body_limit: args.body_limit,
         issuer: args.issuer.clone(),
+        db_max_connections: args.db_max_connections,
+        db_acquire_timeout: args.db_acquire_timeout,
+        db_statement_timeout: args.db_statement_timeout,
+        request_read_timeout: args.request_read_timeout,
     };
     let file = match &args.config {
         Some(path) => SettingsLayer::from_toml_file(path)?,
