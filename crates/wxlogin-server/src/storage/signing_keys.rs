@@ -97,22 +97,18 @@ impl Store {
         Ok(keys)
     }
 
-    /// Retire (as of `now`) every unretired key older than the key (`kid`, `created_at`)
-    /// in the (created_at, kid) order; already retired keys keep their date. Newer keys are
-    /// left alone, so two rotations racing on two instances leave the newest key current.
+    /// Retire (as of `now`) every unretired key but the newest in the (created_at, kid)
+    /// order; already retired keys keep their date. Called after every insert, so however
+    /// inserts on several instances interleave, exactly one key is left current.
     /// Returns how many keys were newly retired.
-    pub async fn retire_signing_keys_before(
+    pub async fn retire_signing_keys_except_newest(
         &self,
-        kid: &str,
-        created_at: UnixSeconds,
         now: UnixSeconds,
     ) -> Result<u64, StorageError> {
         Ok(sqlx::query(
-            "UPDATE signing_keys SET retired_at = $3 WHERE retired_at IS NULL \
-             AND (created_at < $2 OR (created_at = $2 AND kid < $1))",
+            "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL AND kid <> \
+             (SELECT newest.kid FROM signing_keys AS newest ORDER BY newest.created_at DESC, newest.kid DESC LIMIT 1)",
         )
-        .bind(kid)
-        .bind(created_at)
         .bind(now)
         .execute(self.pool())
         .await?

@@ -220,7 +220,7 @@ impl SigningKeys {
             .await?;
         self.inner
             .store
-            .retire_signing_keys_before(&kid, created_at, now)
+            .retire_signing_keys_except_newest(now)
             .await?;
         self.reload().await?;
         Ok(kid)
