@@ -399,3 +399,24 @@ async fn stalled_clients_are_disconnected_after_the_read_timeout() {
     // Other clients were served all along.
     app.get("/healthz", None).await.assert_ok();
 }
+
+#[tokio::test]
+async fn answers_carry_a_request_id() {
+    let app = spawn_app().await;
+    let response = app.http.get(app.url("/healthz")).send().await.unwrap();
+    let generated = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(generated.len(), 36, "a UUID: {generated}");
+    let response = app
+        .http
+        .post(app.url("/v1/login"))
+        .header("x-request-id", "client-chosen-42")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "client-chosen-42");
+    assert_eq!(response.status().as_u16(), 400);
+}

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::{DefaultOnRequest, TraceLayer};
 use tracing::Level;
@@ -48,7 +49,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/token/refresh", post(login::refresh))
         .route("/v1/logout", post(login::logout))
         // PUT too: the mini program's wx.request has no PATCH.
-        .route("/v1/me", get(me::get_me).patch(me::patch_me).put(me::patch_me))
+        .route(
+            "/v1/me",
+            get(me::get_me).patch(me::patch_me).put(me::patch_me),
+        )
         .route("/v1/me/phone", post(me::post_phone))
         .route("/v1/me/userinfo", post(me::post_userinfo))
         .route("/.well-known/jwks.json", get(jwks::jwks))
@@ -61,11 +65,17 @@ pub fn router(state: AppState) -> Router {
         // A body that stalls fails to read, which the JSON extractor answers with 400.
         .layer(RequestBodyTimeoutLayer::new(read_timeout))
         .layer(middleware::from_fn(count_requests))
+        .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request| {
                     // The path only: query strings are not ours to log.
-                    tracing::info_span!("http", method = %request.method(), path = %request.uri().path())
+                    tracing::info_span!(
+                        "http",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id = request_id(request),
+                    )
                 })
                 .on_request(DefaultOnRequest::new().level(Level::DEBUG))
                 .on_response(
@@ -74,8 +84,24 @@ pub fn router(state: AppState) -> Router {
                         .latency_unit(tower_http::LatencyUnit::Millis),
                 ),
         )
+        // Outside the trace layer, so the span can name the request id.
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)
+}
+
+/// The `x-request-id` of a request (the client's, or one we set), shortened to a sane
+/// length for the logs.
+fn request_id(request: &Request) -> &str {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    match id.char_indices().nth(64) {
+        Some((end, _)) => &id[..end],
+        None => id,
+    }
 }
 
 async fn count_requests(request: Request, next: Next) -> Response {
