@@ -13,13 +13,14 @@ mod support;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use sqlx::{Connection, Executor, PgConnection};
 use tokio::task::JoinSet;
 use wxlogin_server::at_rest::MasterKey;
 use wxlogin_server::storage::{Store, StoreOptions};
 use wxlogin_sim::Endpoint;
 
 use support::database::{postgres_or_skip, FreshDatabase};
-use support::deployment::{eventually, Deployment, MASTER_KEY};
+use support::deployment::{eventually, Deployment, APPID, MASTER_KEY, SECRET};
 use support::http::{jwks_kids, token_kid, Answer};
 use support::private_cluster::PrivateCluster;
 use support::process::run_wxlogin;
@@ -369,6 +370,44 @@ async fn key_rotation_is_served_by_every_instance() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_instance_with_another_master_key_refuses_to_start() {
+    let Some(deployment) = Deployment::on_test_postgres("another_master_key", 1).await else {
+        return;
+    };
+    // Bytes 31..0: a valid key, but not the one the running instance sealed its keys with.
+    let other_key = "Hx4dHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=";
+    let run = tokio::time::timeout(
+        Duration::from_secs(60),
+        run_wxlogin(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &deployment.database_url,
+            "--wechat-base-url",
+            &deployment.sim_base_url,
+            "--appid",
+            APPID,
+            "--secret",
+            SECRET,
+            "--master-key",
+            other_key,
+        ]),
+    )
+    .await
+    .expect("serve exits instead of serving with keys it cannot open");
+    assert!(!run.success);
+    assert!(!run.stdout.contains("listening on"), "{}", run.stdout);
+    assert!(run.stderr.contains("master key"), "{}", run.stderr);
+    for secret in [other_key, MASTER_KEY, SECRET] {
+        assert!(!run.stderr.contains(secret), "{}", run.stderr);
+    }
+    // The running instance is unaffected.
+    deployment.login(0, "still-serving").await;
+    deployment.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn migrate_is_idempotent_on_sqlite_and_postgres() {
     let dir = std::env::temp_dir().join(format!(
         "wxlogin-migrate-{}",
@@ -429,9 +468,10 @@ async fn migrate_is_idempotent_on_sqlite_and_postgres() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Longest a request may take while the database is down: the pool's acquire timeout
-/// (5 s by default) plus room for a slow machine.
-const OUTAGE_ANSWER_LIMIT: Duration = Duration::from_secs(12);
+/// `--db-acquire-timeout` of the outage test, and the longest an answer may then take
+/// (the timeout plus room for a slow machine; the default timeout alone is 5 s).
+const OUTAGE_ACQUIRE_TIMEOUT_SECS: &str = "1";
+const OUTAGE_ANSWER_LIMIT: Duration = Duration::from_secs(4);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn database_outage_answers_503_database_unavailable_and_recovers_by_itself() {
@@ -439,7 +479,15 @@ async fn database_outage_answers_503_database_unavailable_and_recovers_by_itself
     let Some(cluster) = PrivateCluster::start(test) else {
         return;
     };
-    let mut deployment = Deployment::prepare(test, cluster.url.clone(), Vec::new()).await;
+    let mut deployment = Deployment::prepare(
+        test,
+        cluster.url.clone(),
+        vec![
+            "--db-acquire-timeout".to_owned(),
+            OUTAGE_ACQUIRE_TIMEOUT_SECS.to_owned(),
+        ],
+    )
+    .await;
     deployment.start_instances(2).await;
     let login = deployment.login(0, "outage").await;
     let access = login.field("access_token");
@@ -458,10 +506,14 @@ async fn database_outage_answers_503_database_unavailable_and_recovers_by_itself
         );
         me.assert_error(503, "database_unavailable");
 
-        let started = Instant::now();
         let code = deployment.code("outage-newcomer");
+        let started = Instant::now();
         let login = deployment.login_with_code(instance, &code).await;
-        assert!(started.elapsed() < OUTAGE_ANSWER_LIMIT);
+        assert!(
+            started.elapsed() < OUTAGE_ANSWER_LIMIT,
+            "login took {:?}",
+            started.elapsed()
+        );
         login.assert_error(503, "database_unavailable");
 
         deployment
@@ -498,4 +550,40 @@ async fn database_outage_answers_503_database_unavailable_and_recovers_by_itself
     deployment.refresh(1, &refresh).await.ok();
     deployment.shutdown().await;
     drop(cluster);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn statement_timeout_turns_a_blocked_query_into_503_database_unavailable() {
+    let Some(deployment) =
+        Deployment::on_test_postgres_with("statement_timeout", 1, &["--db-statement-timeout", "1"])
+            .await
+    else {
+        return;
+    };
+    let access = deployment.login(0, "blocked").await.field("access_token");
+    deployment.me(0, &access).await.ok();
+
+    // Another client holds a lock that every session lookup waits for.
+    let mut blocker = PgConnection::connect(&deployment.database_url)
+        .await
+        .expect("blocker connects");
+    blocker.execute("BEGIN").await.unwrap();
+    blocker
+        .execute("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    let blocked = deployment.me(0, &access).await;
+    let elapsed = started.elapsed();
+    blocked.assert_error(503, "database_unavailable");
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(4),
+        "answered after {elapsed:?}; the statement timeout is 1 s"
+    );
+
+    blocker.execute("ROLLBACK").await.unwrap();
+    deployment.me(0, &access).await.ok();
+    blocker.close().await.ok();
+    deployment.shutdown().await;
 }

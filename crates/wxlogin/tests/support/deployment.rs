@@ -31,9 +31,19 @@ impl Deployment {
     /// `instances` servers on a fresh database of `WXLOGIN_TEST_POSTGRES_URL`, started at
     /// the same time; `None` (with a printed reason) when that variable is unset.
     pub async fn on_test_postgres(test: &str, instances: usize) -> Option<Deployment> {
+        Deployment::on_test_postgres_with(test, instances, &[]).await
+    }
+
+    /// Like [`Deployment::on_test_postgres`], with `extra_args` on every `serve` line.
+    pub async fn on_test_postgres_with(
+        test: &str,
+        instances: usize,
+        extra_args: &[&str],
+    ) -> Option<Deployment> {
         let admin_url = postgres_or_skip(test)?;
         let database = FreshDatabase::create(&admin_url).await;
-        let mut deployment = Deployment::prepare(test, database.url.clone(), Vec::new()).await;
+        let extra_args = extra_args.iter().map(|arg| arg.to_string()).collect();
+        let mut deployment = Deployment::prepare(test, database.url.clone(), extra_args).await;
         deployment.database = Some(database);
         deployment.start_instances(instances).await;
         Some(deployment)

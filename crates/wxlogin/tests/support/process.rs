@@ -31,6 +31,7 @@ pub async fn run_wxlogin(args: &[&str]) -> CommandOutput {
     let output = wxlogin_command()
         .args(args)
         .stdin(Stdio::null())
+        .kill_on_drop(true)
         .output()
         .await
         .expect("wxlogin runs");
