@@ -133,20 +133,26 @@ async fn phone_requests_on_all_instances(
     users: &[String],
     access: &[Vec<String>],
 ) -> Vec<Answer> {
-    let mut requests = JoinSet::new();
-    for index in 0..60 {
-        let instance = index % deployment.servers.len();
-        let user = index % users.len();
-        let access = access[instance][user].clone();
-        let code = deployment.phone_code(&users[user]);
-        let url = deployment.url(instance, "/v1/me/phone");
+    let requests: Vec<(String, String, String)> = (0..60)
+        .map(|index| {
+            let instance = index % deployment.servers.len();
+            let user = index % users.len();
+            (
+                deployment.url(instance, "/v1/me/phone"),
+                access[instance][user].clone(),
+                deployment.phone_code(&users[user]),
+            )
+        })
+        .collect();
+    let mut running = JoinSet::new();
+    for (url, access, code) in requests {
         let http = deployment.http.clone();
-        requests.spawn(async move {
+        running.spawn(async move {
             http.post(&url, Some(&access), json!({ "code": code }))
                 .await
         });
     }
-    requests.join_all().await
+    running.join_all().await
 }
 
 fn assert_phone_numbers(answers: &[Answer], deployment: &Deployment) {
@@ -171,6 +177,18 @@ async fn expired_upstream_token_is_fetched_once_for_concurrent_phone_requests_on
     };
     let users: Vec<String> = (0..6).map(|n| format!("phone-{n}")).collect();
     let access = access_tokens(&deployment, &users).await;
+
+    // Every WeChat call takes 200 ms from now on, so that the instances' refreshes overlap
+    // in time: only the coordination in the database keeps them to one fetch.
+    deployment
+        .http
+        .post(
+            &format!("{}/sim/faults", deployment.sim_base_url),
+            None,
+            json!({ "latency_ms": 200 }),
+        )
+        .await
+        .ok();
 
     // No token anywhere yet: the first burst makes one fetch for all three instances.
     assert_eq!(deployment.token_fetches(), 0);
