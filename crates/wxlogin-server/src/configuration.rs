@@ -30,6 +30,16 @@ pub const DEFAULT_DB_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A client gets this long to send a request's head, and again its body; slower ones are
 /// disconnected, so stalled connections cannot pile up.
 pub const DEFAULT_REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Logins per [`DEFAULT_RATE_LIMIT_PERIOD`] from one client address (sustained), and at
+/// once: enough for a family or an office behind one NAT, too few to burn the app's
+/// WeChat quota.
+pub const DEFAULT_RATE_LIMIT_LOGIN_PER_IP: u32 = 20;
+pub const DEFAULT_RATE_LIMIT_LOGIN_BURST: u32 = 10;
+/// Phone-number and user-info requests per period for one user (one budget for both); a
+/// real client sends one or two after each login.
+pub const DEFAULT_RATE_LIMIT_PHONE_PER_USER: u32 = 10;
+pub const DEFAULT_RATE_LIMIT_PHONE_BURST: u32 = 5;
+pub const DEFAULT_RATE_LIMIT_PERIOD: Duration = Duration::from_secs(60);
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -108,6 +118,16 @@ pub struct Settings {
     pub db_statement_timeout: Duration,
     /// Deadline for reading a request's head, and again for its body.
     pub request_read_timeout: Duration,
+    /// `POST /v1/login` per client address per `rate_limit_period`; 0 turns it off.
+    pub rate_limit_login_per_ip: u32,
+    pub rate_limit_login_burst: u32,
+    /// `POST /v1/me/phone` and `/v1/me/userinfo` per (appid, openid) per period; 0: off.
+    pub rate_limit_phone_per_user: u32,
+    pub rate_limit_phone_burst: u32,
+    pub rate_limit_period: Duration,
+    /// Take the client address from the last `X-Forwarded-For` entry (a proxy in front
+    /// appends it) instead of the socket peer. Only behind a proxy that sets it.
+    pub trust_forwarded_for: bool,
 }
 
 impl Settings {
@@ -131,7 +151,20 @@ impl Settings {
             db_acquire_timeout: DEFAULT_DB_ACQUIRE_TIMEOUT,
             db_statement_timeout: DEFAULT_DB_STATEMENT_TIMEOUT,
             request_read_timeout: DEFAULT_REQUEST_READ_TIMEOUT,
+            rate_limit_login_per_ip: DEFAULT_RATE_LIMIT_LOGIN_PER_IP,
+            rate_limit_login_burst: DEFAULT_RATE_LIMIT_LOGIN_BURST,
+            rate_limit_phone_per_user: DEFAULT_RATE_LIMIT_PHONE_PER_USER,
+            rate_limit_phone_burst: DEFAULT_RATE_LIMIT_PHONE_BURST,
+            rate_limit_period: DEFAULT_RATE_LIMIT_PERIOD,
+            trust_forwarded_for: false,
         }
+    }
+
+    /// Turn every abuse limit off (tests that log in many users from one address).
+    pub fn without_rate_limits(mut self) -> Self {
+        self.rate_limit_login_per_ip = 0;
+        self.rate_limit_phone_per_user = 0;
+        self
     }
 
     /// Check what cannot be expressed in the types: apps present and valid, no duplicate.
@@ -172,6 +205,19 @@ impl Settings {
             return Err(ConfigError::Invalid(
                 "database pool size and timeouts, and the request read timeout, must be positive"
                     .to_owned(),
+            ));
+        }
+        if self.rate_limit_period.is_zero() {
+            return Err(ConfigError::Invalid(
+                "the rate limit period must be positive".to_owned(),
+            ));
+        }
+        if self.rate_limit_period / self.rate_limit_login_per_ip.max(1) < Duration::from_nanos(1)
+            || self.rate_limit_period / self.rate_limit_phone_per_user.max(1)
+                < Duration::from_nanos(1)
+        {
+            return Err(ConfigError::Invalid(
+                "a rate limit allows more requests than the period has nanoseconds".to_owned(),
             ));
         }
         if self.body_limit == 0 {
@@ -232,6 +278,15 @@ pub struct SettingsLayer {
     pub db_statement_timeout: Option<u64>,
     /// Seconds.
     pub request_read_timeout: Option<u64>,
+    /// Per period; 0 turns the limit off.
+    pub rate_limit_login_per_ip: Option<u32>,
+    pub rate_limit_login_burst: Option<u32>,
+    /// Per period; 0 turns the limit off.
+    pub rate_limit_phone_per_user: Option<u32>,
+    pub rate_limit_phone_burst: Option<u32>,
+    /// Seconds.
+    pub rate_limit_period: Option<u64>,
+    pub trust_forwarded_for: Option<bool>,
 }
 
 /// `[[apps]]` in the TOML file.
@@ -301,6 +356,16 @@ impl SettingsLayer {
             db_acquire_timeout: self.db_acquire_timeout.or(lower.db_acquire_timeout),
             db_statement_timeout: self.db_statement_timeout.or(lower.db_statement_timeout),
             request_read_timeout: self.request_read_timeout.or(lower.request_read_timeout),
+            rate_limit_login_per_ip: self
+                .rate_limit_login_per_ip
+                .or(lower.rate_limit_login_per_ip),
+            rate_limit_login_burst: self.rate_limit_login_burst.or(lower.rate_limit_login_burst),
+            rate_limit_phone_per_user: self
+                .rate_limit_phone_per_user
+                .or(lower.rate_limit_phone_per_user),
+            rate_limit_phone_burst: self.rate_limit_phone_burst.or(lower.rate_limit_phone_burst),
+            rate_limit_period: self.rate_limit_period.or(lower.rate_limit_period),
+            trust_forwarded_for: self.trust_forwarded_for.or(lower.trust_forwarded_for),
         }
     }
 
@@ -360,6 +425,23 @@ impl SettingsLayer {
                 .request_read_timeout
                 .map(secs)
                 .unwrap_or(DEFAULT_REQUEST_READ_TIMEOUT),
+            rate_limit_login_per_ip: self
+                .rate_limit_login_per_ip
+                .unwrap_or(DEFAULT_RATE_LIMIT_LOGIN_PER_IP),
+            rate_limit_login_burst: self
+                .rate_limit_login_burst
+                .unwrap_or(DEFAULT_RATE_LIMIT_LOGIN_BURST),
+            rate_limit_phone_per_user: self
+                .rate_limit_phone_per_user
+                .unwrap_or(DEFAULT_RATE_LIMIT_PHONE_PER_USER),
+            rate_limit_phone_burst: self
+                .rate_limit_phone_burst
+                .unwrap_or(DEFAULT_RATE_LIMIT_PHONE_BURST),
+            rate_limit_period: self
+                .rate_limit_period
+                .map(secs)
+                .unwrap_or(DEFAULT_RATE_LIMIT_PERIOD),
+            trust_forwarded_for: self.trust_forwarded_for.unwrap_or(false),
         }
     }
 }
@@ -446,6 +528,26 @@ mod tests {
         assert_eq!(settings.refresh_token_ttl, Duration::from_secs(2_592_000));
         assert_eq!(settings.code_retry_window, Duration::from_secs(60));
         assert_eq!(settings.body_limit, 65_536);
+        assert_eq!(settings.rate_limit_login_per_ip, 20);
+        assert_eq!(settings.rate_limit_login_burst, 10);
+        assert_eq!(settings.rate_limit_phone_per_user, 10);
+        assert_eq!(settings.rate_limit_period, Duration::from_secs(60));
+        assert!(!settings.trust_forwarded_for);
+    }
+
+    #[test]
+    fn rate_limits_come_from_the_file_and_zero_period_is_refused() {
+        let layer = SettingsLayer::from_toml_str(
+            "rate_limit_login_per_ip = 0\nrate_limit_phone_burst = 2\ntrust_forwarded_for = true\nrate_limit_period = 0\n[[apps]]\nappid = \"wxaaaaaaaaaaaaaaaa\"\nsecret = \"a\"\n",
+        )
+        .unwrap();
+        let mut settings = layer.resolve();
+        assert_eq!(settings.rate_limit_login_per_ip, 0);
+        assert_eq!(settings.rate_limit_phone_burst, 2);
+        assert!(settings.trust_forwarded_for);
+        assert!(settings.validate().is_err());
+        settings.rate_limit_period = Duration::from_secs(1);
+        settings.validate().unwrap();
     }
 
     #[test]

@@ -4,14 +4,17 @@
 //! layer in the router), and shutdown stops accepting, closes idle connections and lets
 //! requests in flight finish.
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 
 /// Serve `router` on `listener` until `shutdown` completes, then wait for the requests in
 /// flight.
@@ -32,8 +35,8 @@ pub async fn serve(
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _peer)) => stream,
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
                     Err(error) => {
                         // Out of file descriptors and the like: pause instead of spinning.
                         tracing::warn!(%error, "accepting a connection failed");
@@ -42,7 +45,9 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let service = TowerToHyperService::new(router.clone());
+                // The peer address, for the per-client rate limits.
+                let service =
+                    TowerToHyperService::new(router.clone().map_request(with_peer_address(peer)));
                 let connection = builder
                     .serve_connection_with_upgrades(TokioIo::new(stream), service)
                     .into_owned();
@@ -59,4 +64,14 @@ pub async fn serve(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Put the connection's peer address where axum's `ConnectInfo` looks for it.
+fn with_peer_address<B>(
+    peer: SocketAddr,
+) -> impl Fn(axum::http::Request<B>) -> axum::http::Request<B> + Clone {
+    move |mut request| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request
+    }
 }

@@ -96,6 +96,8 @@ pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
     pub wechat_errcode: Option<i64>,
+    /// Overrides the code's usual `Retry-After` (a rate limit knows its exact wait).
+    pub retry_after_secs: Option<u64>,
 }
 
 impl std::fmt::Display for ApiError {
@@ -116,7 +118,15 @@ impl ApiError {
             code,
             message: message.into(),
             wechat_errcode: None,
+            retry_after_secs: None,
         }
+    }
+
+    /// Tell the client to wait `wait` (rounded up to whole seconds, at least 1).
+    pub fn with_retry_after(mut self, wait: std::time::Duration) -> Self {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        self.retry_after_secs = Some(seconds.max(1));
+        self
     }
 
     pub fn with_wechat_errcode(mut self, errcode: i64) -> Self {
@@ -182,7 +192,7 @@ impl IntoResponse for ApiError {
             tracing::debug!(code = self.code.as_str(), wechat_errcode = ?self.wechat_errcode, message = %self.message, "request rejected");
         }
         let mut response = (self.status(), Json(ErrorBody::from(&self))).into_response();
-        if let Some(seconds) = self.code.retry_after_secs() {
+        if let Some(seconds) = self.retry_after_secs.or(self.code.retry_after_secs()) {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
@@ -231,6 +241,14 @@ mod tests {
         assert!(misconfigured.headers().get(header::RETRY_AFTER).is_none());
         let bad = ApiError::invalid_request("bad").into_response();
         assert!(bad.headers().get(header::RETRY_AFTER).is_none());
+        let exact = ApiError::new(ErrorCode::RateLimited, "wait")
+            .with_retry_after(std::time::Duration::from_millis(2_100))
+            .into_response();
+        assert_eq!(exact.headers()[header::RETRY_AFTER], "3");
+        let short = ApiError::new(ErrorCode::RateLimited, "wait")
+            .with_retry_after(std::time::Duration::from_millis(10))
+            .into_response();
+        assert_eq!(short.headers()[header::RETRY_AFTER], "1");
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod error;
 pub mod extractors;
 pub mod metrics;
 pub mod openapi;
+pub mod rate_limit;
 pub mod routes;
 pub mod services;
 pub mod sessions;

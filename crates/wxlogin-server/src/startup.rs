@@ -13,6 +13,7 @@ use crate::at_rest::{resolve_master_key, AtRestError, MasterKeySource};
 use crate::clock::{Clock, SystemClock};
 use crate::configuration::{ConfigError, Settings};
 use crate::metrics::{prometheus_handle, UpstreamMetrics};
+use crate::rate_limit::RateLimits;
 use crate::routes::router;
 use crate::sessions::{SessionPolicy, Sessions};
 use crate::state::AppState;
@@ -95,7 +96,9 @@ impl Application {
         let appids: Vec<&str> = settings.apps.iter().map(|app| app.appid.as_str()).collect();
         tracing::info!(address = %local_addr, apps = ?appids, wechat = %settings.wechat_base_url, backend = store.backend().name(), "server ready");
         let read_timeout = settings.request_read_timeout;
+        let prune_every = settings.rate_limit_period;
         let state = AppState::new(settings, sessions, wechat, clock, prometheus_handle());
+        RateLimits::spawn_pruning(state.rate_limits(), prune_every);
         Ok(Application {
             listener,
             local_addr,

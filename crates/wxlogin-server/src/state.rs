@@ -8,6 +8,7 @@ use crate::clock::Clock;
 use crate::configuration::Settings;
 use crate::domain::AppId;
 use crate::error::ApiError;
+use crate::rate_limit::RateLimits;
 use crate::services::single_flight::LoginFlights;
 use crate::services::storage_error;
 use crate::sessions::Sessions;
@@ -26,6 +27,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     metrics: PrometheusHandle,
     login_flights: LoginFlights,
+    rate_limits: Arc<RateLimits>,
 }
 
 impl AppState {
@@ -36,8 +38,10 @@ impl AppState {
         clock: Arc<dyn Clock>,
         metrics: PrometheusHandle,
     ) -> Self {
+        let rate_limits = Arc::new(RateLimits::from_settings(&settings));
         AppState {
             inner: Arc::new(Inner {
+                rate_limits,
                 settings,
                 store: sessions.store().clone(),
                 sessions,
@@ -71,6 +75,11 @@ impl AppState {
 
     pub fn metrics(&self) -> &PrometheusHandle {
         &self.inner.metrics
+    }
+
+    /// The abuse limits (the pruning timer holds a weak reference to them).
+    pub fn rate_limits(&self) -> &Arc<RateLimits> {
+        &self.inner.rate_limits
     }
 
     pub(crate) fn login_flights(&self) -> &LoginFlights {

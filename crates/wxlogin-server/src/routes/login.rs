@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extractors::{ApiJson, Authenticated};
+use crate::rate_limit::ClientAddress;
 use crate::services::login::user_for_code;
 use crate::services::storage_error;
 use crate::sessions::{RefreshError, SessionError, TokenPair};
@@ -51,14 +52,16 @@ impl std::fmt::Debug for LoginResponse {
         (status = 400, description = "invalid_request, or invalid_code (WeChat 40029)", body = ErrorBody),
         (status = 403, description = "login_refused: WeChat blocked the user (40226)", body = ErrorBody),
         (status = 409, description = "code_used: the code was exchanged before and the retry window has passed", body = ErrorBody),
-        (status = 429, description = "rate_limited (45011, 45009)", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many logins from this address (Retry-After), or WeChat's quota (45011, 45009)", body = ErrorBody),
         (status = 502, description = "upstream_unavailable: WeChat rejected this server's credentials", body = ErrorBody),
         (status = 503, description = "upstream_unavailable: WeChat busy or unreachable", body = ErrorBody),
     ))]
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<ApiJson<LoginResponse>, ApiError> {
+    state.rate_limits().check_login(client)?;
     let (user, _) = user_for_code(&state, request.appid.as_deref(), &request.code).await?;
     let tokens = state
         .sessions()

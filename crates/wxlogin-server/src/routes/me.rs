@@ -107,7 +107,7 @@ impl std::fmt::Debug for PhoneResponse {
         (status = 200, description = "The number, now stored on the user", body = PhoneResponse),
         (status = 400, description = "invalid_request, invalid_code, decrypt_failed (call wx.login again) or watermark_mismatch", body = ErrorBody),
         (status = 401, description = "unauthorized", body = ErrorBody),
-        (status = 429, description = "rate_limited", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many requests for this user (Retry-After), or WeChat's quota", body = ErrorBody),
         (status = 502, description = "upstream_unavailable: WeChat rejected this server's credentials", body = ErrorBody),
         (status = 503, description = "upstream_unavailable", body = ErrorBody),
     ))]
@@ -116,6 +116,7 @@ pub async fn post_phone(
     Authenticated(caller): Authenticated,
     ApiJson(request): ApiJson<PhoneRequest>,
 ) -> Result<ApiJson<PhoneResponse>, ApiError> {
+    state.rate_limits().check_open_data(&caller)?;
     let phone = match (&request.code, &request.encrypted_data, &request.iv) {
         (Some(code), _, _) => phone_by_code(&state, &caller, code).await?,
         (None, Some(encrypted_data), Some(iv)) => {
@@ -151,12 +152,14 @@ pub struct UserInfoRequest {
         (status = 200, description = "The updated user", body = User),
         (status = 400, description = "invalid_request, signature_mismatch, decrypt_failed (call wx.login again) or watermark_mismatch", body = ErrorBody),
         (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 429, description = "rate_limited: too many requests for this user (Retry-After)", body = ErrorBody),
     ))]
 pub async fn post_userinfo(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ApiJson(request): ApiJson<UserInfoRequest>,
 ) -> Result<ApiJson<User>, ApiError> {
+    state.rate_limits().check_open_data(&caller)?;
     let info = SignedUserInfo {
         raw_data: &request.raw_data,
         signature: &request.signature,

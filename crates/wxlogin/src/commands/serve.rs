@@ -80,6 +80,27 @@ pub struct ServeArgs {
     /// or it is disconnected [default: 10]
     #[arg(long, env = "WXLOGIN_REQUEST_READ_TIMEOUT", value_name = "SECS")]
     pub request_read_timeout: Option<u64>,
+    /// Logins per rate-limit period from one client address; 0 turns the limit off
+    /// [default: 20]
+    #[arg(long, env = "WXLOGIN_RATE_LIMIT_LOGIN_PER_IP", value_name = "N")]
+    pub rate_limit_login_per_ip: Option<u32>,
+    /// Logins one client address may send at once [default: 10]
+    #[arg(long, env = "WXLOGIN_RATE_LIMIT_LOGIN_BURST", value_name = "N")]
+    pub rate_limit_login_burst: Option<u32>,
+    /// Phone-number and user-info requests per rate-limit period for one user (appid,
+    /// openid); 0 turns the limit off [default: 10]
+    #[arg(long, env = "WXLOGIN_RATE_LIMIT_PHONE_PER_USER", value_name = "N")]
+    pub rate_limit_phone_per_user: Option<u32>,
+    /// Phone-number and user-info requests one user may send at once [default: 5]
+    #[arg(long, env = "WXLOGIN_RATE_LIMIT_PHONE_BURST", value_name = "N")]
+    pub rate_limit_phone_burst: Option<u32>,
+    /// The period of the rate limits, in seconds [default: 60]
+    #[arg(long, env = "WXLOGIN_RATE_LIMIT_PERIOD", value_name = "SECS")]
+    pub rate_limit_period: Option<u64>,
+    /// Take the client address for rate limits from the last X-Forwarded-For entry
+    /// (only behind a proxy that appends it, e.g. nginx $proxy_add_x_forwarded_for)
+    #[arg(long, env = "WXLOGIN_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -119,6 +140,13 @@ fn settings_layer(args: &ServeArgs) -> anyhow::Result<SettingsLayer> {
         db_acquire_timeout: args.db_acquire_timeout,
         db_statement_timeout: args.db_statement_timeout,
         request_read_timeout: args.request_read_timeout,
+        rate_limit_login_per_ip: args.rate_limit_login_per_ip,
+        rate_limit_login_burst: args.rate_limit_login_burst,
+        rate_limit_phone_per_user: args.rate_limit_phone_per_user,
+        rate_limit_phone_burst: args.rate_limit_phone_burst,
+        rate_limit_period: args.rate_limit_period,
+        // A flag can only switch trust on; leave the file's choice otherwise.
+        trust_forwarded_for: args.trust_forwarded_for.then_some(true),
     };
     let file = match &args.config {
         Some(path) => SettingsLayer::from_toml_file(path)?,
