@@ -1,5 +1,6 @@
 //! `POST /v1/me/phone`: the caller's phone number, by the button's `code` (current API)
 //! or by `encryptedData` + `iv` (legacy API, decrypted with the stored session key).
+use wxlogin_client::ClientError;
 use wxlogin_crypto::{decrypt_phone_number, Watermark, WatermarkPolicy};
 
 use crate::domain::MaskedPhone;
@@ -26,11 +27,20 @@ pub async fn phone_by_code(
     let app = state
         .app(&caller.appid)
         .ok_or_else(|| caller_app_gone(caller))?;
-    let info = state
-        .wechat()
-        .get_user_phone_number(app, code, Some(&caller.openid))
-        .await
-        .map_err(|error| upstream_error("phone number", &error))?;
+    // `--wechat-timeout` bounds each HTTP call, but this request may also wait for an
+    // access-token fetch and its retries; the client must hear back within the deadline
+    // all the same. A fetch under way keeps running (it is its own task) and fills the
+    // cache for the next request.
+    let deadline = state.settings().wechat_timeout;
+    let info = tokio::time::timeout(
+        deadline,
+        state
+            .wechat()
+            .get_user_phone_number(app, code, Some(&caller.openid)),
+    )
+    .await
+    .unwrap_or(Err(ClientError::Timeout))
+    .map_err(|error| upstream_error("phone number", &error))?;
     // WeChat signs the code path too; when it says whose data this is, it must be ours.
     if let Some(watermark) = &info.watermark {
         check_watermark_appid(state, caller, watermark)?;
