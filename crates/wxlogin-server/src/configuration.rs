@@ -114,7 +114,8 @@ pub struct Settings {
     pub db_max_connections: u32,
     /// How long a query waits for a free connection before answering 503.
     pub db_acquire_timeout: Duration,
-    /// PostgreSQL `statement_timeout`.
+    /// PostgreSQL `statement_timeout`; SQLite `busy_timeout` (how long a write waits
+    /// for another writer's lock).
     pub db_statement_timeout: Duration,
     /// Deadline for reading a request's head, and again for its body.
     pub request_read_timeout: Duration,

@@ -152,7 +152,9 @@ pub async fn open_store(settings: &Settings) -> Result<Store, StartupError> {
         max_connections: settings.db_max_connections,
         acquire_timeout: settings.db_acquire_timeout,
         statement_timeout: settings.db_statement_timeout,
-        ..StoreOptions::default()
+        // The SQLite counterpart: a write held up by another writer's lock longer than
+        // this fails (503 database_unavailable) instead of hanging the request.
+        sqlite_busy_timeout: settings.db_statement_timeout,
     };
     let store = Store::connect(&settings.database_url, &options, master.key).await?;
     let report = store.migrate().await?;

@@ -73,7 +73,8 @@ pub struct ServeArgs {
     /// in seconds [default: 5]
     #[arg(long, env = "WXLOGIN_DB_ACQUIRE_TIMEOUT", value_name = "SECS")]
     pub db_acquire_timeout: Option<u64>,
-    /// PostgreSQL statement_timeout, in seconds [default: 5]
+    /// PostgreSQL statement_timeout and SQLite busy_timeout, in seconds: a query held up
+    /// longer answers 503 database_unavailable [default: 5]
     #[arg(long, env = "WXLOGIN_DB_STATEMENT_TIMEOUT", value_name = "SECS")]
     pub db_statement_timeout: Option<u64>,
     /// A client must send a request's head, and then its body, within this many seconds,
