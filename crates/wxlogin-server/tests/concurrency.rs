@@ -7,10 +7,20 @@ mod common;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use common::{answer, spawn_app, token, Answer, TestApp, APPID};
+use common::{answer, spawn_app_with, token, Answer, TestApp, APPID};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::sync::Barrier;
+use wxlogin_sim::SimConfig;
+
+/// The real app with the abuse limits off: every request here comes from one address, and
+/// the limits have their own tests (api_rate_limits.rs).
+async fn spawn_app_without_limits() -> TestApp {
+    spawn_app_with(SimConfig::default(), |settings| {
+        *settings = settings.clone().without_rate_limits();
+    })
+    .await
+}
 
 const USERS: usize = 100;
 const LOGINS_PER_USER: usize = 10;
@@ -72,7 +82,7 @@ fn user_name(index: usize) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_concurrent_logins_of_a_hundred_users_create_exactly_a_hundred_users() {
-    let app = Arc::new(spawn_app().await);
+    let app = Arc::new(spawn_app_without_limits().await);
     // Ten fresh codes per user, interleaved so each user's logins are spread over the burst.
     let mut names = Vec::new();
     let mut requests = Vec::new();
@@ -132,7 +142,7 @@ async fn a_thousand_concurrent_logins_of_a_hundred_users_create_exactly_a_hundre
 async fn concurrent_refreshes_of_one_token_have_one_winner_and_revoke_the_session() {
     const SESSIONS: usize = 40;
     const RACERS: usize = 4;
-    let app = Arc::new(spawn_app().await);
+    let app = Arc::new(spawn_app_without_limits().await);
     let mut logins = Vec::new();
     for index in 0..SESSIONS {
         logins.push(app.login(&format!("racer-{}", index % 8)).await);
@@ -205,7 +215,7 @@ enum Mix {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_refresh_logout_and_me_mixes_never_answer_5xx() {
     const SESSIONS: usize = 60;
-    let app = Arc::new(spawn_app().await);
+    let app = Arc::new(spawn_app_without_limits().await);
     let mixes = [
         Mix::RefreshAndRead,
         Mix::LogoutWhileRefreshing,
