@@ -251,3 +251,56 @@ async fn shutdown_signal() {
     }
     tracing::info!("shutting down: finishing requests in flight");
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn settings(args: &[&str]) -> wxlogin_server::Settings {
+        let mut argv = vec!["serve", "--appid", "wx1111111111111111", "--secret", "s"];
+        argv.extend_from_slice(args);
+        let command = Command::try_parse_from(argv).expect("flags parse");
+        settings_layer(&command.serve).unwrap().resolve()
+    }
+
+    #[test]
+    fn rate_limit_flags_reach_the_settings() {
+        let settings = settings(&[
+            "--rate-limit-login-per-ip",
+            "0",
+            "--rate-limit-login-burst",
+            "3",
+            "--rate-limit-phone-per-user",
+            "7",
+            "--rate-limit-phone-burst",
+            "2",
+            "--rate-limit-period",
+            "30",
+            "--trust-forwarded-for",
+        ]);
+        assert_eq!(settings.rate_limit_login_per_ip, 0);
+        assert_eq!(settings.rate_limit_login_burst, 3);
+        assert_eq!(settings.rate_limit_phone_per_user, 7);
+        assert_eq!(settings.rate_limit_phone_burst, 2);
+        assert_eq!(settings.rate_limit_period, Duration::from_secs(30));
+        assert!(settings.trust_forwarded_for);
+    }
+
+    #[test]
+    fn rate_limits_are_on_by_default() {
+        let settings = settings(&[]);
+        assert_eq!(settings.rate_limit_login_per_ip, 20);
+        assert_eq!(settings.rate_limit_phone_per_user, 10);
+        assert!(!settings.trust_forwarded_for);
+    }
+}
