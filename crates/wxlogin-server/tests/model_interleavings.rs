@@ -681,11 +681,14 @@ async fn check_database(app: &TestApp, worlds: Worlds) -> Result<(), String> {
     Ok(())
 }
 
+/// `WXLOGIN_MODEL_CASES`, else a number that keeps the test well under a minute: each case
+/// starts a server on a fresh database, which costs more on PostgreSQL (a new schema).
 fn cases() -> u32 {
+    let on_postgres = std::env::var_os("WXLOGIN_TEST_POSTGRES_URL").is_some();
     std::env::var("WXLOGIN_MODEL_CASES")
         .ok()
         .and_then(|cases| cases.parse().ok())
-        .unwrap_or(64)
+        .unwrap_or(if on_postgres { 24 } else { 64 })
 }
 
 proptest! {
