@@ -16,7 +16,8 @@ use serde_json::json;
 use sqlx::{Connection, Executor, PgConnection};
 use tokio::task::JoinSet;
 use wxlogin_server::at_rest::MasterKey;
-use wxlogin_server::storage::{Store, StoreOptions};
+use wxlogin_server::storage::{unix_now, Store, StoreOptions};
+use wxlogin_server::tokens::{KeyPolicy, SigningKeys};
 use wxlogin_sim::Endpoint;
 
 use support::database::{postgres_or_skip, FreshDatabase};
@@ -285,21 +286,81 @@ async fn concurrent_retries_of_one_code_across_instances_exchange_it_once() {
     deployment.shutdown().await;
 }
 
+/// The key the database says signs new tokens, and how many keys are current.
+async fn current_signing_key(deployment: &Deployment) -> (String, usize) {
+    let store = shared_store(deployment).await;
+    let keys = SigningKeys::load(store.clone(), KeyPolicy::default())
+        .await
+        .expect("the signing keys load");
+    let current = keys.current_kid().expect("a current key");
+    let count = keys
+        .summaries(unix_now())
+        .iter()
+        .filter(|key| key.current)
+        .count();
+    store.database().close().await;
+    (current, count)
+}
+
+/// Refresh a session on `instance` until its access token is signed with `kid`: the
+/// instance re-reads the keys at least every 30 s. Returns the token.
+async fn access_token_signed_with(deployment: &Deployment, instance: usize, kid: &str) -> String {
+    let mut refresh = deployment
+        .login(instance, &format!("signer-{instance}"))
+        .await
+        .field("refresh_token");
+    let started = Instant::now();
+    loop {
+        let answer = deployment.refresh(instance, &refresh).await;
+        refresh = answer.field("refresh_token");
+        let access = answer.field("access_token");
+        if token_kid(&access) == kid {
+            return access;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(45),
+            "instance {instance} does not sign with {kid} after 45 s"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn instances_started_together_on_a_fresh_database_share_one_signing_key() {
     let Some(deployment) = Deployment::on_test_postgres("one_key_across_instances", 3).await else {
         return;
     };
-    let kids = jwks_kids(&deployment.jwks(0).await);
-    assert_eq!(kids.len(), 1, "{kids:?}");
+    // Each instance may have created a first key while starting; exactly one is current.
+    let (current, current_count) = current_signing_key(&deployment).await;
+    assert_eq!(current_count, 1);
+
+    // Whatever key an instance signed with first, every instance accepts its tokens.
     for instance in 0..3 {
-        assert_eq!(jwks_kids(&deployment.jwks(instance).await), kids);
-        let login = deployment
+        let access = deployment
             .login(instance, &format!("starter-{instance}"))
-            .await;
-        let access = login.field("access_token");
-        assert_eq!(token_kid(&access), kids[0]);
-        deployment.me((instance + 1) % 3, &access).await.ok();
+            .await
+            .field("access_token");
+        for other in 0..3 {
+            deployment.me(other, &access).await.ok();
+        }
+    }
+    // The JWKS agree, list the current key, and every instance comes to sign with it.
+    let published = eventually(Duration::from_secs(5), || async {
+        let mut sets = Vec::new();
+        for instance in 0..3 {
+            let mut kids = jwks_kids(&deployment.jwks(instance).await);
+            kids.sort();
+            sets.push(kids);
+        }
+        sets.iter()
+            .all(|kids| kids == &sets[0])
+            .then(|| sets[0].clone())
+    })
+    .await
+    .expect("the three JWKS agree within 5 s");
+    assert!(published.contains(&current), "{published:?}");
+    for instance in 0..3 {
+        access_token_signed_with(&deployment, instance, &current).await;
     }
     deployment.shutdown().await;
 }
@@ -311,9 +372,8 @@ async fn key_rotation_is_served_by_every_instance() {
     else {
         return;
     };
-    let old_kid = jwks_kids(&deployment.jwks(0).await)[0].clone();
-    let before = deployment.login(0, "rotator").await;
-    assert_eq!(token_kid(&before.field("access_token")), old_kid);
+    let (old_kid, _) = current_signing_key(&deployment).await;
+    let before = access_token_signed_with(&deployment, 0, &old_kid).await;
 
     let rotated = run_wxlogin(&[
         "keys",
@@ -331,6 +391,7 @@ async fn key_rotation_is_served_by_every_instance() {
         .find_map(|line| line.strip_prefix("new current key: "))
         .expect("rotate prints the new kid")
         .to_owned();
+    assert_eq!(current_signing_key(&deployment).await, (new_kid.clone(), 1));
 
     // Instance A's JWKS re-reads the keys (at most once a second) and shows the new one.
     let published = eventually(Duration::from_secs(5), || async {
@@ -344,8 +405,7 @@ async fn key_rotation_is_served_by_every_instance() {
     // A new instance signs with the new key at once; B and C have never seen it and accept
     // its token by re-reading the keys on the unknown kid.
     deployment.start_instances(1).await;
-    let fresh = deployment.login(3, "rotator").await;
-    let fresh_access = fresh.field("access_token");
+    let fresh_access = deployment.login(3, "rotator").await.field("access_token");
     assert_eq!(token_kid(&fresh_access), new_kid);
     for instance in [1, 2, 0] {
         deployment.me(instance, &fresh_access).await.ok();
@@ -357,32 +417,13 @@ async fn key_rotation_is_served_by_every_instance() {
             "instance {instance}: {kids:?}"
         );
         // Tokens signed before the rotation stay valid everywhere until they expire.
-        deployment
-            .me(instance, &before.field("access_token"))
-            .await
-            .ok();
+        deployment.me(instance, &before).await.ok();
     }
 
     // The older instances switch their own signing to the new key by their periodic
     // re-read (every 30 s).
     for instance in 0..3 {
-        let mut refresh = deployment
-            .login(instance, &format!("switch-{instance}"))
-            .await
-            .field("refresh_token");
-        let started = Instant::now();
-        loop {
-            let answer = deployment.refresh(instance, &refresh).await;
-            refresh = answer.field("refresh_token");
-            if token_kid(&answer.field("access_token")) == new_kid {
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(45),
-                "instance {instance} still signs with the old key 45 s after the rotation"
-            );
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
+        access_token_signed_with(&deployment, instance, &new_kid).await;
     }
     deployment.shutdown().await;
 }

@@ -63,6 +63,8 @@ impl Http {
         Http {
             client: reqwest::Client::builder()
                 .timeout(timeout)
+                // A fresh connection per request: none is left pointing at an instance a
+                // test has killed, and each request meets the server's accept path.
                 .pool_max_idle_per_host(0)
                 .build()
                 .expect("HTTP client"),
