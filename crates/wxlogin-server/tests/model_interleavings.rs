@@ -613,8 +613,9 @@ async fn run_traced(steps: Vec<Step>, trace: &mut Vec<String>) -> Result<(), Str
     check_database(&app, worlds).await
 }
 
-/// Whether the store holds what `model` says: the users with their phones, and as many
-/// active sessions as the model has live ones.
+/// Whether the store holds what `model` says: the users with their phones, every session
+/// of the model with its user and live or ended as the model says, and no other active
+/// session.
 async fn store_matches(app: &TestApp, model: &Model) -> Result<(), String> {
     let store = app.store();
     let users = store.count_users().await.map_err(|e| e.to_string())?;
@@ -638,15 +639,51 @@ async fn store_matches(app: &TestApp, model: &Model) -> Result<(), String> {
             ));
         }
     }
+    let now = wxlogin_server::storage::unix_now();
+    for (slot, session) in &model.sessions {
+        let sid = session_id(&session.access)?;
+        let record = store
+            .session(&sid)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("session s{slot} is not stored"))?;
+        if record.is_active(now) != session.live {
+            return Err(format!(
+                "session s{slot}: stored active {}, model live {}",
+                record.is_active(now),
+                session.live
+            ));
+        }
+        if record.user_id != model.users[&session.user].id {
+            return Err(format!("session s{slot} belongs to another user"));
+        }
+    }
     let live = model.sessions.values().filter(|s| s.live).count() as i64;
     let active = store
-        .count_active_sessions(wxlogin_server::storage::unix_now())
+        .count_active_sessions(now)
         .await
         .map_err(|e| e.to_string())?;
     if active != live {
         return Err(format!("{active} active sessions stored, model has {live}"));
     }
     Ok(())
+}
+
+/// The `sid` claim of an access token (the session's id in the store).
+fn session_id(access_token: &str) -> Result<String, String> {
+    use base64::Engine as _;
+    let payload = access_token
+        .split('.')
+        .nth(1)
+        .ok_or("access token without payload")?;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|e| e.to_string())?;
+    let claims: Value = serde_json::from_slice(&payload).map_err(|e| e.to_string())?;
+    claims["sid"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| "access token without sid".to_owned())
 }
 
 /// The database agrees with one of the possible models (users, phones, active sessions),
