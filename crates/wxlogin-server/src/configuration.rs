@@ -39,6 +39,11 @@ pub const DEFAULT_RATE_LIMIT_LOGIN_BURST: u32 = 10;
 /// real client sends one or two after each login.
 pub const DEFAULT_RATE_LIMIT_PHONE_PER_USER: u32 = 10;
 pub const DEFAULT_RATE_LIMIT_PHONE_BURST: u32 = 5;
+/// Phone-number and user-info requests per period from one client address, whichever
+/// users send them: getuserphonenumber is billed per call, and one address holding many
+/// accounts would otherwise multiply the per-user budget.
+pub const DEFAULT_RATE_LIMIT_PHONE_PER_IP: u32 = 30;
+pub const DEFAULT_RATE_LIMIT_PHONE_IP_BURST: u32 = 10;
 pub const DEFAULT_RATE_LIMIT_PERIOD: Duration = Duration::from_secs(60);
 
 /// How log lines are written.
@@ -125,6 +130,9 @@ pub struct Settings {
     /// `POST /v1/me/phone` and `/v1/me/userinfo` per (appid, openid) per period; 0: off.
     pub rate_limit_phone_per_user: u32,
     pub rate_limit_phone_burst: u32,
+    /// The same routes per client address per period; 0 turns it off.
+    pub rate_limit_phone_per_ip: u32,
+    pub rate_limit_phone_ip_burst: u32,
     pub rate_limit_period: Duration,
     /// Take the client address from the last `X-Forwarded-For` entry (a proxy in front
     /// appends it) instead of the socket peer. Only behind a proxy that sets it.
@@ -156,6 +164,8 @@ impl Settings {
             rate_limit_login_burst: DEFAULT_RATE_LIMIT_LOGIN_BURST,
             rate_limit_phone_per_user: DEFAULT_RATE_LIMIT_PHONE_PER_USER,
             rate_limit_phone_burst: DEFAULT_RATE_LIMIT_PHONE_BURST,
+            rate_limit_phone_per_ip: DEFAULT_RATE_LIMIT_PHONE_PER_IP,
+            rate_limit_phone_ip_burst: DEFAULT_RATE_LIMIT_PHONE_IP_BURST,
             rate_limit_period: DEFAULT_RATE_LIMIT_PERIOD,
             trust_forwarded_for: false,
         }
@@ -165,6 +175,7 @@ impl Settings {
     pub fn without_rate_limits(mut self) -> Self {
         self.rate_limit_login_per_ip = 0;
         self.rate_limit_phone_per_user = 0;
+        self.rate_limit_phone_per_ip = 0;
         self
     }
 
@@ -215,6 +226,8 @@ impl Settings {
         }
         if self.rate_limit_period / self.rate_limit_login_per_ip.max(1) < Duration::from_nanos(1)
             || self.rate_limit_period / self.rate_limit_phone_per_user.max(1)
+                < Duration::from_nanos(1)
+            || self.rate_limit_period / self.rate_limit_phone_per_ip.max(1)
                 < Duration::from_nanos(1)
         {
             return Err(ConfigError::Invalid(
@@ -285,6 +298,9 @@ pub struct SettingsLayer {
     /// Per period; 0 turns the limit off.
     pub rate_limit_phone_per_user: Option<u32>,
     pub rate_limit_phone_burst: Option<u32>,
+    /// Per period; 0 turns the limit off.
+    pub rate_limit_phone_per_ip: Option<u32>,
+    pub rate_limit_phone_ip_burst: Option<u32>,
     /// Seconds.
     pub rate_limit_period: Option<u64>,
     pub trust_forwarded_for: Option<bool>,
@@ -365,6 +381,12 @@ impl SettingsLayer {
                 .rate_limit_phone_per_user
                 .or(lower.rate_limit_phone_per_user),
             rate_limit_phone_burst: self.rate_limit_phone_burst.or(lower.rate_limit_phone_burst),
+            rate_limit_phone_per_ip: self
+                .rate_limit_phone_per_ip
+                .or(lower.rate_limit_phone_per_ip),
+            rate_limit_phone_ip_burst: self
+                .rate_limit_phone_ip_burst
+                .or(lower.rate_limit_phone_ip_burst),
             rate_limit_period: self.rate_limit_period.or(lower.rate_limit_period),
             trust_forwarded_for: self.trust_forwarded_for.or(lower.trust_forwarded_for),
         }
@@ -438,6 +460,12 @@ impl SettingsLayer {
             rate_limit_phone_burst: self
                 .rate_limit_phone_burst
                 .unwrap_or(DEFAULT_RATE_LIMIT_PHONE_BURST),
+            rate_limit_phone_per_ip: self
+                .rate_limit_phone_per_ip
+                .unwrap_or(DEFAULT_RATE_LIMIT_PHONE_PER_IP),
+            rate_limit_phone_ip_burst: self
+                .rate_limit_phone_ip_burst
+                .unwrap_or(DEFAULT_RATE_LIMIT_PHONE_IP_BURST),
             rate_limit_period: self
                 .rate_limit_period
                 .map(secs)
@@ -532,6 +560,7 @@ mod tests {
         assert_eq!(settings.rate_limit_login_per_ip, 20);
         assert_eq!(settings.rate_limit_login_burst, 10);
         assert_eq!(settings.rate_limit_phone_per_user, 10);
+        assert_eq!(settings.rate_limit_phone_per_ip, 30);
         assert_eq!(settings.rate_limit_period, Duration::from_secs(60));
         assert!(!settings.trust_forwarded_for);
     }

@@ -110,6 +110,7 @@ impl<K: std::hash::Hash + Eq + Clone> KeyedLimit<K> {
 pub struct RateLimits {
     login_per_client: Option<KeyedLimit<ClientKey>>,
     open_data_per_user: Option<KeyedLimit<(String, String)>>,
+    open_data_per_client: Option<KeyedLimit<ClientKey>>,
     trust_forwarded_for: bool,
 }
 
@@ -126,6 +127,12 @@ impl RateLimits {
             open_data_per_user: RateLimit::new(
                 settings.rate_limit_phone_per_user,
                 settings.rate_limit_phone_burst,
+                period,
+            )
+            .and_then(KeyedLimit::new),
+            open_data_per_client: RateLimit::new(
+                settings.rate_limit_phone_per_ip,
+                settings.rate_limit_phone_ip_burst,
                 period,
             )
             .and_then(KeyedLimit::new),
@@ -148,8 +155,27 @@ impl RateLimits {
         }
     }
 
-    /// Count a phone-number or user-info request of `caller` (one budget for both).
-    pub fn check_open_data(&self, caller: &AuthContext) -> Result<(), ApiError> {
+    /// Count a phone-number or user-info request of `caller` from `client` (one budget
+    /// for both routes): against the user's budget, then against the address's.
+    pub fn check_open_data(
+        &self,
+        caller: &AuthContext,
+        client: Option<ClientKey>,
+    ) -> Result<(), ApiError> {
+        self.check_open_data_of_user(caller)?;
+        match (&self.open_data_per_client, client) {
+            (Some(limit), Some(client)) => limit.check(&client).map_err(|wait| {
+                tracing::info!(client = %client.0, "phone/user-info rate limit of an address reached");
+                limited(
+                    "too many phone-number or user-info requests from this address; retry after the time in Retry-After",
+                    wait,
+                )
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn check_open_data_of_user(&self, caller: &AuthContext) -> Result<(), ApiError> {
         match &self.open_data_per_user {
             Some(limit) => limit
                 .check(&(caller.appid.clone(), caller.openid.clone()))
@@ -169,6 +195,9 @@ impl RateLimits {
             limit.prune();
         }
         if let Some(limit) = &self.open_data_per_user {
+            limit.prune();
+        }
+        if let Some(limit) = &self.open_data_per_client {
             limit.prune();
         }
     }
@@ -328,11 +357,12 @@ mod tests {
         let mut config = settings();
         config.rate_limit_login_per_ip = 0;
         config.rate_limit_phone_per_user = 0;
+        config.rate_limit_phone_per_ip = 0;
         let limits = RateLimits::from_settings(&config);
         let client = Some(ClientKey::of("10.0.0.1".parse().unwrap()));
         for _ in 0..1000 {
             limits.check_login(client).unwrap();
-            limits.check_open_data(&caller("o1")).unwrap();
+            limits.check_open_data(&caller("o1"), None).unwrap();
         }
     }
 
@@ -342,10 +372,26 @@ mod tests {
         config.rate_limit_phone_per_user = 2;
         config.rate_limit_phone_burst = 2;
         let limits = RateLimits::from_settings(&config);
-        limits.check_open_data(&caller("o1")).unwrap();
-        limits.check_open_data(&caller("o1")).unwrap();
-        assert!(limits.check_open_data(&caller("o1")).is_err());
-        limits.check_open_data(&caller("o2")).unwrap();
+        limits.check_open_data(&caller("o1"), None).unwrap();
+        limits.check_open_data(&caller("o1"), None).unwrap();
+        assert!(limits.check_open_data(&caller("o1"), None).is_err());
+        limits.check_open_data(&caller("o2"), None).unwrap();
+    }
+
+    #[test]
+    fn open_data_is_limited_per_address_across_users() {
+        let mut config = settings();
+        config.rate_limit_phone_per_ip = 3;
+        config.rate_limit_phone_ip_burst = 3;
+        let limits = RateLimits::from_settings(&config);
+        let here = Some(ClientKey::of("10.0.0.1".parse().unwrap()));
+        for openid in ["a", "b", "c"] {
+            limits.check_open_data(&caller(openid), here).unwrap();
+        }
+        let refused = limits.check_open_data(&caller("d"), here).unwrap_err();
+        assert!(refused.message.contains("address"), "{refused}");
+        let elsewhere = Some(ClientKey::of("10.0.0.2".parse().unwrap()));
+        limits.check_open_data(&caller("d"), elsewhere).unwrap();
     }
 
     #[test]

@@ -161,6 +161,37 @@ async fn phone_and_userinfo_are_limited_per_openid_not_per_address() {
 }
 
 #[tokio::test]
+async fn phone_requests_are_limited_per_address_across_users() {
+    let app = spawn_app_with(SimConfig::default(), |settings| {
+        settings.rate_limit_phone_per_ip = 2;
+        settings.rate_limit_phone_ip_burst = 2;
+    })
+    .await;
+    let mut refused = 0;
+    for user in ["u1", "u2", "u3"] {
+        let access = token(&app.login(user).await, "access_token");
+        let grant = app.sim.phone_grant(APPID, user, None).unwrap();
+        let answer = app
+            .post("/v1/me/phone", Some(&access), json!({"code": grant.code}))
+            .await;
+        if answer.status.as_u16() == 429 {
+            answer.assert_error(429, "rate_limited");
+            refused += 1;
+        } else {
+            answer.assert_ok();
+        }
+    }
+    // Three users, one address, two allowed: the third is refused without a WeChat call.
+    assert_eq!(refused, 1);
+    assert_eq!(
+        app.sim
+            .stats()
+            .calls_to(Endpoint::Getuserphonenumber, APPID),
+        2
+    );
+}
+
+#[tokio::test]
 async fn limits_set_to_zero_are_off() {
     let app = spawn_app_with(SimConfig::default(), |settings| {
         *settings = settings.clone().without_rate_limits();

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use crate::domain::{AvatarUrl, Nickname};
 use crate::error::{ApiError, ErrorBody};
 use crate::extractors::{ApiJson, Authenticated};
+use crate::rate_limit::ClientAddress;
 use crate::services::phone::{phone_by_code, phone_by_encrypted_data};
 use crate::services::userinfo::{apply_user_info, current_user, update_profile, SignedUserInfo};
 use crate::state::AppState;
@@ -113,10 +114,11 @@ impl std::fmt::Debug for PhoneResponse {
     ))]
 pub async fn post_phone(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     Authenticated(caller): Authenticated,
     ApiJson(request): ApiJson<PhoneRequest>,
 ) -> Result<ApiJson<PhoneResponse>, ApiError> {
-    state.rate_limits().check_open_data(&caller)?;
+    state.rate_limits().check_open_data(&caller, client)?;
     let phone = match (&request.code, &request.encrypted_data, &request.iv) {
         (Some(code), _, _) => phone_by_code(&state, &caller, code).await?,
         (None, Some(encrypted_data), Some(iv)) => {
@@ -156,10 +158,11 @@ pub struct UserInfoRequest {
     ))]
 pub async fn post_userinfo(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     Authenticated(caller): Authenticated,
     ApiJson(request): ApiJson<UserInfoRequest>,
 ) -> Result<ApiJson<User>, ApiError> {
-    state.rate_limits().check_open_data(&caller)?;
+    state.rate_limits().check_open_data(&caller, client)?;
     let info = SignedUserInfo {
         raw_data: &request.raw_data,
         signature: &request.signature,

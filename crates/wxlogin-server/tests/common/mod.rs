@@ -106,6 +106,8 @@ pub async fn spawn_app_with(
     settings.rate_limit_login_burst = 100_000;
     settings.rate_limit_phone_per_user = 1_000_000;
     settings.rate_limit_phone_burst = 100_000;
+    settings.rate_limit_phone_per_ip = 1_000_000;
+    settings.rate_limit_phone_ip_burst = 100_000;
     configure(&mut settings);
     let clock = Arc::new(OffsetClock::new());
     let application = Application::build_with_clock(settings.clone(), clock.clone())

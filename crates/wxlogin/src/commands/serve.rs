@@ -95,6 +95,14 @@ pub struct ServeArgs {
     /// Phone-number and user-info requests one user may send at once [default: 5]
     #[arg(long, env = "WXLOGIN_RATE_LIMIT_PHONE_BURST", value_name = "N")]
     pub rate_limit_phone_burst: Option<u32>,
+    /// Phone-number and user-info requests per rate-limit period from one client address,
+    /// whichever users send them; 0 turns the limit off [default: 30]
+    #[arg(long, env = "WXLOGIN_RATE_LIMIT_PHONE_PER_IP", value_name = "N")]
+    pub rate_limit_phone_per_ip: Option<u32>,
+    /// Phone-number and user-info requests one client address may send at once
+    /// [default: 10]
+    #[arg(long, env = "WXLOGIN_RATE_LIMIT_PHONE_IP_BURST", value_name = "N")]
+    pub rate_limit_phone_ip_burst: Option<u32>,
     /// The period of the rate limits, in seconds [default: 60]
     #[arg(long, env = "WXLOGIN_RATE_LIMIT_PERIOD", value_name = "SECS")]
     pub rate_limit_period: Option<u64>,
@@ -145,6 +153,8 @@ fn settings_layer(args: &ServeArgs) -> anyhow::Result<SettingsLayer> {
         rate_limit_login_burst: args.rate_limit_login_burst,
         rate_limit_phone_per_user: args.rate_limit_phone_per_user,
         rate_limit_phone_burst: args.rate_limit_phone_burst,
+        rate_limit_phone_per_ip: args.rate_limit_phone_per_ip,
+        rate_limit_phone_ip_burst: args.rate_limit_phone_ip_burst,
         rate_limit_period: args.rate_limit_period,
         // A flag can only switch trust on; leave the file's choice otherwise.
         trust_forwarded_for: args.trust_forwarded_for.then_some(true),
@@ -284,6 +294,8 @@ mod tests {
             "7",
             "--rate-limit-phone-burst",
             "2",
+            "--rate-limit-phone-per-ip",
+            "0",
             "--rate-limit-period",
             "30",
             "--trust-forwarded-for",
@@ -292,6 +304,7 @@ mod tests {
         assert_eq!(settings.rate_limit_login_burst, 3);
         assert_eq!(settings.rate_limit_phone_per_user, 7);
         assert_eq!(settings.rate_limit_phone_burst, 2);
+        assert_eq!(settings.rate_limit_phone_per_ip, 0);
         assert_eq!(settings.rate_limit_period, Duration::from_secs(30));
         assert!(settings.trust_forwarded_for);
     }
