@@ -161,11 +161,12 @@ async fn dropped_connections_answer_503() {
 
 #[tokio::test]
 async fn a_code_is_exchanged_once_even_when_connections_drop() {
-    let app = app().await;
-    // The latency keeps the duplicates of a code in flight together.
+    // The default deadline and a long latency keep the duplicates of a code in flight
+    // together even on a loaded machine.
+    let app = spawn_app_with(SimConfig::default(), |_| {}).await;
     set_faults(&app, |faults| {
         faults.drop_ratio = 0.5;
-        faults.latency_ms = 300;
+        faults.latency_ms = 1_500;
     });
     const CODES: usize = 12;
     const REQUESTS_PER_CODE: usize = 3;
