@@ -75,6 +75,45 @@ async fn logout_on_one_instance_is_refused_by_the_others_at_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn users_revoke_ends_the_sessions_on_every_instance() {
+    let Some(deployment) = Deployment::on_test_postgres("revoke_across_instances", 2).await else {
+        return;
+    };
+    let on_a = deployment.login(0, "revoked").await;
+    let on_b = deployment.login(1, "revoked").await;
+    let bystander = deployment.login(1, "bystander").await;
+    let user_id = on_a.user_id();
+
+    let revoked = run_wxlogin(&[
+        "users",
+        "revoke",
+        &user_id,
+        "--database-url",
+        &deployment.database_url,
+    ])
+    .await;
+    assert!(revoked.success, "{}", revoked.stderr);
+
+    for session in [&on_a, &on_b] {
+        for instance in 0..2 {
+            deployment
+                .me(instance, &session.field("access_token"))
+                .await
+                .assert_error(401, "unauthorized");
+        }
+        deployment
+            .refresh(0, &session.field("refresh_token"))
+            .await
+            .assert_error(401, "unauthorized");
+    }
+    deployment
+        .me(0, &bystander.field("access_token"))
+        .await
+        .ok();
+    deployment.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn refresh_token_reuse_is_detected_by_whichever_instance_sees_it() {
     let Some(deployment) = Deployment::on_test_postgres("refresh_reuse_across_instances", 3).await
     else {
