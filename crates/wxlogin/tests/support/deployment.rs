@@ -92,6 +92,8 @@ impl Deployment {
             "0",
             "--rate-limit-phone-per-user",
             "0",
+            "--rate-limit-phone-per-ip",
+            "0",
         ]
         .iter()
         .map(|arg| arg.to_string())
