@@ -718,3 +718,33 @@ async fn avatar_urls_are_stored_as_the_url_that_was_validated() {
         );
     }
 }
+
+/// Fuzz regression (http_requests, FUZZ-FINDINGS F5): a login whose `appid` is not
+/// configured, here a credential-looking text, is refused as `invalid_request` and the
+/// code is never exchanged. The answer names the appid back (F5 records that choice).
+#[tokio::test]
+async fn a_login_with_an_unconfigured_appid_is_refused_before_wechat() {
+    let app = spawn_app().await;
+    let code = app.code(APPID, "swapped");
+    for appid in [
+        "wx3751615WK8k",
+        code.as_str(),
+        "wx0000000000demo0",
+        "WX0000000000DEMO",
+    ] {
+        let answer = app
+            .post("/v1/login", None, json!({"code": code, "appid": appid}))
+            .await;
+        assert_contract_error(&answer, 400, "invalid_request");
+        assert!(
+            !answer.text.contains(&code) || appid == code,
+            "the code is not echoed: {}",
+            answer.text
+        );
+    }
+    assert_eq!(app.jscode2session_calls(APPID), 0, "the code was not sent");
+    // The code is still good for the right app.
+    app.post("/v1/login", None, json!({"code": code, "appid": APPID}))
+        .await
+        .assert_ok();
+}
