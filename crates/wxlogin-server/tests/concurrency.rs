@@ -83,7 +83,7 @@ fn user_name(index: usize) -> String {
 /// Both ends of every connection live in this process: 1,000 at once need some 2,000
 /// descriptors, more than the common soft limit of 1,024. Raise the soft limit towards the
 /// hard one (allowed without privileges).
-fn make_room_for_connections(needed: u64) {
+fn make_room_for_connections(needed: libc::rlim_t) {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -91,13 +91,13 @@ fn make_room_for_connections(needed: u64) {
     // SAFETY: getrlimit/setrlimit only read and write the struct passed by pointer.
     unsafe {
         assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
-        if (limit.rlim_cur as u64) < needed {
-            limit.rlim_cur = limit.rlim_max.min(needed as libc::rlim_t);
+        if limit.rlim_cur < needed {
+            limit.rlim_cur = limit.rlim_max.min(needed);
             assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
         }
     }
     assert!(
-        limit.rlim_cur as u64 >= needed,
+        limit.rlim_cur >= needed,
         "the open-files limit ({}) is too low for this test; raise it (ulimit -n {needed})",
         limit.rlim_cur
     );
@@ -105,7 +105,7 @@ fn make_room_for_connections(needed: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_concurrent_logins_of_a_hundred_users_create_exactly_a_hundred_users() {
-    make_room_for_connections(4 * (USERS * LOGINS_PER_USER) as u64);
+    make_room_for_connections(4 * (USERS * LOGINS_PER_USER) as libc::rlim_t);
     let app = Arc::new(spawn_app_without_limits().await);
     // Ten fresh codes per user, interleaved so each user's logins are spread over the burst.
     let mut names = Vec::new();
