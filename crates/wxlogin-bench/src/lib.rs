@@ -2,3 +2,4 @@
 //! ceiling, the single-core crypto measurement compared with wechatpy, and database seeding.
 
 pub mod crypto_peer;
+pub mod seed;

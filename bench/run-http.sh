@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# HTTP load benchmarks of `wxlogin serve` (SQLite default) with the bare-handler ceiling
+# measured in the same run. wrk sends a fixed number of requests per scenario (see
+# BENCHMARKS.md for why wrk and how the count is fixed), each with its own token or code:
+#   me       GET /v1/me, access tokens of many users
+#   refresh  POST /v1/token/refresh, rotating refresh tokens
+#   login    POST /v1/login, fresh codes of distinct users, simulator in another process
+#   mixed    90 % me, 8 % refresh, 2 % login
+# Reports throughput, p50/p99/p99.9, server CPU per request (/proc/PID/stat) and RSS
+# (VmRSS, VmHWM), for wxlogin and for the ceiling.
+#
+#   bench/run-http.sh [--smoke] [--users N] [--requests N] [--connections N]
+#                     [--scenarios "me refresh login mixed"] [--no-ceiling] [--out FILE.jsonl]
+#                     [--bin-dir DIR]   (prebuilt wxlogin, seed, codes, ceiling: no cargo build)
+#   --smoke: debug build, 300 users, 300 requests, 4 connections; checks every answer is
+#   2xx and the count is exact (no timing judgement), for CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bin_dir="" profile=release users=10000 requests=50000 connections=64 wrk_threads=1
+scenarios="me refresh login mixed" ceiling=yes out="" smoke=no label=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --smoke) smoke=yes profile=dev users=300 requests=300 connections=4 ;;
+        --users) users="$2"; shift ;;
+        --requests) requests="$2"; shift ;;
+        --connections) connections="$2"; shift ;;
+        --scenarios) scenarios="$2"; shift ;;
+        --no-ceiling) ceiling=no ;;
+        --out) out="$2"; shift ;;
+        --label) label="$2"; shift ;;
+        --bin-dir) bin_dir="$2"; shift ;;
+        *) echo "unknown argument: $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 2; }
+
+if [ -n "$bin_dir" ]; then
+    bin="$bin_dir"
+elif [ "$profile" = release ]; then
+    cargo build --quiet --release -p wxlogin -p wxlogin-bench
+    bin=target/release
+else
+    cargo build --quiet -p wxlogin -p wxlogin-bench
+    bin=target/debug
+fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+appid=wxbench0000000001
+secret=bench-secret-0123456789abcdef
+master_key=$(head -c32 /dev/urandom | base64)
+results="$work/results.jsonl"
+: >"$results"
+
+# Start a process whose stdout announces its address; sets $started_pid and $started_url.
+start() {
+    local name="$1" pattern="$2"
+    shift 2
+    "$@" >"$work/$name.out" 2>"$work/$name.log" &
+    started_pid=$!
+    pids+=("$started_pid")
+    for _ in $(seq 1 300); do
+        started_url=$(grep -o "$pattern http://[0-9.:]*" "$work/$name.out" | head -1 | awk '{print $NF}' || true)
+        [ -n "$started_url" ] && return 0
+        kill -0 "$started_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "$name did not start:" >&2
+    cat "$work/$name.log" >&2
+    exit 1
+}
+
+start sim "simulator on" "$bin/wxlogin" sim --listen 127.0.0.1:0 --app "$appid:$secret"
+sim_url=$started_url
+
+echo "seeding $users users and sessions..." >&2
+"$bin/seed" --database-url "sqlite://$work/wxlogin.db" --master-key "$master_key" --appid "$appid" \
+    --users "$users" --sampled "$((users < 10000 ? users : 10000))" --out "$work"
+
+# The whole load comes from 127.0.0.1, so the per-address login limit (an abuse guard for
+# real traffic from many addresses) is turned off; everything else runs with its defaults.
+# A refresh token presented twice revokes its session, so the refresh and mixed scenarios
+# each get their own half of the seeded refresh tokens.
+half=$(($(wc -l <"$work/refresh_tokens.txt") / 2))
+head -n "$half" "$work/refresh_tokens.txt" >"$work/refresh_tokens.refresh.txt"
+tail -n "+$((half + 1))" "$work/refresh_tokens.txt" >"$work/refresh_tokens.mixed.txt"
+
+WXLOGIN_MASTER_KEY="$master_key" start server "listening on" ${BENCH_SERVER_WRAPPER:-} "$bin/wxlogin" serve --listen 127.0.0.1:0 \
+    --database-url "sqlite://$work/wxlogin.db" --appid "$appid" --secret "$secret" --wechat-base-url "$sim_url" \
+    --rate-limit-login-per-ip 0 ${WXLOGIN_SERVE_EXTRA:-}
+server_pid=$started_pid server_url=$started_url
+if [ "$ceiling" = yes ]; then
+    start ceiling "listening on" "$bin/ceiling" --listen 127.0.0.1:0
+    ceiling_pid=$started_pid ceiling_url=$started_url
+fi
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+status_kib() { awk -v key="$2:" '$1 == key {print $2}' "/proc/$1/status"; }
+
+# run TARGET PID URL SCENARIO: one fixed-count wrk run, one JSON line into $results.
+run() {
+    local target="$1" pid="$2" url="$3" scenario="$4"
+    local done_dir="$work/done-$target-$scenario"
+    mkdir -p "$done_dir"
+    if [ "$scenario" = login ] || [ "$scenario" = mixed ]; then
+        "$bin/codes" --sim "$sim_url" --appid "$appid" --count "$((requests + connections + 100))" \
+            --user-prefix "$target-$scenario-$RANDOM" --out "$work/codes.txt"
+    fi
+    local refresh_set=refresh
+    [ "$scenario" = mixed ] && refresh_set=mixed
+    local before
+    before=$(cpu_ticks "$pid")
+    BENCH_REQUESTS="$requests" BENCH_THREADS="$wrk_threads" BENCH_DONE_DIR="$done_dir" \
+        BENCH_ACCESS_TOKENS="$work/access_tokens.txt" BENCH_REFRESH_TOKENS="$work/refresh_tokens.$refresh_set.txt" \
+        BENCH_LOGIN_BODIES="$work/codes.txt" \
+        wrk -t "$wrk_threads" -c "$connections" -d 600s --timeout 10s -s "bench/wrk/$scenario.lua" "$url" \
+        >"$work/wrk.out" 2>&1 &
+    local wrk_pid=$!
+    while [ "$(find "$done_dir" -type f | wc -l)" -lt "$wrk_threads" ]; do
+        kill -0 "$wrk_pid" 2>/dev/null || { cat "$work/wrk.out" >&2; exit 1; }
+        sleep 0.05
+    done
+    kill -INT "$wrk_pid"
+    wait "$wrk_pid" || true
+    local after
+    after=$(cpu_ticks "$pid")
+    local result
+    result=$(grep '^BENCH_RESULT ' "$work/wrk.out" | cut -d' ' -f2-)
+    [ -n "$result" ] || { cat "$work/wrk.out" >&2; exit 1; }
+    python3 - "$result" "$target" "$scenario" "$((after - before))" "$(getconf CLK_TCK)" \
+        "$(status_kib "$pid" VmRSS)" "$(status_kib "$pid" VmHWM)" "$users" "$connections" "$label" >>"$results" <<'PY'
+import json, sys
+result = json.loads(sys.argv[1])
+target, scenario, ticks, hz, rss, hwm, users, connections, label = sys.argv[2:]
+result.update(
+    target=target, scenario=scenario, users=int(users), connections=int(connections), label=label,
+    cpu_ms_per_request=int(ticks) * 1000 / int(hz) / max(result["requests"], 1),
+    rss_mib=int(rss) / 1024, hwm_mib=int(hwm) / 1024,
+)
+print(json.dumps(result))
+PY
+    tail -1 "$results" >&2
+}
+
+for scenario in $scenarios; do
+    if [ "$ceiling" = yes ]; then
+        run ceiling "$ceiling_pid" "$ceiling_url" "$scenario"
+    fi
+    run wxlogin "$server_pid" "$server_url" "$scenario"
+done
+
+[ -n "$out" ] && cat "$results" >>"$out"
+python3 bench/report.py "$results"
+
+if [ "$smoke" = yes ]; then
+    python3 - "$results" "$requests" <<'PY'
+import json, sys
+expected = int(sys.argv[2])
+failed = False
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    if r["requests"] != expected or (r["target"] == "wxlogin" and (r["non_2xx"] or r["socket_errors"])):
+        print(f"smoke FAILED: {r['target']} {r['scenario']}: {r['requests']} answers, "
+              f"{r['non_2xx']} not 2xx, {r['socket_errors']} socket errors", file=sys.stderr)
+        failed = True
+sys.exit(1 if failed else 0)
+PY
+    echo "http smoke: every scenario answered $requests requests, all 2xx" >&2
+fi
