@@ -163,6 +163,52 @@ async fn verifier_ignores_nbf_and_future_iat_today() {
     );
 }
 
+/// Fuzz regression (access_tokens, FUZZ-FINDINGS F6): a payload that is not valid UTF-8
+/// (so not JSON by RFC 8259) verifies when the bad bytes sit in a claim we do not read,
+/// because serde skips unknown members without decoding them. Only the holder of the
+/// signing key can write such a token; this pins today's behaviour. If it starts being
+/// refused, F6 was fixed: flip the assertion.
+#[tokio::test]
+async fn a_payload_with_invalid_utf8_in_an_unknown_claim_verifies_today() {
+    let app = spawn_app().await;
+    let login = app.login("utf8").await;
+    let (header, claims) = parts_of(&token(&login, "access_token"));
+    let key = ServerKey::of(&app).await;
+    let mut payload = claims.to_string().into_bytes();
+    payload.pop();
+    payload.extend_from_slice(b",\"extra\":\"\xb7\xff\"}");
+    assert!(std::str::from_utf8(&payload).is_err());
+    let message = format!("{}.{}", b64(header.to_string()), b64(&payload));
+    let signature =
+        jsonwebtoken::crypto::sign(message.as_bytes(), &key.encoding, Algorithm::EdDSA).unwrap();
+    let answer = app
+        .get("/v1/me", Some(&format!("{message}.{signature}")))
+        .await;
+    assert_eq!(
+        answer.status.as_u16(),
+        200,
+        "if refused now, F6 is fixed: make this test expect 401"
+    );
+
+    // The same byte in a claim we read is refused.
+    let mut bytes = claims.to_string().into_bytes();
+    let sub_value = bytes
+        .windows(7)
+        .position(|window| window == b"\"sub\":\"")
+        .expect("sub claim")
+        + 7;
+    bytes.insert(sub_value, 0xb7);
+    let message = format!("{}.{}", b64(header.to_string()), b64(&bytes));
+    let signature =
+        jsonwebtoken::crypto::sign(message.as_bytes(), &key.encoding, Algorithm::EdDSA).unwrap();
+    assert_refused(
+        &app,
+        &format!("{message}.{signature}"),
+        "invalid UTF-8 in sub",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn foreign_audiences_issuers_and_sessions_are_refused() {
     let mut sim = SimConfig::default();
