@@ -4,7 +4,11 @@ use clap::{Parser, Subcommand};
 mod commands;
 
 #[derive(Parser)]
-#[command(name = "wxlogin", version, about = "Login backend for WeChat Mini Programs")]
+#[command(
+    name = "wxlogin",
+    version,
+    about = "Login backend for WeChat Mini Programs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
