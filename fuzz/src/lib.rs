@@ -7,7 +7,7 @@
 use std::sync::{Mutex, OnceLock};
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderMap, Request, StatusCode};
 use axum::Router;
 use tower::ServiceExt;
 use wxlogin_client::AppCredentials;
@@ -140,6 +140,14 @@ impl Server {
                 Settings::new(vec![AppCredentials::new(APPID, SECRET)], "sqlite::memory:");
             settings.listen = "127.0.0.1:0".to_owned();
             settings.wechat_base_url = handle.base_url.clone();
+            // The per-address login limit stays at its default and X-Forwarded-For is
+            // trusted, so inputs reach the 429 path and the address parsing; the fixture's
+            // own logins come from addresses no input uses. The per-user phone limit is
+            // raised: the fixture's one user would otherwise be refused within seconds and
+            // the decryption paths behind it never reached.
+            settings.trust_forwarded_for = true;
+            settings.rate_limit_phone_per_user = 1_000_000;
+            settings.rate_limit_phone_burst = 100_000;
             let application = Application::build(settings).await.expect("server builds");
             (application, handle)
         });
@@ -161,8 +169,18 @@ impl Server {
         server
     }
 
-    /// Send one request through the router; the status and the whole body.
+    /// Send one request through the router, as from 127.0.0.1; the status and the whole body.
     pub fn send(&self, request: Request<Body>) -> (StatusCode, Vec<u8>) {
+        let (status, _, body) = self.send_full(request);
+        (status, body)
+    }
+
+    /// [`Server::send`], with the answer's headers.
+    pub fn send_full(&self, mut request: Request<Body>) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let peer: std::net::SocketAddr = ([127, 0, 0, 1], 40_000).into();
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
         self.runtime.block_on(async {
             let response = self
                 .router
@@ -171,10 +189,11 @@ impl Server {
                 .await
                 .expect("the router is infallible");
             let status = response.status();
+            let headers = response.headers().clone();
             let body = axum::body::to_bytes(response.into_body(), usize::MAX)
                 .await
                 .expect("answer body is readable");
-            (status, body.to_vec())
+            (status, headers, body.to_vec())
         })
     }
 
@@ -185,18 +204,33 @@ impl Server {
 
     /// Log the fixture user in again (after an input logged it out or spent its refresh token).
     pub fn relogin(&self) -> Login {
-        let code = self
-            .sim
-            .login_code(APPID, "fuzz-user")
-            .expect("simulator mints a code")
-            .code;
-        let body = serde_json::json!({"code": code, "appid": APPID}).to_string();
-        let request = Request::post("/v1/login")
-            .header("content-type", "application/json")
-            .body(Body::from(body))
-            .expect("valid request");
-        let (status, body) = self.send(request);
-        assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+        // The fixture's logins come from addresses of their own (an input may have used up
+        // one's login budget: then the next one is taken).
+        static LOGINS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let mut attempt = 0;
+        let body = loop {
+            let code = self
+                .sim
+                .login_code(APPID, "fuzz-user")
+                .expect("simulator mints a code")
+                .code;
+            let n = LOGINS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let address = format!("fd00:f0:{:x}::1", n & 0xffff);
+            let request = Request::post("/v1/login")
+                .header("content-type", "application/json")
+                .header("x-forwarded-for", address)
+                .body(Body::from(
+                    serde_json::json!({"code": code, "appid": APPID}).to_string(),
+                ))
+                .expect("valid request");
+            let (status, body) = self.send(request);
+            attempt += 1;
+            if status == StatusCode::TOO_MANY_REQUESTS && attempt < 10 {
+                continue;
+            }
+            assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+            break body;
+        };
         let value: serde_json::Value = serde_json::from_slice(&body).expect("login answer is JSON");
         let login = Login {
             access_token: value["access_token"]
