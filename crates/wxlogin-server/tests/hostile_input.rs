@@ -505,8 +505,9 @@ async fn answer_of(response: reqwest::Response) -> Answer {
 /// Write `request` on a fresh connection and read until the server closes it or 10 s pass.
 async fn raw_exchange(app: &TestApp, request: &[u8]) -> String {
     let mut stream = TcpStream::connect(host_port(app)).await.unwrap();
-    // The server may answer and close before it has read everything: ignore write errors.
-    let _ = stream.write_all(request).await;
+    // The server may answer and close before it has read everything: ignore write errors
+    // (and never wait on a peer that stopped reading for longer than the read below).
+    let _ = tokio::time::timeout(Duration::from_secs(10), stream.write_all(request)).await;
     let mut answer = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer)).await;
     String::from_utf8_lossy(&answer).into_owned()
