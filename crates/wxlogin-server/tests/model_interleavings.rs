@@ -1,5 +1,5 @@
-//! Random sequences of login / refresh (current and spent tokens) / logout / me / phone (by
-//! code and legacy) over a few users, some steps run as concurrent pairs, against the real
+//! Random sequences of login / refresh (current and spent tokens) / logout / me / nickname
+//! (`PATCH /v1/me`) / phone (by code and legacy) over a few users, some steps run as concurrent pairs, against the real
 //! server; every answer is checked against a reference model, and the database against the
 //! model at the end.
 //!
@@ -7,7 +7,7 @@
 //! sequential orders (the pair is linearizable): two refreshes of one token must then have
 //! exactly one winner and end with the session revoked, a logout racing a refresh leaves
 //! the session revoked either way, and so on. When both orders explain the answers (two
-//! phone updates of one user) the model keeps both resulting states and later answers
+//! phone or nickname updates of one user) the model keeps both resulting states and later answers
 //! decide. Three relaxations, each a documented behaviour rather than a defect: a login
 //! next to a phone update may return the user from before it; two logouts racing (or a
 //! logout racing a reused token) may both answer 204; after two logins of one user raced,
@@ -36,6 +36,7 @@ async fn spawn_app_without_limits() -> TestApp {
 
 const USERS: [&str; 3] = ["model-ann", "model-ben", "model-cai"];
 const PHONES: [&str; 3] = ["13800000001", "13900000002", "15000000003"];
+const NICKNAMES: [&str; 3] = ["小安", "Ben", "Cai 蔡"];
 
 /// A step as generated: sessions are named by index into the sessions opened so far.
 #[derive(Debug, Clone)]
@@ -55,6 +56,11 @@ enum Op {
     },
     Me {
         session: usize,
+    },
+    /// `PATCH /v1/me {nickname}`.
+    Rename {
+        session: usize,
+        nickname: usize,
     },
     PhoneByCode {
         session: usize,
@@ -80,6 +86,8 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         1 => session.clone().prop_map(|session| Op::ReuseSpent { session }),
         2 => session.clone().prop_map(|session| Op::Logout { session }),
         2 => session.clone().prop_map(|session| Op::Me { session }),
+        1 => (session.clone(), 0..NICKNAMES.len())
+            .prop_map(|(session, nickname)| Op::Rename { session, nickname }),
         2 => (session.clone(), 0..PHONES.len())
             .prop_map(|(session, phone)| Op::PhoneByCode { session, phone }),
         2 => (session, 0..PHONES.len())
@@ -109,6 +117,7 @@ enum KeyState {
 struct UserModel {
     id: String,
     phone: Option<String>,
+    nickname: Option<String>,
     key: KeyState,
     logins: u64,
 }
@@ -150,6 +159,11 @@ enum Resolved {
     Me {
         session: usize,
         access: String,
+    },
+    Rename {
+        session: usize,
+        access: String,
+        nickname: usize,
     },
     PhoneByCode {
         session: usize,
@@ -219,6 +233,7 @@ impl Model {
                 let entry = self.users.entry(*user).or_insert_with(|| UserModel {
                     id: id.to_owned(),
                     phone: None,
+                    nickname: None,
                     key: KeyState::Known(0),
                     logins: 0,
                 });
@@ -229,7 +244,10 @@ impl Model {
                 entry.key = KeyState::Known(entry.logins);
                 // Login reads the user before it saves the new session key, so next to a
                 // concurrent phone update its snapshot may predate or follow that update.
-                if !in_pair && body_user["phone_number"].as_str() != entry.phone.as_deref() {
+                if !in_pair
+                    && (body_user["phone_number"].as_str() != entry.phone.as_deref()
+                        || body_user["nickname"].as_str() != entry.nickname.as_deref())
+                {
                     return Err(format!("login: phone {} vs model", body_user));
                 }
                 self.sessions.insert(
@@ -281,10 +299,33 @@ impl Model {
                 }
                 expect_status(answer, 200, "me")?;
                 self.check_user_id(model.user, &answer.body, "me")?;
+                let nickname = self.users[&model.user].nickname.as_deref();
+                if answer.body["nickname"].as_str() != nickname {
+                    return Err(format!(
+                        "me: nickname {} but model {nickname:?}",
+                        answer.text
+                    ));
+                }
                 let phone = self.users[&model.user].phone.as_deref();
                 if answer.body["phone_number"].as_str() != phone {
                     return Err(format!("me: phone {} but model {phone:?}", answer.text));
                 }
+            }
+            Resolved::Rename {
+                session, nickname, ..
+            } => {
+                let model = &self.sessions[session];
+                if !model.live {
+                    return expect_error(answer, 401, "unauthorized", "rename of ended session");
+                }
+                expect_status(answer, 200, "rename")?;
+                let user = model.user;
+                self.check_user_id(user, &answer.body, "rename")?;
+                if answer.body["nickname"] != NICKNAMES[*nickname] {
+                    return Err(format!("rename answered {}", answer.text));
+                }
+                self.users.get_mut(&user).expect("user").nickname =
+                    Some(NICKNAMES[*nickname].into());
             }
             Resolved::PhoneByCode { session, phone, .. } => {
                 let model = &self.sessions[session];
@@ -390,6 +431,14 @@ fn resolve(app: &TestApp, state: &Model, op: &Op, next_slot: &mut usize) -> Opti
                 access: model.access.clone(),
             }
         }
+        Op::Rename { session, nickname } => {
+            let (session, model) = session_of(*session)?;
+            Resolved::Rename {
+                session,
+                access: model.access.clone(),
+                nickname: *nickname,
+            }
+        }
         Op::PhoneByCode { session, phone } => {
             let (session, model) = session_of(*session)?;
             let grant = app
@@ -436,6 +485,17 @@ async fn run(app: &TestApp, op: &Resolved) -> Answer {
                 .await
         }
         Resolved::Me { access, .. } => app.get("/v1/me", Some(access)).await,
+        Resolved::Rename {
+            access, nickname, ..
+        } => {
+            app.request(
+                Method::PATCH,
+                "/v1/me",
+                Some(access),
+                Some(json!({"nickname": NICKNAMES[*nickname]})),
+            )
+            .await
+        }
         Resolved::PhoneByCode { access, code, .. } => {
             app.post("/v1/me/phone", Some(access), json!({"code": code}))
                 .await
@@ -556,6 +616,7 @@ fn describe(model: &Model, op: &Resolved, answer: &Answer) -> String {
         Resolved::Refresh { session, .. }
         | Resolved::Logout { session, .. }
         | Resolved::Me { session, .. }
+        | Resolved::Rename { session, .. }
         | Resolved::PhoneByCode { session, .. }
         | Resolved::PhoneLegacy { session, .. } => *session,
     };
@@ -566,6 +627,7 @@ fn describe(model: &Model, op: &Resolved, answer: &Answer) -> String {
         Resolved::Refresh { .. } => "refresh".to_owned(),
         Resolved::Logout { .. } => "logout".to_owned(),
         Resolved::Me { .. } => "me".to_owned(),
+        Resolved::Rename { nickname, .. } => format!("rename n{nickname}"),
         Resolved::PhoneByCode { phone, .. } => format!("phone-code p{phone}"),
         Resolved::PhoneLegacy { phone, key, .. } => format!("phone-legacy p{phone} {key:?}"),
         Resolved::Login { .. } => unreachable!("handled above"),
@@ -638,6 +700,12 @@ async fn store_matches(app: &TestApp, model: &Model) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("user {} missing", user.id))?;
+        if record.nickname != user.nickname {
+            return Err(format!(
+                "user {} stored nickname {:?}, model {:?}",
+                user.id, record.nickname, user.nickname
+            ));
+        }
         let stored_phone = record.phone.as_ref().map(|p| p.phone_number.clone());
         if stored_phone.as_deref() != user.phone.as_deref() {
             return Err(format!(
