@@ -126,6 +126,80 @@ async fn expired_wrong_audience_and_wrong_issuer_are_refused() {
     }
 }
 
+/// Signs any JSON claims with the store's current key, as only the server itself could.
+async fn sign_as_the_server(store: &Store, claims: &serde_json::Value) -> String {
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
+    let stored = store.signing_keys().await.unwrap();
+    let key = stored
+        .iter()
+        .rev()
+        .find(|key| key.retired_at.is_none())
+        .unwrap();
+    let signing = ed25519_dalek::SigningKey::from_bytes(&key.secret_key);
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(key.kid.clone());
+    let encoding = EncodingKey::from_ed_der(signing.to_pkcs8_der().unwrap().as_bytes());
+    jsonwebtoken::encode(&header, claims, &encoding).unwrap()
+}
+
+#[tokio::test]
+async fn tokens_issued_or_valid_only_in_the_future_are_refused() {
+    for db in fresh_stores().await {
+        let keys = keys_for(&db.store).await;
+        let mut lenient = rules();
+        lenient.leeway_seconds = 5;
+
+        let from_the_future = keys.sign(&claims("wxapp1", NOW + 1)).await.unwrap();
+        assert!(
+            matches!(
+                keys.verify(&from_the_future, &rules(), NOW).await,
+                Err(TokenError::NotYetValid)
+            ),
+            "{}: iat a second ahead",
+            db.label
+        );
+        assert!(keys
+            .verify(&from_the_future, &rules(), NOW + 1)
+            .await
+            .is_ok());
+        assert!(keys.verify(&from_the_future, &lenient, NOW).await.is_ok());
+        let far_ahead = keys.sign(&claims("wxapp1", NOW + 6)).await.unwrap();
+        assert!(matches!(
+            keys.verify(&far_ahead, &lenient, NOW).await,
+            Err(TokenError::NotYetValid)
+        ));
+
+        let with_nbf = |nbf: serde_json::Value| {
+            let mut claims = serde_json::to_value(claims("wxapp1", NOW)).unwrap();
+            claims["nbf"] = nbf;
+            claims
+        };
+        let not_before_next_second =
+            sign_as_the_server(&db.store, &with_nbf(serde_json::json!(NOW + 1))).await;
+        assert!(
+            matches!(
+                keys.verify(&not_before_next_second, &rules(), NOW).await,
+                Err(TokenError::NotYetValid)
+            ),
+            "{}: nbf a second ahead",
+            db.label
+        );
+        assert!(keys
+            .verify(&not_before_next_second, &rules(), NOW + 1)
+            .await
+            .is_ok());
+        assert!(keys
+            .verify(&not_before_next_second, &lenient, NOW)
+            .await
+            .is_ok());
+        let nbf_as_text = sign_as_the_server(&db.store, &with_nbf(serde_json::json!("0"))).await;
+        assert!(matches!(
+            keys.verify(&nbf_as_text, &rules(), NOW).await,
+            Err(TokenError::Malformed)
+        ));
+    }
+}
+
 #[tokio::test]
 async fn forged_tokens_are_refused() {
     for db in fresh_stores().await {

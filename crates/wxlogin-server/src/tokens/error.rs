@@ -14,6 +14,8 @@ pub enum TokenError {
     BadSignature,
     #[error("access token has expired")]
     Expired,
+    #[error("access token is not valid yet")]
+    NotYetValid,
     #[error("access token audience is not a configured app")]
     WrongAudience,
     #[error("access token issuer is not this server")]

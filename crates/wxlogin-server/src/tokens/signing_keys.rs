@@ -307,7 +307,8 @@ impl SigningKeys {
     }
 
     /// Verify an access token: EdDSA only, a published `kid` (re-reading the keys once if
-    /// it is unknown), signature, issuer, audience among the configured apps, expiry.
+    /// it is unknown), signature, issuer, audience among the configured apps, expiry, and
+    /// neither issued (`iat`) nor valid from (`nbf`) later than `now` plus the leeway.
     pub async fn verify(
         &self,
         token: &str,
@@ -361,6 +362,14 @@ impl SigningKeys {
         if now >= claims.exp.saturating_add(leeway) {
             return Err(TokenError::Expired);
         }
+        // Like `exp`, checked against the caller's clock: a token from the future is one
+        // this server did not write, or one written by an instance whose clock runs ahead.
+        let not_before = not_before(token)?;
+        if claims.iat > now.saturating_add(leeway)
+            || not_before.is_some_and(|nbf| nbf > now.saturating_add(leeway))
+        {
+            return Err(TokenError::NotYetValid);
+        }
         Ok(claims)
     }
 
@@ -400,6 +409,25 @@ impl SigningKeys {
             })
             .collect()
     }
+}
+
+/// The optional `nbf` claim, which `AccessClaims` does not carry (this server never
+/// writes it) but a verifier must still honour.
+#[derive(serde::Deserialize)]
+struct NotBefore {
+    #[serde(default)]
+    nbf: Option<UnixSeconds>,
+}
+
+/// The `nbf` of a token whose signature has already been checked.
+fn not_before(token: &str) -> Result<Option<UnixSeconds>, TokenError> {
+    let payload = token.split('.').nth(1).ok_or(TokenError::Malformed)?;
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| TokenError::Malformed)?;
+    serde_json::from_slice::<NotBefore>(&payload)
+        .map(|claims| claims.nbf)
+        .map_err(|_| TokenError::Malformed)
 }
 
 #[cfg(test)]
