@@ -201,6 +201,49 @@ async fn tokens_issued_or_valid_only_in_the_future_are_refused() {
 }
 
 #[tokio::test]
+async fn a_signed_payload_that_is_not_utf8_is_malformed() {
+    for db in fresh_stores().await {
+        let keys = keys_for(&db.store).await;
+        let genuine = keys.sign(&claims("wxapp1", NOW)).await.unwrap();
+        let header = genuine.split('.').next().unwrap();
+        let stored = db.store.signing_keys().await.unwrap();
+        let signing = ed25519_dalek::SigningKey::from_bytes(&stored.last().unwrap().secret_key);
+        let encoding = {
+            use ed25519_dalek::pkcs8::EncodePrivateKey;
+            EncodingKey::from_ed_der(signing.to_pkcs8_der().unwrap().as_bytes())
+        };
+        let sign_payload = |extra: &[u8]| {
+            let mut payload = serde_json::to_vec(&claims("wxapp1", NOW)).unwrap();
+            payload.pop();
+            payload.extend_from_slice(extra);
+            let message = format!("{header}.{}", b64(&payload));
+            let signature =
+                jsonwebtoken::crypto::sign(message.as_bytes(), &encoding, Algorithm::EdDSA)
+                    .unwrap();
+            format!("{message}.{signature}")
+        };
+
+        let unknown_utf8_claim = sign_payload(",\"extra\":\"\u{e9}\"}".as_bytes());
+        assert!(
+            keys.verify(&unknown_utf8_claim, &rules(), NOW)
+                .await
+                .is_ok(),
+            "{}: an unknown claim in valid UTF-8 is fine",
+            db.label
+        );
+        let unknown_latin1_claim = sign_payload(b",\"extra\":\"\xe9\xff\"}");
+        assert!(
+            matches!(
+                keys.verify(&unknown_latin1_claim, &rules(), NOW).await,
+                Err(TokenError::Malformed)
+            ),
+            "{}: invalid UTF-8 in an unknown claim",
+            db.label
+        );
+    }
+}
+
+#[tokio::test]
 async fn forged_tokens_are_refused() {
     for db in fresh_stores().await {
         let keys = keys_for(&db.store).await;

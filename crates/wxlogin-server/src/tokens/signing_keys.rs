@@ -320,6 +320,7 @@ impl SigningKeys {
             return Err(TokenError::UnsupportedAlgorithm);
         }
         let kid = header.kid.ok_or(TokenError::UnknownKey)?;
+        let payload = payload_text(token)?;
         let find = |set: &KeySet| {
             set.published(now, &self.inner.policy)
                 .find(|key| key.kid == kid)
@@ -364,7 +365,7 @@ impl SigningKeys {
         }
         // Like `exp`, checked against the caller's clock: a token from the future is one
         // this server did not write, or one written by an instance whose clock runs ahead.
-        let not_before = not_before(token)?;
+        let not_before = not_before(&payload)?;
         if claims.iat > now.saturating_add(leeway)
             || not_before.is_some_and(|nbf| nbf > now.saturating_add(leeway))
         {
@@ -419,13 +420,20 @@ struct NotBefore {
     nbf: Option<UnixSeconds>,
 }
 
-/// The `nbf` of a token whose signature has already been checked.
-fn not_before(token: &str) -> Result<Option<UnixSeconds>, TokenError> {
+/// The payload of a token as text. RFC 7519 claims are JSON, so UTF-8; serde would skip
+/// the bytes of a member `AccessClaims` does not read without decoding them, so a payload
+/// no other JWT library accepts would verify here if this were not checked up front.
+fn payload_text(token: &str) -> Result<String, TokenError> {
     let payload = token.split('.').nth(1).ok_or(TokenError::Malformed)?;
     let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload)
         .map_err(|_| TokenError::Malformed)?;
-    serde_json::from_slice::<NotBefore>(&payload)
+    String::from_utf8(payload).map_err(|_| TokenError::Malformed)
+}
+
+/// The `nbf` of a payload whose signature has already been checked.
+fn not_before(payload: &str) -> Result<Option<UnixSeconds>, TokenError> {
+    serde_json::from_str::<NotBefore>(payload)
         .map(|claims| claims.nbf)
         .map_err(|_| TokenError::Malformed)
 }
