@@ -12,7 +12,7 @@
 #   bench/run-http.sh [--smoke] [--users N] [--requests N] [--connections N]
 #                     [--scenarios "me refresh login mixed"] [--no-ceiling] [--out FILE.jsonl]
 #                     [--bin-dir DIR]   (prebuilt wxlogin, seed, codes, ceiling: no cargo build)
-#   --smoke: debug build, 300 users, 300 requests, 4 connections; checks every answer is
+#   --smoke: debug build, 200 users, 200 requests, 4 connections; checks every answer is
 #   2xx and the count is exact (no timing judgement), for CI.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +21,7 @@ bin_dir="" profile=release users=10000 requests=50000 connections=64 wrk_threads
 scenarios="me refresh login mixed" ceiling=yes out="" smoke=no label=""
 while [ $# -gt 0 ]; do
     case "$1" in
-        --smoke) smoke=yes profile=dev users=300 requests=300 connections=4 ;;
+        --smoke) smoke=yes profile=dev users=200 requests=200 connections=4 ;;
         --users) users="$2"; shift ;;
         --requests) requests="$2"; shift ;;
         --connections) connections="$2"; shift ;;
