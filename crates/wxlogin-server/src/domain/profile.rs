@@ -37,7 +37,11 @@ impl Nickname {
     }
 }
 
-/// An avatar address: an absolute http(s) URL with a host, at most 1024 bytes.
+/// An avatar address: an absolute http(s) URL with a host, at most 1024 bytes, kept in
+/// the parser's serialization. The WHATWG parser repairs what it reads (drops tabs and
+/// newlines, supplies a missing `//`, turns `\` into `/`), so the text as sent is not
+/// the URL that was validated; storing it would hand a differently-parsing consumer
+/// something else.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AvatarUrl(String);
 
@@ -64,7 +68,14 @@ impl AvatarUrl {
                 "avatar_url must not carry credentials".to_owned(),
             ));
         }
-        Ok(AvatarUrl(text.to_owned()))
+        let normalized = String::from(url);
+        if normalized.len() > Self::MAX_LEN {
+            return Err(DomainError(format!(
+                "avatar_url must be at most {} bytes",
+                Self::MAX_LEN
+            )));
+        }
+        Ok(AvatarUrl(normalized))
     }
 
     pub fn as_str(&self) -> &str {
@@ -99,5 +110,27 @@ mod tests {
         assert!(AvatarUrl::parse("https://user:pw@example.com/a.png").is_err());
         let long = format!("https://example.com/{}", "a".repeat(1010));
         assert!(AvatarUrl::parse(&long).is_err());
+        // Within the bound as sent, over it once percent-encoded.
+        let grows = format!("https://example.com/{}", "字".repeat(300));
+        assert!(grows.len() <= AvatarUrl::MAX_LEN);
+        assert!(AvatarUrl::parse(&grows).is_err());
+    }
+
+    #[test]
+    fn avatar_url_is_kept_as_the_url_that_was_validated() {
+        for (sent, stored) in [
+            (
+                "https://thirdwx.qlogo.cn/mmopen/vi_32/abc/132",
+                "https://thirdwx.qlogo.cn/mmopen/vi_32/abc/132",
+            ),
+            ("https://example.com/a\tb.png", "https://example.com/ab.png"),
+            ("https://example.com/a\nb.png", "https://example.com/ab.png"),
+            ("http:&/x.png", "http://&/x.png"),
+            ("https:\\\\example.com\\a.png", "https://example.com/a.png"),
+            (" https://example.com/a.png\r", "https://example.com/a.png"),
+            ("HTTPS://Example.COM", "https://example.com/"),
+        ] {
+            assert_eq!(AvatarUrl::parse(sent).unwrap().as_str(), stored, "{sent:?}");
+        }
     }
 }
