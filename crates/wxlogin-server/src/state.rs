@@ -93,10 +93,10 @@ impl AppState {
         match appid.map(str::trim).filter(|appid| !appid.is_empty()) {
             Some(appid) => {
                 let appid = AppId::parse(appid).map_err(|e| ApiError::invalid_request(e.0))?;
+                // The value is not named back (nor, through the message, logged): a client
+                // that swaps its fields sends its login code here.
                 self.app(appid.as_str()).ok_or_else(|| {
-                    ApiError::invalid_request(format!(
-                        "appid {appid} is not configured on this server"
-                    ))
+                    ApiError::invalid_request("the appid is not configured on this server")
                 })
             }
             None if apps.len() == 1 => Ok(&apps[0]),

@@ -102,6 +102,18 @@ async fn no_secret_reaches_a_log_line_or_an_answer() {
         .await
         .assert_ok()
         .clone();
+    // Fields swapped by a client: the code sent as the appid is neither answered back
+    // nor logged (FUZZ-FINDINGS F5).
+    let swapped = app.code(APPID, "swapped");
+    secrets.server("login code sent as the appid", swapped.clone());
+    let refused = recorder
+        .post("/v1/login", None, json!({"code": APPID, "appid": swapped}))
+        .await;
+    refused.assert_error(400, "invalid_request");
+    assert_eq!(
+        refused.body["error"]["message"],
+        "the appid is not configured on this server"
+    );
     let bob = app.login("bob").await;
     let bob_access = token(&bob, "access_token");
     for body in [&login, &retried, &bob] {
