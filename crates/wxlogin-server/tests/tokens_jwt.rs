@@ -144,18 +144,22 @@ async fn sign_as_the_server(store: &Store, claims: &serde_json::Value) -> String
 
 #[tokio::test]
 async fn tokens_issued_or_valid_only_in_the_future_are_refused() {
+    // Ahead by more than the skew allowance (plus the leeway) is refused.
+    let skew = SigningKeys::CLOCK_SKEW_SECONDS;
     for db in fresh_stores().await {
         let keys = keys_for(&db.store).await;
         let mut lenient = rules();
         lenient.leeway_seconds = 5;
 
-        let from_the_future = keys.sign(&claims("wxapp1", NOW + 1)).await.unwrap();
+        let just_within = keys.sign(&claims("wxapp1", NOW + skew)).await.unwrap();
+        assert!(keys.verify(&just_within, &rules(), NOW).await.is_ok());
+        let from_the_future = keys.sign(&claims("wxapp1", NOW + skew + 1)).await.unwrap();
         assert!(
             matches!(
                 keys.verify(&from_the_future, &rules(), NOW).await,
                 Err(TokenError::NotYetValid)
             ),
-            "{}: iat a second ahead",
+            "{}: iat a second beyond the allowance",
             db.label
         );
         assert!(keys
@@ -163,7 +167,7 @@ async fn tokens_issued_or_valid_only_in_the_future_are_refused() {
             .await
             .is_ok());
         assert!(keys.verify(&from_the_future, &lenient, NOW).await.is_ok());
-        let far_ahead = keys.sign(&claims("wxapp1", NOW + 6)).await.unwrap();
+        let far_ahead = keys.sign(&claims("wxapp1", NOW + skew + 6)).await.unwrap();
         assert!(matches!(
             keys.verify(&far_ahead, &lenient, NOW).await,
             Err(TokenError::NotYetValid)
@@ -174,24 +178,21 @@ async fn tokens_issued_or_valid_only_in_the_future_are_refused() {
             claims["nbf"] = nbf;
             claims
         };
-        let not_before_next_second =
-            sign_as_the_server(&db.store, &with_nbf(serde_json::json!(NOW + 1))).await;
+        let not_before_later =
+            sign_as_the_server(&db.store, &with_nbf(serde_json::json!(NOW + skew + 1))).await;
         assert!(
             matches!(
-                keys.verify(&not_before_next_second, &rules(), NOW).await,
+                keys.verify(&not_before_later, &rules(), NOW).await,
                 Err(TokenError::NotYetValid)
             ),
-            "{}: nbf a second ahead",
+            "{}: nbf a second beyond the allowance",
             db.label
         );
         assert!(keys
-            .verify(&not_before_next_second, &rules(), NOW + 1)
+            .verify(&not_before_later, &rules(), NOW + 1)
             .await
             .is_ok());
-        assert!(keys
-            .verify(&not_before_next_second, &lenient, NOW)
-            .await
-            .is_ok());
+        assert!(keys.verify(&not_before_later, &lenient, NOW).await.is_ok());
         let nbf_as_text = sign_as_the_server(&db.store, &with_nbf(serde_json::json!("0"))).await;
         assert!(matches!(
             keys.verify(&nbf_as_text, &rules(), NOW).await,

@@ -158,6 +158,11 @@ fn load_key(stored: &StoredSigningKey) -> Result<LoadedKey, TokenError> {
 }
 
 impl SigningKeys {
+    /// How far `iat`/`nbf` may be ahead of `now` (besides the leeway). Claims are whole
+    /// seconds, so with no allowance an instance a millisecond ahead would write tokens
+    /// the others refuse until their clock crosses the same second boundary.
+    pub const CLOCK_SKEW_SECONDS: UnixSeconds = 5;
+
     /// Load the keys, creating the first one if no unretired key exists (first start).
     pub async fn load_or_create(
         store: Store,
@@ -308,7 +313,8 @@ impl SigningKeys {
 
     /// Verify an access token: EdDSA only, a published `kid` (re-reading the keys once if
     /// it is unknown), signature, issuer, audience among the configured apps, expiry, and
-    /// neither issued (`iat`) nor valid from (`nbf`) later than `now` plus the leeway.
+    /// neither issued (`iat`) nor valid from (`nbf`) later than `now` plus the leeway and
+    /// `CLOCK_SKEW_SECONDS`.
     pub async fn verify(
         &self,
         token: &str,
@@ -365,10 +371,11 @@ impl SigningKeys {
         }
         // Like `exp`, checked against the caller's clock: a token from the future is one
         // this server did not write, or one written by an instance whose clock runs ahead.
+        let latest_start = now
+            .saturating_add(leeway)
+            .saturating_add(Self::CLOCK_SKEW_SECONDS);
         let not_before = not_before(&payload)?;
-        if claims.iat > now.saturating_add(leeway)
-            || not_before.is_some_and(|nbf| nbf > now.saturating_add(leeway))
-        {
+        if claims.iat > latest_start || not_before.is_some_and(|nbf| nbf > latest_start) {
             return Err(TokenError::NotYetValid);
         }
         Ok(claims)
