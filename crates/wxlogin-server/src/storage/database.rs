@@ -122,6 +122,10 @@ impl Database {
                         .idle_timeout(None)
                         .max_lifetime(None);
                 }
+                // A SQLite connection is a file handle in this process, not a socket that can
+                // go stale: pinging it before every query only adds a round trip to its
+                // worker thread (two context switches per query; see BENCHMARKS.md).
+                pool_options = pool_options.test_before_acquire(false);
                 let busy_ms = options.sqlite_busy_timeout.as_millis();
                 pool_options = pool_options.after_connect(move |connection, _| {
                     Box::pin(async move {
