@@ -685,3 +685,36 @@ async fn statement_timeout_turns_a_blocked_query_into_503_database_unavailable()
     blocker.close().await.ok();
     deployment.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_token_signed_with_a_key_rotated_in_right_after_a_reread_is_accepted() {
+    let Some(deployment) = Deployment::on_test_postgres("kid_right_after_reread", 2).await else {
+        return;
+    };
+    let (signer, verifier) = (0, 1);
+    // Re-reads are at most one a second: let the ones made at start-up age first.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The verifier re-reads its keys (a JWKS request) just before the rotation...
+    deployment.jwks(verifier).await.ok();
+    let rotated = run_wxlogin(&[
+        "keys",
+        "rotate",
+        "--database-url",
+        &deployment.database_url,
+        "--master-key",
+        MASTER_KEY,
+    ])
+    .await;
+    assert!(rotated.success, "{}", rotated.stderr);
+    let (new_kid, _) = current_signing_key(&deployment).await;
+    // ...and the signer just after it (its JWKS re-reads too), so it signs with the new key.
+    deployment.jwks(signer).await.ok();
+    let access = deployment
+        .login(signer, "fresh-kid")
+        .await
+        .field("access_token");
+    assert_eq!(token_kid(&access), new_kid);
+    // Well within a second of the verifier's last re-read: it must re-read again, not refuse.
+    deployment.me(verifier, &access).await.ok();
+    deployment.shutdown().await;
+}

@@ -13,6 +13,10 @@ use zeroize::Zeroizing;
 use super::{AccessClaims, AccessTokenRules, TokenError};
 use crate::storage::{NewSigningKey, Store, StoredSigningKey, UnixSeconds};
 
+/// Longest a request with an unknown kid waits for the re-read throttle before the keys
+/// are re-read for it; with a longer `min_reload_gap` such a request is refused at once.
+const MAX_WAIT_FOR_UNKNOWN_KID: Duration = Duration::from_secs(1);
+
 /// How long keys live in the JWKS and how often they are re-read from the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyPolicy {
@@ -279,6 +283,27 @@ impl SigningKeys {
         self.reload_locked().await
     }
 
+    /// An unknown kid may name a key added elsewhere since the last re-read (a rotation, or
+    /// a sibling instance's first key): re-read, after waiting out the rest of
+    /// `min_reload_gap` when the last attempt was more recent and the wait is short. One
+    /// re-read then serves every request waiting, and forged kids still cost the database
+    /// one re-read per gap at most.
+    async fn reload_for_unknown_kid(&self) -> Result<(), TokenError> {
+        let since_attempt = self
+            .inner
+            .last_reload_attempt
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .elapsed();
+        if let Some(rest) = self.inner.policy.min_reload_gap.checked_sub(since_attempt) {
+            if rest > MAX_WAIT_FOR_UNKNOWN_KID {
+                return Ok(());
+            }
+            tokio::time::sleep(rest).await;
+        }
+        self.reload_if_older_than(Duration::ZERO).await
+    }
+
     /// A periodic reload that keeps the cached keys when the database is unreachable.
     async fn best_effort_reload(&self, age: Duration) {
         if let Err(error) = self.reload_if_older_than(age).await {
@@ -335,7 +360,7 @@ impl SigningKeys {
         let decoding = match find(&self.snapshot()) {
             Some(decoding) => decoding,
             None => {
-                self.reload_if_older_than(Duration::ZERO).await?;
+                self.reload_for_unknown_kid().await?;
                 find(&self.snapshot()).ok_or(TokenError::UnknownKey)?
             }
         };
