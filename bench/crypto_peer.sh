@@ -20,10 +20,10 @@ done
 
 if [ "$profile" = release ]; then
     cargo build --quiet --release -p wxlogin-bench --bin crypto-peer
-    bin=target/release/crypto-peer
+    bin="${CARGO_TARGET_DIR:-target}/release/crypto-peer"
 else
     cargo build --quiet -p wxlogin-bench --bin crypto-peer
-    bin=target/debug/crypto-peer
+    bin="${CARGO_TARGET_DIR:-target}/debug/crypto-peer"
 fi
 
 work=$(mktemp -d)

@@ -40,10 +40,10 @@ if [ -n "$bin_dir" ]; then
     bin="$bin_dir"
 elif [ "$profile" = release ]; then
     cargo build --quiet --release -p wxlogin -p wxlogin-bench
-    bin=target/release
+    bin="${CARGO_TARGET_DIR:-target}/release"
 else
     cargo build --quiet -p wxlogin -p wxlogin-bench
-    bin=target/debug
+    bin="${CARGO_TARGET_DIR:-target}/debug"
 fi
 
 work=$(mktemp -d)
