@@ -345,3 +345,54 @@ async fn issuing_a_session_purges_expired_rows_in_the_background() {
         raw.close().await;
     }
 }
+
+#[tokio::test]
+async fn authenticating_with_the_user_reads_the_same_caller_and_its_user() {
+    for db in fresh_stores().await {
+        let sessions = sessions_for(&db.store).await;
+        let user = user(&db.store).await;
+        let pair = sessions.issue(&user, NOW).await.unwrap();
+        let context = sessions
+            .authenticate(&pair.access_token, NOW + 1)
+            .await
+            .unwrap();
+        let (joined_context, joined_user) = sessions
+            .authenticate_with_user(&pair.access_token, NOW + 1)
+            .await
+            .unwrap();
+        assert_eq!(joined_context, context, "{}", db.label);
+        assert_eq!(joined_user.as_ref(), Some(&user), "{}", db.label);
+
+        // An identity that no longer leads to the session's user: the session is live, the
+        // user is gone.
+        let raw = db.raw_pool().await;
+        sqlx::query("DELETE FROM identities WHERE appid = 'wxapp1' AND openid = 'openid-1'")
+            .execute(&raw)
+            .await
+            .unwrap();
+        raw.close().await;
+        let (_, orphaned) = sessions
+            .authenticate_with_user(&pair.access_token, NOW + 2)
+            .await
+            .unwrap();
+        assert_eq!(orphaned, None, "{}", db.label);
+
+        assert!(sessions.logout(&context.session_id, NOW + 3).await.unwrap());
+        assert!(
+            matches!(
+                sessions
+                    .authenticate_with_user(&pair.access_token, NOW + 4)
+                    .await,
+                Err(AuthError::SessionEnded)
+            ),
+            "{}",
+            db.label
+        );
+        assert!(matches!(
+            sessions
+                .authenticate_with_user(&pair.access_token, NOW + ACCESS_TTL)
+                .await,
+            Err(AuthError::InvalidToken(TokenError::Expired))
+        ));
+    }
+}

@@ -8,6 +8,7 @@ use crate::error::ApiError;
 use crate::services::storage_error;
 use crate::sessions::{AuthContext, AuthError};
 use crate::state::AppState;
+use crate::storage::User;
 
 /// The caller of an authenticated route.
 #[derive(Debug, Clone)]
@@ -23,16 +24,47 @@ impl FromRequestParts<AppState> for Authenticated {
         let token = bearer_token(parts)?;
         match state.sessions().authenticate(token, state.now()).await {
             Ok(context) => Ok(Authenticated(context)),
-            Err(AuthError::Storage(error)) => Err(storage_error(error)),
-            Err(AuthError::InvalidToken(error)) => {
-                tracing::debug!(reason = %error, "access token refused");
-                Err(ApiError::unauthorized(format!(
-                    "{error}; refresh it or log in again"
-                )))
-            }
-            Err(AuthError::SessionEnded) => Err(ApiError::unauthorized(
-                "the session has ended (logged out or revoked); log in again",
+            Err(error) => Err(refusal(error)),
+        }
+    }
+}
+
+/// The caller of an authenticated route together with its user, read with the session in
+/// one statement (for routes that answer with the user).
+#[derive(Debug, Clone)]
+pub struct AuthenticatedUser(pub AuthContext, pub User);
+
+impl FromRequestParts<AppState> for AuthenticatedUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(parts)?;
+        match state
+            .sessions()
+            .authenticate_with_user(token, state.now())
+            .await
+        {
+            Ok((context, Some(user))) => Ok(AuthenticatedUser(context, user)),
+            Ok((_, None)) => Err(ApiError::unauthorized(
+                "this user no longer exists; call wx.login again",
             )),
+            Err(error) => Err(refusal(error)),
+        }
+    }
+}
+
+fn refusal(error: AuthError) -> ApiError {
+    match error {
+        AuthError::Storage(error) => storage_error(error),
+        AuthError::InvalidToken(error) => {
+            tracing::debug!(reason = %error, "access token refused");
+            ApiError::unauthorized(format!("{error}; refresh it or log in again"))
+        }
+        AuthError::SessionEnded => {
+            ApiError::unauthorized("the session has ended (logged out or revoked); log in again")
         }
     }
 }

@@ -3,5 +3,5 @@ mod auth;
 mod json;
 
 pub use crate::sessions::AuthContext as Caller;
-pub use auth::Authenticated;
+pub use auth::{Authenticated, AuthenticatedUser};
 pub use json::ApiJson;

@@ -6,10 +6,10 @@ use utoipa::ToSchema;
 
 use crate::domain::{AvatarUrl, Nickname};
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::{ApiJson, Authenticated};
+use crate::extractors::{ApiJson, Authenticated, AuthenticatedUser};
 use crate::rate_limit::ClientAddress;
 use crate::services::phone::{phone_by_code, phone_by_encrypted_data};
-use crate::services::userinfo::{apply_user_info, current_user, update_profile, SignedUserInfo};
+use crate::services::userinfo::{apply_user_info, update_profile, SignedUserInfo};
 use crate::state::AppState;
 use crate::storage::User;
 
@@ -19,11 +19,9 @@ use crate::storage::User;
         (status = 200, description = "The user", body = User),
         (status = 401, description = "unauthorized", body = ErrorBody),
     ))]
-pub async fn get_me(
-    State(state): State<AppState>,
-    Authenticated(caller): Authenticated,
-) -> Result<ApiJson<User>, ApiError> {
-    Ok(ApiJson(current_user(&state, &caller).await?))
+pub async fn get_me(caller: AuthenticatedUser) -> ApiJson<User> {
+    let AuthenticatedUser(_, user) = caller;
+    ApiJson(user)
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::storage::{NewSession, RefreshRotation, StorageError, Store, UnixSeconds, User};
+use crate::storage::{
+    NewSession, RefreshRotation, SessionRecord, StorageError, Store, UnixSeconds, User,
+};
 use crate::tokens::{
     hash_refresh_token, AccessClaims, AccessTokenRules, RefreshToken, SigningKeys, TokenError,
 };
@@ -119,6 +121,23 @@ impl From<TokenError> for AuthError {
             other => AuthError::InvalidToken(other),
         }
     }
+}
+
+/// The caller of a session that the access token's claims name and that is still live.
+fn live_session_context(
+    session: SessionRecord,
+    claims: &AccessClaims,
+) -> Result<AuthContext, AuthError> {
+    if session.revoked_at.is_some() || session.user_id != claims.sub || session.appid != claims.aud
+    {
+        return Err(AuthError::SessionEnded);
+    }
+    Ok(AuthContext {
+        user_id: session.user_id,
+        appid: session.appid,
+        openid: session.openid,
+        session_id: session.id,
+    })
 }
 
 /// Why issuing tokens failed (a server fault or the database being unavailable).
@@ -264,18 +283,27 @@ impl Sessions {
             .session(&claims.sid)
             .await?
             .ok_or(AuthError::SessionEnded)?;
-        if session.revoked_at.is_some()
-            || session.user_id != claims.sub
-            || session.appid != claims.aud
-        {
-            return Err(AuthError::SessionEnded);
-        }
-        Ok(AuthContext {
-            user_id: session.user_id,
-            appid: session.appid,
-            openid: session.openid,
-            session_id: session.id,
-        })
+        live_session_context(session, &claims)
+    }
+
+    /// [`Sessions::authenticate`] plus the caller's user (`None` if its identity no longer
+    /// belongs to it), read together in one statement.
+    pub async fn authenticate_with_user(
+        &self,
+        access_token: &str,
+        now: UnixSeconds,
+    ) -> Result<(AuthContext, Option<User>), AuthError> {
+        let claims = self
+            .keys
+            .verify(access_token, &self.policy.rules(), now)
+            .await?;
+        let (session, user) = self
+            .store
+            .session_with_user(&claims.sid)
+            .await?
+            .ok_or(AuthError::SessionEnded)?;
+        let context = live_session_context(session, &claims)?;
+        Ok((context, user))
     }
 
     /// End one session (logout). False if it was already ended.

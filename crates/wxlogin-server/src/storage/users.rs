@@ -116,11 +116,11 @@ pub fn rfc3339(unix: UnixSeconds) -> String {
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_string())
 }
 
-const USER_VIEW_COLUMNS: &str =
+pub(super) const USER_VIEW_COLUMNS: &str =
     "u.id, i.appid, i.openid, COALESCE(u.unionid, i.unionid) AS unionid, \
      u.phone_number, u.nickname, u.avatar_url, u.created_at";
 
-fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, StorageError> {
+pub(super) fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, StorageError> {
     Ok(User {
         id: row.try_get("id")?,
         appid: row.try_get("appid")?,
