@@ -4,9 +4,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use ed25519_dalek::pkcs8::EncodePrivateKey;
+use ed25519_dalek::Signer;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -72,7 +72,9 @@ struct LoadedKey {
     created_at: UnixSeconds,
     retired_at: Option<UnixSeconds>,
     public_key: [u8; 32],
-    encoding: EncodingKey,
+    /// Kept parsed: jsonwebtoken 9 re-parses its PKCS#8 key on every `encode`, which cost
+    /// as much as a verify.
+    signer: ed25519_dalek::SigningKey,
     decoding: DecodingKey,
 }
 
@@ -147,16 +149,12 @@ fn load_key(stored: &StoredSigningKey) -> Result<LoadedKey, TokenError> {
             format!("signing key {} does not match its public key", stored.kid),
         )));
     }
-    let pkcs8 = signing_key
-        .to_pkcs8_der()
-        .map_err(|_| TokenError::Signing("cannot encode the signing key as PKCS#8".into()))?;
     Ok(LoadedKey {
         kid: stored.kid.clone(),
         created_at: stored.created_at,
         retired_at: stored.retired_at,
         public_key: stored.public_key,
-        // jsonwebtoken 9 signs with a PKCS#8 document and verifies with the raw 32-byte key.
-        encoding: EncodingKey::from_ed_der(pkcs8.as_bytes()),
+        signer: signing_key,
         decoding: DecodingKey::from_ed_der(&stored.public_key),
     })
 }
@@ -332,8 +330,7 @@ impl SigningKeys {
         let key = set.current().ok_or(TokenError::NoSigningKey)?;
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(key.kid.clone());
-        jsonwebtoken::encode(&header, claims, &key.encoding)
-            .map_err(|error| TokenError::Signing(error.to_string()))
+        sign_compact(&header, claims, &key.signer)
     }
 
     /// Verify an access token: EdDSA only, a published `kid` (re-reading the keys once if
@@ -444,6 +441,28 @@ impl SigningKeys {
     }
 }
 
+/// A compact JWS of `claims` signed with Ed25519: what `jsonwebtoken::encode` produces
+/// (Ed25519 is deterministic, so byte for byte), without re-parsing the key each time.
+fn sign_compact(
+    header: &Header,
+    claims: &AccessClaims,
+    signer: &ed25519_dalek::SigningKey,
+) -> Result<String, TokenError> {
+    let encode_part = |value: Result<Vec<u8>, serde_json::Error>| {
+        value
+            .map(|json| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json))
+            .map_err(|error| TokenError::Signing(error.to_string()))
+    };
+    let mut message = encode_part(serde_json::to_vec(header))?;
+    message.push('.');
+    message.push_str(&encode_part(serde_json::to_vec(claims))?);
+    let signature = signer.sign(message.as_bytes());
+    message.push('.');
+    message
+        .push_str(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature.to_bytes()));
+    Ok(message)
+}
+
 /// The optional `nbf` claim, which `AccessClaims` does not carry (this server never
 /// writes it) but a verifier must still honour.
 #[derive(serde::Deserialize)]
@@ -473,6 +492,30 @@ fn not_before(payload: &str) -> Result<Option<UnixSeconds>, TokenError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signing_with_the_cached_key_matches_jsonwebtoken_byte_for_byte() {
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        let signer = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some("kid-1".to_string());
+        let claims = AccessClaims {
+            iss: "wxlogin".to_string(),
+            sub: "user-1".to_string(),
+            aud: "wxapp1".to_string(),
+            sid: "session-1".to_string(),
+            iat: 1_700_000_000,
+            exp: 1_700_001_800,
+        };
+        let pkcs8 = signer.to_pkcs8_der().unwrap();
+        let expected = jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_ed_der(pkcs8.as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(sign_compact(&header, &claims, &signer).unwrap(), expected);
+    }
 
     #[test]
     fn kid_is_the_rfc7638_thumbprint() {
