@@ -396,3 +396,59 @@ async fn authenticating_with_the_user_reads_the_same_caller_and_its_user() {
         ));
     }
 }
+
+#[tokio::test]
+async fn a_rotation_answers_the_session_as_extended_and_refuses_an_ended_one() {
+    use wxlogin_server::storage::RefreshRotation;
+    use wxlogin_server::tokens::hash_refresh_token;
+    for db in fresh_stores().await {
+        let sessions = sessions_for(&db.store).await;
+        let user = user(&db.store).await;
+        let pair = sessions.issue(&user, NOW).await.unwrap();
+        let rotated = db
+            .store
+            .rotate_refresh_token(
+                &hash_refresh_token(&pair.refresh_token),
+                "successor-hash",
+                NOW + 10,
+                NOW + 10 + REFRESH_TTL,
+            )
+            .await
+            .unwrap();
+        let RefreshRotation::Rotated(session) = rotated else {
+            panic!("{}: expected a rotation, got {rotated:?}", db.label);
+        };
+        assert_eq!(
+            (
+                session.user_id.as_str(),
+                session.appid.as_str(),
+                session.openid.as_str()
+            ),
+            (user.id.as_str(), "wxapp1", "openid-1"),
+            "{}",
+            db.label
+        );
+        assert_eq!(session.expires_at, NOW + 10 + REFRESH_TTL, "{}", db.label);
+        assert_eq!(session.revoked_at, None);
+
+        assert!(sessions.logout(&session.id, NOW + 20).await.unwrap());
+        let after_logout = db
+            .store
+            .rotate_refresh_token(
+                "successor-hash",
+                "third-hash",
+                NOW + 30,
+                NOW + 30 + REFRESH_TTL,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            after_logout,
+            RefreshRotation::SessionEnded {
+                session_id: session.id.clone()
+            },
+            "{}",
+            db.label
+        );
+    }
+}

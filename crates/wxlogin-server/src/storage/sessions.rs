@@ -130,15 +130,24 @@ impl Store {
         .await?;
         if let Some(spent) = spent {
             let session_id: String = spent.try_get("session_id")?;
-            let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1");
+            // Extending a live session and reading it back is one statement (RETURNING gives
+            // the row as updated, in SQLite >= 3.35 and PostgreSQL alike): on SQLite every
+            // statement is a round trip to the connection's worker thread.
+            let sql = format!(
+                "UPDATE sessions SET expires_at = CASE WHEN expires_at < $2 THEN $2 ELSE expires_at END \
+                 WHERE id = $1 AND revoked_at IS NULL AND expires_at > $3 \
+                 RETURNING {SESSION_COLUMNS}"
+            );
             let session = sqlx::query(&sql)
                 .bind(&session_id)
+                .bind(new_expires_at)
+                .bind(now)
                 .fetch_optional(&mut *transaction)
                 .await?
                 .as_ref()
                 .map(session_from_row)
                 .transpose()?;
-            let Some(mut session) = session.filter(|session| session.is_active(now)) else {
+            let Some(session) = session else {
                 transaction.commit().await?;
                 return Ok(RefreshRotation::SessionEnded { session_id });
             };
@@ -149,13 +158,7 @@ impl Store {
                 .bind(new_expires_at)
                 .execute(&mut *transaction)
                 .await?;
-            sqlx::query("UPDATE sessions SET expires_at = $2 WHERE id = $1 AND expires_at < $2")
-                .bind(&session_id)
-                .bind(new_expires_at)
-                .execute(&mut *transaction)
-                .await?;
             transaction.commit().await?;
-            session.expires_at = session.expires_at.max(new_expires_at);
             return Ok(RefreshRotation::Rotated(session));
         }
         transaction.rollback().await?;
