@@ -63,23 +63,21 @@ pub async fn update_profile(
     nickname: Option<Nickname>,
     avatar_url: Option<AvatarUrl>,
 ) -> Result<User, ApiError> {
-    let store = state.store();
-    let updated = store
-        .update_profile(
+    let user = state
+        .store()
+        .update_profile_and_read(
             &caller.user_id,
+            &caller.appid,
+            &caller.openid,
             nickname.as_ref().map(Nickname::as_str),
             avatar_url.as_ref().map(AvatarUrl::as_str),
             state.now(),
         )
         .await
-        .map_err(storage_error)?;
-    if !updated {
-        return Err(ApiError::unauthorized(
-            "this user no longer exists; call wx.login again",
-        ));
-    }
+        .map_err(storage_error)?
+        .ok_or_else(|| ApiError::unauthorized("this user no longer exists; call wx.login again"))?;
     tracing::info!(user_id = %caller.user_id, nickname_changed = nickname.is_some(), avatar_changed = avatar_url.is_some(), "profile updated");
-    current_user(state, caller).await
+    Ok(user)
 }
 
 /// The caller as `user`.

@@ -388,6 +388,49 @@ impl Store {
         Ok(affected == 1)
     }
 
+    /// Store the given profile fields and answer the user as this write left it, seen
+    /// through identity (appid, openid); `None` if the user or identity is gone. The update
+    /// and the read share one transaction, so a concurrent update of the same user cannot
+    /// slip between them and make this answer show the other request's values.
+    pub async fn update_profile_and_read(
+        &self,
+        user_id: &str,
+        appid: &str,
+        openid: &str,
+        nickname: Option<&str>,
+        avatar_url: Option<&str>,
+        now: UnixSeconds,
+    ) -> Result<Option<User>, StorageError> {
+        let mut transaction = self.pool().begin().await?;
+        let affected = sqlx::query(
+            "UPDATE users SET nickname = COALESCE($2, nickname), avatar_url = COALESCE($3, avatar_url), \
+             updated_at = $4 WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(nickname)
+        .bind(avatar_url)
+        .bind(now)
+        .execute(&mut *transaction)
+        .await?
+        .rows_affected();
+        if affected != 1 {
+            return Ok(None);
+        }
+        let sql = format!(
+            "SELECT {USER_VIEW_COLUMNS} FROM identities i JOIN users u ON u.id = i.user_id \
+             WHERE i.appid = $1 AND i.openid = $2 AND u.id = $3"
+        );
+        let row = sqlx::query(&sql)
+            .bind(appid)
+            .bind(openid)
+            .bind(user_id)
+            .fetch_optional(&mut *transaction)
+            .await?;
+        let user = row.as_ref().map(user_from_row).transpose()?;
+        transaction.commit().await?;
+        Ok(user)
+    }
+
     /// Store the user's phone number. False if the user does not exist.
     pub async fn set_phone_number(
         &self,
