@@ -79,13 +79,3 @@ pub async fn update_profile(
     tracing::info!(user_id = %caller.user_id, nickname_changed = nickname.is_some(), avatar_changed = avatar_url.is_some(), "profile updated");
     Ok(user)
 }
-
-/// The caller as `user`.
-pub async fn current_user(state: &AppState, caller: &Caller) -> Result<User, ApiError> {
-    state
-        .store()
-        .user(&caller.user_id, &caller.appid, &caller.openid)
-        .await
-        .map_err(storage_error)?
-        .ok_or_else(|| ApiError::unauthorized("this user no longer exists; call wx.login again"))
-}

@@ -116,6 +116,10 @@ pub fn rfc3339(unix: UnixSeconds) -> String {
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_string())
 }
 
+/// Set the profile fields that are given ($2 nickname, $3 avatar) of user $1 at $4.
+const UPDATE_PROFILE_SQL: &str = "UPDATE users SET nickname = COALESCE($2, nickname), \
+     avatar_url = COALESCE($3, avatar_url), updated_at = $4 WHERE id = $1";
+
 pub(super) const USER_VIEW_COLUMNS: &str =
     "u.id, i.appid, i.openid, COALESCE(u.unionid, i.unionid) AS unionid, \
      u.phone_number, u.nickname, u.avatar_url, u.created_at";
@@ -374,17 +378,14 @@ impl Store {
         avatar_url: Option<&str>,
         now: UnixSeconds,
     ) -> Result<bool, StorageError> {
-        let affected = sqlx::query(
-            "UPDATE users SET nickname = COALESCE($2, nickname), avatar_url = COALESCE($3, avatar_url), \
-             updated_at = $4 WHERE id = $1",
-        )
-        .bind(user_id)
-        .bind(nickname)
-        .bind(avatar_url)
-        .bind(now)
-        .execute(self.pool())
-        .await?
-        .rows_affected();
+        let affected = sqlx::query(UPDATE_PROFILE_SQL)
+            .bind(user_id)
+            .bind(nickname)
+            .bind(avatar_url)
+            .bind(now)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
         Ok(affected == 1)
     }
 
@@ -402,17 +403,14 @@ impl Store {
         now: UnixSeconds,
     ) -> Result<Option<User>, StorageError> {
         let mut transaction = self.pool().begin().await?;
-        let affected = sqlx::query(
-            "UPDATE users SET nickname = COALESCE($2, nickname), avatar_url = COALESCE($3, avatar_url), \
-             updated_at = $4 WHERE id = $1",
-        )
-        .bind(user_id)
-        .bind(nickname)
-        .bind(avatar_url)
-        .bind(now)
-        .execute(&mut *transaction)
-        .await?
-        .rows_affected();
+        let affected = sqlx::query(UPDATE_PROFILE_SQL)
+            .bind(user_id)
+            .bind(nickname)
+            .bind(avatar_url)
+            .bind(now)
+            .execute(&mut *transaction)
+            .await?
+            .rows_affected();
         if affected != 1 {
             return Ok(None);
         }
