@@ -132,6 +132,38 @@ async fn a_sqlite_database_locked_past_the_busy_timeout_is_unavailable() {
 }
 
 #[tokio::test]
+async fn concurrent_writes_on_sqlite_queue_for_one_writer_instead_of_the_busy_handler() {
+    // With the busy handler off, a write that meets another connection's write lock fails
+    // at once ("database is locked"). All writes of one store go through its one writer
+    // connection, so none of them can meet another of its own.
+    let db = fresh_sqlite().await;
+    let options = StoreOptions {
+        sqlite_busy_timeout: Duration::ZERO,
+        ..StoreOptions::default()
+    };
+    let store = Store::connect(&db.url, &options, db.master_key.clone())
+        .await
+        .unwrap();
+    let writes = (0..200).map(|n| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let key = SessionKey::from_bytes([n as u8; 16]);
+            store
+                .save_session_key("wxapp", &format!("openid-{n}"), &key, 1)
+                .await?;
+            store
+                .find_or_create_user("wxapp", &format!("openid-{n}"), None, 1)
+                .await
+                .map(|_| ())
+        })
+    });
+    for write in futures::future::join_all(writes).await {
+        write.unwrap().unwrap();
+    }
+    assert_eq!(store.count_users().await.unwrap(), 200);
+}
+
+#[tokio::test]
 async fn a_postgres_statement_past_its_timeout_is_unavailable() {
     let Some(db) = storage_support::fresh_postgres().await else {
         return;

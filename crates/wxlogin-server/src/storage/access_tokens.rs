@@ -48,7 +48,7 @@ impl Store {
         let row =
             sqlx::query("SELECT sealed_token, expires_at FROM access_tokens WHERE appid = $1")
                 .bind(appid)
-                .fetch_optional(self.pool())
+                .fetch_optional(self.readers())
                 .await?;
         let Some(row) = row else {
             return Ok(None);
@@ -85,7 +85,7 @@ impl Store {
         .bind(appid)
         .bind(sealed)
         .bind(token.expires_at_unix)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -99,7 +99,7 @@ impl Store {
     ) -> Result<(), StorageError> {
         let row = sqlx::query("SELECT sealed_token FROM access_tokens WHERE appid = $1")
             .bind(appid)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.readers())
             .await?;
         let Some(sealed) = row
             .map(|row| row.try_get::<Option<Vec<u8>>, _>("sealed_token"))
@@ -120,7 +120,7 @@ impl Store {
         )
         .bind(appid)
         .bind(sealed)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -136,7 +136,7 @@ impl Store {
     ) -> Result<bool, StorageError> {
         sqlx::query("INSERT INTO access_tokens (appid) VALUES ($1) ON CONFLICT (appid) DO NOTHING")
             .bind(appid)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         let until = now_ms.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2));
         let taken = sqlx::query(
@@ -147,7 +147,7 @@ impl Store {
         .bind(holder)
         .bind(until)
         .bind(now_ms)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         Ok(taken == 1)
@@ -164,7 +164,7 @@ impl Store {
         )
         .bind(appid)
         .bind(holder)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }

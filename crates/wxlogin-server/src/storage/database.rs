@@ -46,7 +46,9 @@ impl Backend {
 /// Pool settings. The defaults suit one server instance.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// Most connections the pool opens (SQLite in-memory databases always use one).
+    /// Most connections the pool opens. On a SQLite file these are the readers, and every
+    /// write goes through one more, dedicated connection (an in-memory database always uses
+    /// exactly one connection for both).
     pub max_connections: u32,
     /// How long a query waits for a free connection before failing with
     /// [`StorageError::Unavailable`].
@@ -81,9 +83,18 @@ pub struct MigrationReport {
 
 /// A connection pool to the server's database. Cheap to clone. `Debug` names only the
 /// backend (never the connection string, which may hold a password).
+///
+/// On a SQLite file, statements that write go through a pool of exactly one connection:
+/// SQLite admits one writer at a time anyway, and with several writing connections the
+/// losers of each race sleep in SQLite's busy handler (1, 2, 5 … 100 ms between tries),
+/// which was most of the latency of a login or a refresh under load (BENCHMARKS.md).
+/// Waiting for the one writer is a fair, wake-on-release queue in the pool instead. Readers
+/// keep their own connections (WAL mode: they never wait for the writer). On PostgreSQL
+/// and in-memory SQLite both are the same pool.
 #[derive(Clone)]
 pub struct Database {
-    pool: AnyPool,
+    readers: AnyPool,
+    writer: AnyPool,
     backend: Backend,
 }
 
@@ -96,76 +107,90 @@ impl std::fmt::Debug for Database {
 }
 
 impl Database {
-    /// Open a pool. A SQLite file is created if missing; each SQLite connection runs in WAL
-    /// mode with foreign keys on, `synchronous=NORMAL` and the configured busy timeout; each
-    /// PostgreSQL connection gets the configured `statement_timeout`.
+    /// Open the pools. A SQLite file is created if missing; each SQLite connection runs in
+    /// WAL mode with foreign keys on, `synchronous=NORMAL` and the configured busy timeout,
+    /// and the reading ones are `query_only`; each PostgreSQL connection gets the configured
+    /// `statement_timeout`.
     pub async fn connect(
         database_url: &str,
         options: &StoreOptions,
     ) -> Result<Database, StorageError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(database_url)?;
-        let mut pool_options = AnyPoolOptions::new()
-            .max_connections(options.max_connections.max(1))
-            .acquire_timeout(options.acquire_timeout);
-        let url = match backend {
-            Backend::Sqlite => {
-                let in_memory = matches!(
-                    crate::at_rest::sqlite_database_file(database_url),
-                    Some(crate::at_rest::SqliteLocation::Memory)
-                );
-                if in_memory {
-                    // Every connection to `:memory:` is its own empty database: keep exactly one.
-                    pool_options = pool_options
-                        .max_connections(1)
-                        .min_connections(1)
-                        .idle_timeout(None)
-                        .max_lifetime(None);
-                }
-                // A SQLite connection is a file handle in this process, not a socket that can
-                // go stale: pinging it before every query only adds a round trip to its
-                // worker thread (two context switches per query; see BENCHMARKS.md).
-                pool_options = pool_options.test_before_acquire(false);
-                let busy_ms = options.sqlite_busy_timeout.as_millis();
-                pool_options = pool_options.after_connect(move |connection, _| {
-                    Box::pin(async move {
-                        connection
-                            .execute(
-                                format!(
-                                    "PRAGMA busy_timeout = {busy_ms}; PRAGMA journal_mode = WAL; \
-                                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
-                                )
-                                .as_str(),
-                            )
-                            .await?;
-                        Ok(())
-                    })
-                });
-                sqlite_url_creating_file(database_url)
-            }
+        match backend {
+            Backend::Sqlite => Self::connect_sqlite(database_url, options).await,
             Backend::Postgres => {
                 let timeout_ms = options.statement_timeout.as_millis();
-                pool_options = pool_options.after_connect(move |connection, _| {
-                    Box::pin(async move {
-                        connection
-                            .execute(format!("SET statement_timeout = {timeout_ms}").as_str())
-                            .await?;
-                        Ok(())
+                let pool = AnyPoolOptions::new()
+                    .max_connections(options.max_connections.max(1))
+                    .acquire_timeout(options.acquire_timeout)
+                    .after_connect(move |connection, _| {
+                        Box::pin(async move {
+                            connection
+                                .execute(format!("SET statement_timeout = {timeout_ms}").as_str())
+                                .await?;
+                            Ok(())
+                        })
                     })
-                });
-                database_url.to_string()
+                    .connect(database_url)
+                    .await?;
+                Ok(Database {
+                    readers: pool.clone(),
+                    writer: pool,
+                    backend,
+                })
             }
-        };
-        let pool = pool_options.connect(&url).await?;
-        Ok(Database { pool, backend })
+        }
+    }
+
+    async fn connect_sqlite(
+        database_url: &str,
+        options: &StoreOptions,
+    ) -> Result<Database, StorageError> {
+        let url = sqlite_url_creating_file(database_url);
+        let in_memory = matches!(
+            crate::at_rest::sqlite_database_file(database_url),
+            Some(crate::at_rest::SqliteLocation::Memory)
+        );
+        if in_memory {
+            // Every connection to `:memory:` is its own empty database: keep exactly one,
+            // for reading and writing alike.
+            let pool = sqlite_pool_options(options, 1, false)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect(&url)
+                .await?;
+            return Ok(Database {
+                readers: pool.clone(),
+                writer: pool,
+                backend: Backend::Sqlite,
+            });
+        }
+        // The writer first: it creates the file and switches it to WAL mode.
+        let writer = sqlite_pool_options(options, 1, false).connect(&url).await?;
+        let readers = sqlite_pool_options(options, options.max_connections.max(1), true)
+            .connect(&url)
+            .await?;
+        Ok(Database {
+            readers,
+            writer,
+            backend: Backend::Sqlite,
+        })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
     }
 
-    pub(crate) fn pool(&self) -> &AnyPool {
-        &self.pool
+    /// Connections for statements that only read.
+    pub(crate) fn readers(&self) -> &AnyPool {
+        &self.readers
+    }
+
+    /// The connection(s) for statements that write, and every transaction.
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.writer
     }
 
     /// Apply every migration of this backend not yet applied (idempotent; on PostgreSQL
@@ -179,7 +204,7 @@ impl Database {
             sqlx::migrate::MigrateError::Execute(inner) => StorageError::from(inner),
             other => StorageError::Migration(other.to_string()),
         };
-        let mut connection = self.pool.acquire().await?;
+        let mut connection = self.writer.acquire().await?;
         // Hold the migration lock (a PostgreSQL advisory lock, re-entrant for this session)
         // while reading what was applied, so instances starting together neither race on
         // creating the bookkeeping table nor misreport each other's work.
@@ -226,8 +251,42 @@ impl Database {
 
     /// Close every connection (waits for checked-out connections to come back).
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.readers.close().await;
+        self.writer.close().await;
     }
+}
+
+/// Options of a SQLite pool of at most `max_connections`; `read_only` connections refuse
+/// to write (`PRAGMA query_only`), so a write sent to the readers fails loudly in tests
+/// instead of quietly competing with the writer.
+fn sqlite_pool_options(
+    options: &StoreOptions,
+    max_connections: u32,
+    read_only: bool,
+) -> AnyPoolOptions {
+    let busy_ms = options.sqlite_busy_timeout.as_millis();
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(options.acquire_timeout)
+        // A SQLite connection is a file handle in this process, not a socket that can go
+        // stale: pinging it before every query only adds a round trip to its worker thread
+        // (two context switches per query; see BENCHMARKS.md).
+        .test_before_acquire(false)
+        .after_connect(move |connection, _| {
+            Box::pin(async move {
+                connection
+                    .execute(
+                        format!(
+                            "PRAGMA busy_timeout = {busy_ms}; PRAGMA journal_mode = WAL; \
+                             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                             PRAGMA query_only = {read_only};"
+                        )
+                        .as_str(),
+                    )
+                    .await?;
+                Ok(())
+            })
+        })
 }
 
 /// sqlx opens SQLite files read-write without creating them; `mode=rwc` creates a missing file.
@@ -261,6 +320,40 @@ mod tests {
         );
         assert!(Backend::from_url("mysql://u@h/db").is_err());
         assert!(Backend::from_url("wxlogin.db").is_err());
+    }
+
+    #[tokio::test]
+    async fn on_a_sqlite_file_only_the_writer_writes() {
+        let dir = std::env::temp_dir().join(format!("wxlogin-db-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("split.db").display());
+        let database = Database::connect(&url, &StoreOptions::default())
+            .await
+            .unwrap();
+        database
+            .writer()
+            .execute("CREATE TABLE t (n INTEGER)")
+            .await
+            .unwrap();
+        // A write sent to the readers would compete with the writer for SQLite's lock.
+        let error = database
+            .readers()
+            .execute("INSERT INTO t VALUES (1)")
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("readonly"), "{error}");
+        database
+            .writer()
+            .execute("INSERT INTO t VALUES (2)")
+            .await
+            .unwrap();
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM t")
+            .fetch_one(database.readers())
+            .await
+            .unwrap();
+        assert_eq!(sqlx::Row::try_get::<i64, _>(&row, "n").unwrap(), 1);
+        database.close().await;
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -68,7 +68,7 @@ impl Store {
         .bind(IN_FLIGHT)
         .bind(now)
         .bind(now.saturating_add(seconds(in_flight_ttl)))
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         if claimed == 1 {
@@ -78,7 +78,7 @@ impl Store {
             "SELECT state, user_id, openid, completed_at FROM login_codes WHERE code_hash = $1",
         )
         .bind(code_hash)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.readers())
         .await?;
         let Some(row) = row else {
             // Released between our insert and our read: the caller may simply retry.
@@ -123,7 +123,7 @@ impl Store {
         .bind(openid)
         .bind(now)
         .bind(now.saturating_add(seconds(retry_window)))
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -134,7 +134,7 @@ impl Store {
         sqlx::query("DELETE FROM login_codes WHERE code_hash = $1 AND state = $2")
             .bind(code_hash)
             .bind(IN_FLIGHT)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }

@@ -91,8 +91,14 @@ impl Store {
         self.database.backend()
     }
 
-    pub(crate) fn pool(&self) -> &sqlx::AnyPool {
-        self.database.pool()
+    /// Where statements that only read go.
+    pub(crate) fn readers(&self) -> &sqlx::AnyPool {
+        self.database.readers()
+    }
+
+    /// Where every write and every transaction goes (on SQLite: one connection).
+    pub(crate) fn writer(&self) -> &sqlx::AnyPool {
+        self.database.writer()
     }
 
     pub(crate) fn master_key(&self) -> &MasterKey {

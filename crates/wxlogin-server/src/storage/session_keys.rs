@@ -33,7 +33,7 @@ impl Store {
         .bind(openid)
         .bind(sealed)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -47,7 +47,7 @@ impl Store {
         let row = sqlx::query("SELECT sealed FROM session_keys WHERE appid = $1 AND openid = $2")
             .bind(appid)
             .bind(openid)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.readers())
             .await?;
         let Some(row) = row else {
             return Ok(None);

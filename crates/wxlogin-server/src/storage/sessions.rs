@@ -83,7 +83,7 @@ impl Store {
         session: &NewSession,
         refresh_token_hash: &str,
     ) -> Result<(), StorageError> {
-        let mut transaction = self.pool().begin().await?;
+        let mut transaction = self.writer().begin().await?;
         sqlx::query(
             "INSERT INTO sessions (id, user_id, appid, openid, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -118,7 +118,7 @@ impl Store {
         now: UnixSeconds,
         new_expires_at: UnixSeconds,
     ) -> Result<RefreshRotation, StorageError> {
-        let mut transaction = self.pool().begin().await?;
+        let mut transaction = self.writer().begin().await?;
         // Writing first takes SQLite's write lock at once, so the busy timeout applies.
         let spent = sqlx::query(
             "UPDATE refresh_tokens SET spent_at = $2 WHERE hash = $1 AND spent_at IS NULL AND expires_at > $2 \
@@ -165,7 +165,7 @@ impl Store {
 
         let row = sqlx::query("SELECT session_id, spent_at FROM refresh_tokens WHERE hash = $1")
             .bind(presented_hash)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.readers())
             .await?;
         let Some(row) = row else {
             return Ok(RefreshRotation::Unknown);
@@ -184,7 +184,7 @@ impl Store {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1");
         sqlx::query(&sql)
             .bind(session_id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.readers())
             .await?
             .as_ref()
             .map(session_from_row)
@@ -210,7 +210,7 @@ impl Store {
         );
         let Some(row) = sqlx::query(&sql)
             .bind(session_id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.readers())
             .await?
         else {
             return Ok(None);
@@ -243,7 +243,7 @@ impl Store {
             sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                 .bind(session_id)
                 .bind(now)
-                .execute(self.pool())
+                .execute(self.writer())
                 .await?
                 .rows_affected();
         Ok(affected == 1)
@@ -260,7 +260,7 @@ impl Store {
         )
         .bind(user_id)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected())
     }
@@ -271,7 +271,7 @@ impl Store {
             "SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL AND expires_at > $1",
         )
         .bind(now)
-        .fetch_one(self.pool())
+        .fetch_one(self.readers())
         .await?
         .try_get("n")?)
     }
@@ -287,7 +287,7 @@ impl Store {
         )
         .bind(user_id)
         .bind(now)
-        .fetch_one(self.pool())
+        .fetch_one(self.readers())
         .await?
         .try_get("n")?)
     }
@@ -296,17 +296,17 @@ impl Store {
     pub async fn purge_expired(&self, now: UnixSeconds) -> Result<PurgeReport, StorageError> {
         let login_codes = sqlx::query("DELETE FROM login_codes WHERE expires_at <= $1")
             .bind(now)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected();
         let refresh_tokens = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at <= $1")
             .bind(now)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected();
         let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected();
         Ok(PurgeReport {

@@ -53,7 +53,7 @@ impl Store {
         .bind(sealed)
         .bind(key.public_key.to_vec())
         .bind(key.created_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -64,7 +64,7 @@ impl Store {
             "SELECT kid, sealed_private, public_key, created_at, retired_at FROM signing_keys \
              ORDER BY created_at, kid",
         )
-        .fetch_all(self.pool())
+        .fetch_all(self.readers())
         .await?;
         let mut keys = Vec::with_capacity(rows.len());
         for row in rows {
@@ -110,7 +110,7 @@ impl Store {
              (SELECT newest.kid FROM signing_keys AS newest ORDER BY newest.created_at DESC, newest.kid DESC LIMIT 1)",
         )
         .bind(now)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected())
     }

@@ -163,7 +163,7 @@ impl Store {
             };
         }
 
-        let mut transaction = self.pool().begin().await?;
+        let mut transaction = self.writer().begin().await?;
         let candidate_id = uuid::Uuid::new_v4().to_string();
         let user_id: String = match unionid {
             Some(unionid) => {
@@ -237,7 +237,7 @@ impl Store {
             .bind(appid)
             .bind(openid)
             .bind(unionid)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         let result = sqlx::query(
             "UPDATE users SET unionid = $2 WHERE id = $1 AND unionid IS NULL \
@@ -245,7 +245,7 @@ impl Store {
         )
         .bind(user_id)
         .bind(unionid)
-        .execute(self.pool())
+        .execute(self.writer())
         .await;
         match result {
             Ok(_) => Ok(()),
@@ -268,7 +268,7 @@ impl Store {
         let row = sqlx::query(&sql)
             .bind(appid)
             .bind(openid)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.readers())
             .await?;
         row.as_ref().map(user_from_row).transpose()
     }
@@ -294,7 +294,7 @@ impl Store {
              created_at, updated_at FROM users WHERE id = $1",
         )
         .bind(user_id)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.readers())
         .await?;
         match row {
             Some(row) => Ok(Some(self.user_record_from_row(&row).await?)),
@@ -314,7 +314,7 @@ impl Store {
         )
         .bind(i64::from(limit))
         .bind(i64::try_from(offset).unwrap_or(i64::MAX))
-        .fetch_all(self.pool())
+        .fetch_all(self.readers())
         .await?;
         let mut records = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -326,7 +326,7 @@ impl Store {
     /// How many users exist.
     pub async fn count_users(&self) -> Result<i64, StorageError> {
         Ok(sqlx::query("SELECT COUNT(*) AS n FROM users")
-            .fetch_one(self.pool())
+            .fetch_one(self.readers())
             .await?
             .try_get("n")?)
     }
@@ -340,7 +340,7 @@ impl Store {
             "SELECT appid, openid FROM identities WHERE user_id = $1 ORDER BY created_at, appid, openid",
         )
         .bind(&id)
-        .fetch_all(self.pool())
+        .fetch_all(self.readers())
         .await?
         .iter()
         .map(|identity| Ok((identity.try_get("appid")?, identity.try_get("openid")?)))
@@ -383,7 +383,7 @@ impl Store {
             .bind(nickname)
             .bind(avatar_url)
             .bind(now)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected();
         Ok(affected == 1)
@@ -402,7 +402,7 @@ impl Store {
         avatar_url: Option<&str>,
         now: UnixSeconds,
     ) -> Result<Option<User>, StorageError> {
-        let mut transaction = self.pool().begin().await?;
+        let mut transaction = self.writer().begin().await?;
         let affected = sqlx::query(UPDATE_PROFILE_SQL)
             .bind(user_id)
             .bind(nickname)
@@ -445,7 +445,7 @@ impl Store {
         .bind(&phone.pure_phone_number)
         .bind(&phone.country_code)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         Ok(affected == 1)
