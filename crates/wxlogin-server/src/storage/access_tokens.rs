@@ -5,7 +5,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use sqlx::Row;
+use super::sql::query;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -45,11 +45,10 @@ impl Store {
         &self,
         appid: &str,
     ) -> Result<Option<CachedAccessToken>, StorageError> {
-        let row =
-            sqlx::query("SELECT sealed_token, expires_at FROM access_tokens WHERE appid = $1")
-                .bind(appid)
-                .fetch_optional(self.readers())
-                .await?;
+        let row = query("SELECT sealed_token, expires_at FROM access_tokens WHERE appid = $1")
+            .bind(appid)
+            .fetch_optional(self.readers())
+            .await?;
         let Some(row) = row else {
             return Ok(None);
         };
@@ -78,7 +77,7 @@ impl Store {
         let sealed = self
             .master_key()
             .seal(token.token.as_bytes(), &access_token_binding(appid));
-        sqlx::query(
+        query(
             "INSERT INTO access_tokens (appid, sealed_token, expires_at) VALUES ($1, $2, $3) \
              ON CONFLICT (appid) DO UPDATE SET sealed_token = excluded.sealed_token, expires_at = excluded.expires_at",
         )
@@ -97,12 +96,12 @@ impl Store {
         appid: &str,
         failed_token: &str,
     ) -> Result<(), StorageError> {
-        let row = sqlx::query("SELECT sealed_token FROM access_tokens WHERE appid = $1")
+        let row = query("SELECT sealed_token FROM access_tokens WHERE appid = $1")
             .bind(appid)
             .fetch_optional(self.readers())
             .await?;
         let Some(sealed) = row
-            .map(|row| row.try_get::<Option<Vec<u8>>, _>("sealed_token"))
+            .map(|row| row.try_get::<Option<Vec<u8>>>("sealed_token"))
             .transpose()?
             .flatten()
         else {
@@ -115,7 +114,7 @@ impl Store {
             return Ok(());
         }
         // Compare-and-clear on the exact ciphertext we read: a concurrent save wins.
-        sqlx::query(
+        query(
             "UPDATE access_tokens SET sealed_token = NULL, expires_at = NULL WHERE appid = $1 AND sealed_token = $2",
         )
         .bind(appid)
@@ -134,12 +133,12 @@ impl Store {
         ttl: Duration,
         now_ms: i64,
     ) -> Result<bool, StorageError> {
-        sqlx::query("INSERT INTO access_tokens (appid) VALUES ($1) ON CONFLICT (appid) DO NOTHING")
+        query("INSERT INTO access_tokens (appid) VALUES ($1) ON CONFLICT (appid) DO NOTHING")
             .bind(appid)
             .execute(self.writer())
             .await?;
         let until = now_ms.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX / 2));
-        let taken = sqlx::query(
+        let taken = query(
             "UPDATE access_tokens SET lease_holder = $2, lease_until_ms = $3 WHERE appid = $1 \
              AND (lease_holder IS NULL OR lease_until_ms IS NULL OR lease_until_ms <= $4 OR lease_holder = $2)",
         )
@@ -159,7 +158,7 @@ impl Store {
         appid: &str,
         holder: &str,
     ) -> Result<(), StorageError> {
-        sqlx::query(
+        query(
             "UPDATE access_tokens SET lease_holder = NULL, lease_until_ms = NULL WHERE appid = $1 AND lease_holder = $2",
         )
         .bind(appid)

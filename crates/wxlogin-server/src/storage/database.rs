@@ -3,10 +3,14 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{Migrate, Migrator};
-use sqlx::{AnyPool, Executor};
+use sqlx::{Connection, Executor};
 
+use super::sql::{Driver, On, Transaction};
+use super::sqlite::SqliteConnections;
 use super::StorageError;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -81,21 +85,18 @@ pub struct MigrationReport {
     pub already_applied: usize,
 }
 
-/// A connection pool to the server's database. Cheap to clone. `Debug` names only the
-/// backend (never the connection string, which may hold a password).
+/// The server's database: connections for reading and for writing. Cheap to clone. `Debug`
+/// names only the backend (never the connection string, which may hold a password).
 ///
-/// On a SQLite file, statements that write go through a pool of exactly one connection:
-/// SQLite admits one writer at a time anyway, and with several writing connections the
-/// losers of each race sleep in SQLite's busy handler (1, 2, 5 … 100 ms between tries),
-/// which was most of the latency of a login or a refresh under load (BENCHMARKS.md).
-/// Waiting for the one writer is a fair, wake-on-release queue in the pool instead. Readers
-/// keep their own connections (WAL mode: they never wait for the writer). On PostgreSQL
-/// and in-memory SQLite both are the same pool.
+/// A SQLite file is queried in place through rusqlite, with one writer connection and
+/// `query_only` readers (`sqlite.rs` says why); PostgreSQL, and an in-memory SQLite
+/// database, go through one sqlx pool for both.
 #[derive(Clone)]
 pub struct Database {
-    readers: AnyPool,
-    writer: AnyPool,
+    driver: Arc<Driver>,
     backend: Backend,
+    /// Where migrations connect (sqlx runs them) when `driver` is not a sqlx pool.
+    migration_url: Option<String>,
 }
 
 impl std::fmt::Debug for Database {
@@ -107,10 +108,9 @@ impl std::fmt::Debug for Database {
 }
 
 impl Database {
-    /// Open the pools. A SQLite file is created if missing; each SQLite connection runs in
-    /// WAL mode with foreign keys on, `synchronous=NORMAL` and the configured busy timeout,
-    /// and the reading ones are `query_only`; each PostgreSQL connection gets the configured
-    /// `statement_timeout`.
+    /// Open the database. A SQLite file is created if missing; each SQLite connection runs
+    /// in WAL mode with foreign keys on, `synchronous=NORMAL` and the configured busy
+    /// timeout; each PostgreSQL connection gets the configured `statement_timeout`.
     pub async fn connect(
         database_url: &str,
         options: &StoreOptions,
@@ -135,9 +135,12 @@ impl Database {
                     .connect(database_url)
                     .await?;
                 Ok(Database {
-                    readers: pool.clone(),
-                    writer: pool,
+                    driver: Arc::new(Driver::Any {
+                        readers: pool.clone(),
+                        writer: pool,
+                    }),
                     backend,
+                    migration_url: None,
                 })
             }
         }
@@ -147,35 +150,49 @@ impl Database {
         database_url: &str,
         options: &StoreOptions,
     ) -> Result<Database, StorageError> {
-        let url = sqlite_url_creating_file(database_url);
-        let in_memory = matches!(
-            crate::at_rest::sqlite_database_file(database_url),
-            Some(crate::at_rest::SqliteLocation::Memory)
-        );
-        if in_memory {
-            // Every connection to `:memory:` is its own empty database: keep exactly one,
-            // for reading and writing alike.
-            let pool = sqlite_pool_options(options, 1, false)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-                .connect(&url)
-                .await?;
-            return Ok(Database {
-                readers: pool.clone(),
-                writer: pool,
-                backend: Backend::Sqlite,
-            });
-        }
-        // The writer first: it creates the file and switches it to WAL mode.
-        let writer = sqlite_pool_options(options, 1, false).connect(&url).await?;
-        let readers = sqlite_pool_options(options, options.max_connections.max(1), true)
-            .connect(&url)
-            .await?;
+        let path = match crate::at_rest::sqlite_database_file(database_url) {
+            Some(crate::at_rest::SqliteLocation::File(path)) => path,
+            _ => {
+                // Every connection to `:memory:` is its own empty database: keep exactly one
+                // (sqlx), for reading and writing alike.
+                let busy_ms = options.sqlite_busy_timeout.as_millis();
+                let pool = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .acquire_timeout(options.acquire_timeout)
+                    .test_before_acquire(false)
+                    .after_connect(move |connection, _| {
+                        Box::pin(async move {
+                            connection
+                                .execute(
+                                    format!(
+                                        "PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON;"
+                                    )
+                                    .as_str(),
+                                )
+                                .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(database_url)
+                    .await?;
+                return Ok(Database {
+                    driver: Arc::new(Driver::Any {
+                        readers: pool.clone(),
+                        writer: pool,
+                    }),
+                    backend: Backend::Sqlite,
+                    migration_url: None,
+                });
+            }
+        };
+        let connections = SqliteConnections::open(&path, options).map_err(StorageError::from)?;
         Ok(Database {
-            readers,
-            writer,
+            driver: Arc::new(Driver::Sqlite(Arc::new(connections))),
             backend: Backend::Sqlite,
+            migration_url: Some(sqlite_url_creating_file(database_url)),
         })
     }
 
@@ -183,14 +200,23 @@ impl Database {
         self.backend
     }
 
-    /// Connections for statements that only read.
-    pub(crate) fn readers(&self) -> &AnyPool {
-        &self.readers
+    pub(crate) fn driver(&self) -> &Driver {
+        &self.driver
     }
 
-    /// The connection(s) for statements that write, and every transaction.
-    pub(crate) fn writer(&self) -> &AnyPool {
-        &self.writer
+    /// Where statements that only read go.
+    pub(crate) fn readers(&self) -> On<'_> {
+        On::Readers(self)
+    }
+
+    /// Where statements that write go (on a SQLite file: the one writer connection).
+    pub(crate) fn writer(&self) -> On<'_> {
+        On::Writer(self)
+    }
+
+    /// A transaction on the writer.
+    pub(crate) async fn begin(&self) -> Result<Transaction, StorageError> {
+        Ok(Transaction::begin(self).await?)
     }
 
     /// Apply every migration of this backend not yet applied (idempotent; on PostgreSQL
@@ -204,7 +230,19 @@ impl Database {
             sqlx::migrate::MigrateError::Execute(inner) => StorageError::from(inner),
             other => StorageError::Migration(other.to_string()),
         };
-        let mut connection = self.writer.acquire().await?;
+        let mut held = match (&*self.driver, &self.migration_url) {
+            (Driver::Any { writer, .. }, _) => MigrationConnection::Pooled(writer.acquire().await?),
+            (Driver::Sqlite(_), Some(url)) => {
+                MigrationConnection::Own(sqlx::AnyConnection::connect(url).await?)
+            }
+            (Driver::Sqlite(_), None) => {
+                return Err(StorageError::Migration("no URL to migrate through".into()))
+            }
+        };
+        let connection: &mut sqlx::AnyConnection = match &mut held {
+            MigrationConnection::Pooled(pooled) => pooled,
+            MigrationConnection::Own(own) => own,
+        };
         // Hold the migration lock (a PostgreSQL advisory lock, re-entrant for this session)
         // while reading what was applied, so instances starting together neither race on
         // creating the bookkeeping table nor misreport each other's work.
@@ -233,7 +271,9 @@ impl Database {
             Ok(before) => before,
             Err(error) => {
                 // Closing the connection releases a lock it may still hold.
-                connection.close_on_drop();
+                if let MigrationConnection::Pooled(mut pooled) = held {
+                    pooled.close_on_drop();
+                }
                 return Err(error);
             }
         };
@@ -251,42 +291,20 @@ impl Database {
 
     /// Close every connection (waits for checked-out connections to come back).
     pub async fn close(&self) {
-        self.readers.close().await;
-        self.writer.close().await;
+        match &*self.driver {
+            Driver::Any { readers, writer } => {
+                readers.close().await;
+                writer.close().await;
+            }
+            Driver::Sqlite(connections) => connections.close(),
+        }
     }
 }
 
-/// Options of a SQLite pool of at most `max_connections`; `read_only` connections refuse
-/// to write (`PRAGMA query_only`), so a write sent to the readers fails loudly in tests
-/// instead of quietly competing with the writer.
-fn sqlite_pool_options(
-    options: &StoreOptions,
-    max_connections: u32,
-    read_only: bool,
-) -> AnyPoolOptions {
-    let busy_ms = options.sqlite_busy_timeout.as_millis();
-    AnyPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(options.acquire_timeout)
-        // A SQLite connection is a file handle in this process, not a socket that can go
-        // stale: pinging it before every query only adds a round trip to its worker thread
-        // (two context switches per query; see BENCHMARKS.md).
-        .test_before_acquire(false)
-        .after_connect(move |connection, _| {
-            Box::pin(async move {
-                connection
-                    .execute(
-                        format!(
-                            "PRAGMA busy_timeout = {busy_ms}; PRAGMA journal_mode = WAL; \
-                             PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                             PRAGMA query_only = {read_only};"
-                        )
-                        .as_str(),
-                    )
-                    .await?;
-                Ok(())
-            })
-        })
+/// The connection migrations run on: the pool's, or one of their own next to rusqlite's.
+enum MigrationConnection {
+    Pooled(sqlx::pool::PoolConnection<sqlx::Any>),
+    Own(sqlx::AnyConnection),
 }
 
 /// sqlx opens SQLite files read-write without creating them; `mode=rwc` creates a missing file.
@@ -324,34 +342,35 @@ mod tests {
 
     #[tokio::test]
     async fn on_a_sqlite_file_only_the_writer_writes() {
+        use crate::storage::sql::query;
         let dir = std::env::temp_dir().join(format!("wxlogin-db-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let url = format!("sqlite://{}", dir.join("split.db").display());
         let database = Database::connect(&url, &StoreOptions::default())
             .await
             .unwrap();
-        database
-            .writer()
-            .execute("CREATE TABLE t (n INTEGER)")
+        query("CREATE TABLE t (n INTEGER)")
+            .execute(database.writer())
             .await
             .unwrap();
         // A write sent to the readers would compete with the writer for SQLite's lock.
-        let error = database
-            .readers()
-            .execute("INSERT INTO t VALUES (1)")
+        let error = query("INSERT INTO t VALUES ($1)")
+            .bind(1_i64)
+            .execute(database.readers())
             .await
             .unwrap_err();
+        let error = StorageError::from(error);
         assert!(error.to_string().contains("readonly"), "{error}");
-        database
-            .writer()
-            .execute("INSERT INTO t VALUES (2)")
+        query("INSERT INTO t VALUES ($1)")
+            .bind(2_i64)
+            .execute(database.writer())
             .await
             .unwrap();
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM t")
+        let row = query("SELECT COUNT(*) AS n FROM t")
             .fetch_one(database.readers())
             .await
             .unwrap();
-        assert_eq!(sqlx::Row::try_get::<i64, _>(&row, "n").unwrap(), 1);
+        assert_eq!(row.try_get::<i64>("n").unwrap(), 1);
         database.close().await;
         std::fs::remove_dir_all(&dir).unwrap();
     }

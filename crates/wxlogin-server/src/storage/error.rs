@@ -1,6 +1,7 @@
 //! Storage failures, split so the HTTP layer can tell "the database is down or
 //! overloaded" (503 `database_unavailable`, retry later) from everything else.
 
+use super::sql::SqlError;
 use crate::at_rest::AtRestError;
 
 /// A storage failure. Messages name the operation and the database's reason, never
@@ -78,13 +79,50 @@ fn is_transient_database_error(error: &(dyn sqlx::error::DatabaseError + 'static
 }
 
 /// True when a database error is a unique-constraint violation (SQLite 2067/1555, PostgreSQL 23505).
-pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
+pub(crate) fn is_unique_violation(error: &SqlError) -> bool {
     match error {
-        sqlx::Error::Database(database_error) => matches!(
+        SqlError::Sqlx(sqlx::Error::Database(database_error)) => matches!(
             database_error.code().as_deref(),
             Some("2067") | Some("1555") | Some("23505")
         ),
+        SqlError::Sqlite(rusqlite::Error::SqliteFailure(failure, _)) => matches!(
+            failure.extended_code,
+            rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        ),
         _ => false,
+    }
+}
+
+impl From<SqlError> for StorageError {
+    fn from(error: SqlError) -> Self {
+        match error {
+            SqlError::Sqlx(error) => StorageError::from(error),
+            SqlError::Sqlite(error) => StorageError::from(error),
+            SqlError::TimedOut => {
+                StorageError::Unavailable("timed out waiting for a database connection".into())
+            }
+            SqlError::Decode(message) => StorageError::Corrupt(message),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(error: rusqlite::Error) -> Self {
+        match &error {
+            rusqlite::Error::SqliteFailure(failure, message) => {
+                let message = message.clone().unwrap_or_else(|| failure.to_string());
+                let primary = i64::from(failure.extended_code & 0xff);
+                if matches!(
+                    primary,
+                    SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_CANTOPEN
+                ) {
+                    StorageError::Unavailable(message)
+                } else {
+                    StorageError::Database(message)
+                }
+            }
+            other => StorageError::Database(other.to_string()),
+        }
     }
 }
 

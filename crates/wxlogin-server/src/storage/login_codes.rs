@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use super::sql::query;
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
 use super::{StorageError, Store, UnixSeconds};
 
@@ -56,7 +56,7 @@ impl Store {
         now: UnixSeconds,
         in_flight_ttl: Duration,
     ) -> Result<CodeClaim, StorageError> {
-        let claimed = sqlx::query(
+        let claimed = query(
             "INSERT INTO login_codes (code_hash, appid, state, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (code_hash) DO UPDATE SET appid = excluded.appid, state = excluded.state, \
@@ -74,7 +74,7 @@ impl Store {
         if claimed == 1 {
             return Ok(CodeClaim::Claimed);
         }
-        let row = sqlx::query(
+        let row = query(
             "SELECT state, user_id, openid, completed_at FROM login_codes WHERE code_hash = $1",
         )
         .bind(code_hash)
@@ -113,7 +113,7 @@ impl Store {
         now: UnixSeconds,
         retry_window: Duration,
     ) -> Result<(), StorageError> {
-        sqlx::query(
+        query(
             "UPDATE login_codes SET state = $2, user_id = $3, openid = $4, completed_at = $5, expires_at = $6 \
              WHERE code_hash = $1",
         )
@@ -131,7 +131,7 @@ impl Store {
     /// Give up a claim after a failed exchange, so a retry reaches WeChat and gets WeChat's
     /// own answer. A code that already succeeded is left alone.
     pub async fn release_login_code(&self, code_hash: &str) -> Result<(), StorageError> {
-        sqlx::query("DELETE FROM login_codes WHERE code_hash = $1 AND state = $2")
+        query("DELETE FROM login_codes WHERE code_hash = $1 AND state = $2")
             .bind(code_hash)
             .bind(IN_FLIGHT)
             .execute(self.writer())

@@ -17,6 +17,8 @@ mod login_codes;
 mod session_keys;
 mod sessions;
 mod signing_keys;
+mod sql;
+mod sqlite;
 mod users;
 
 use std::sync::Arc;
@@ -92,13 +94,18 @@ impl Store {
     }
 
     /// Where statements that only read go.
-    pub(crate) fn readers(&self) -> &sqlx::AnyPool {
+    pub(crate) fn readers(&self) -> sql::On<'_> {
         self.database.readers()
     }
 
-    /// Where every write and every transaction goes (on SQLite: one connection).
-    pub(crate) fn writer(&self) -> &sqlx::AnyPool {
+    /// Where every write goes (on a SQLite file: the one writer connection).
+    pub(crate) fn writer(&self) -> sql::On<'_> {
         self.database.writer()
+    }
+
+    /// A transaction on the writer.
+    pub(crate) async fn begin(&self) -> Result<sql::Transaction, StorageError> {
+        self.database.begin().await
     }
 
     pub(crate) fn master_key(&self) -> &MasterKey {

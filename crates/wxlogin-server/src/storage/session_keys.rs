@@ -1,6 +1,6 @@
 //! WeChat session keys, sealed under the master key and bound to their (appid, openid) row.
 
-use sqlx::Row;
+use super::sql::query;
 use wxlogin_crypto::SessionKey;
 
 use super::{StorageError, Store, UnixSeconds};
@@ -24,7 +24,7 @@ impl Store {
             session_key.expose_bytes(),
             &session_key_binding(appid, openid),
         );
-        sqlx::query(
+        query(
             "INSERT INTO session_keys (appid, openid, sealed, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (appid, openid) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at \
              WHERE session_keys.updated_at <= excluded.updated_at",
@@ -44,7 +44,7 @@ impl Store {
         appid: &str,
         openid: &str,
     ) -> Result<Option<SessionKey>, StorageError> {
-        let row = sqlx::query("SELECT sealed FROM session_keys WHERE appid = $1 AND openid = $2")
+        let row = query("SELECT sealed FROM session_keys WHERE appid = $1 AND openid = $2")
             .bind(appid)
             .bind(openid)
             .fetch_optional(self.readers())

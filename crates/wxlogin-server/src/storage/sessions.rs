@@ -1,7 +1,7 @@
 //! Sessions (one refresh-token family each; the id is the access token's `sid`) and their
 //! refresh tokens, stored only as hashes.
 
-use sqlx::Row;
+use super::sql::{query, Row};
 
 use super::users::{user_from_row, USER_VIEW_COLUMNS};
 use super::{StorageError, Store, UnixSeconds, User};
@@ -63,7 +63,7 @@ pub struct PurgeReport {
 
 const SESSION_COLUMNS: &str = "id, user_id, appid, openid, created_at, expires_at, revoked_at";
 
-fn session_from_row(row: &sqlx::any::AnyRow) -> Result<SessionRecord, StorageError> {
+fn session_from_row(row: &Row) -> Result<SessionRecord, StorageError> {
     Ok(SessionRecord {
         id: row.try_get("id")?,
         user_id: row.try_get("user_id")?,
@@ -83,8 +83,8 @@ impl Store {
         session: &NewSession,
         refresh_token_hash: &str,
     ) -> Result<(), StorageError> {
-        let mut transaction = self.writer().begin().await?;
-        sqlx::query(
+        let mut transaction = self.begin().await?;
+        query(
             "INSERT INTO sessions (id, user_id, appid, openid, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
@@ -94,14 +94,14 @@ impl Store {
         .bind(&session.openid)
         .bind(session.created_at)
         .bind(session.expires_at)
-        .execute(&mut *transaction)
+        .execute(&mut transaction)
         .await?;
-        sqlx::query("INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)")
+        query("INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)")
             .bind(refresh_token_hash)
             .bind(&session.id)
             .bind(session.created_at)
             .bind(session.expires_at)
-            .execute(&mut *transaction)
+            .execute(&mut transaction)
             .await?;
         transaction.commit().await?;
         Ok(())
@@ -118,15 +118,15 @@ impl Store {
         now: UnixSeconds,
         new_expires_at: UnixSeconds,
     ) -> Result<RefreshRotation, StorageError> {
-        let mut transaction = self.writer().begin().await?;
+        let mut transaction = self.begin().await?;
         // Writing first takes SQLite's write lock at once, so the busy timeout applies.
-        let spent = sqlx::query(
+        let spent = query(
             "UPDATE refresh_tokens SET spent_at = $2 WHERE hash = $1 AND spent_at IS NULL AND expires_at > $2 \
              RETURNING session_id",
         )
         .bind(presented_hash)
         .bind(now)
-        .fetch_optional(&mut *transaction)
+        .fetch_optional(&mut transaction)
         .await?;
         if let Some(spent) = spent {
             let session_id: String = spent.try_get("session_id")?;
@@ -138,11 +138,11 @@ impl Store {
                  WHERE id = $1 AND revoked_at IS NULL AND expires_at > $3 \
                  RETURNING {SESSION_COLUMNS}"
             );
-            let session = sqlx::query(&sql)
+            let session = query(&sql)
                 .bind(&session_id)
                 .bind(new_expires_at)
                 .bind(now)
-                .fetch_optional(&mut *transaction)
+                .fetch_optional(&mut transaction)
                 .await?
                 .as_ref()
                 .map(session_from_row)
@@ -151,19 +151,19 @@ impl Store {
                 transaction.commit().await?;
                 return Ok(RefreshRotation::SessionEnded { session_id });
             };
-            sqlx::query("INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)")
+            query("INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)")
                 .bind(new_hash)
                 .bind(&session_id)
                 .bind(now)
                 .bind(new_expires_at)
-                .execute(&mut *transaction)
+                .execute(&mut transaction)
                 .await?;
             transaction.commit().await?;
             return Ok(RefreshRotation::Rotated(session));
         }
         transaction.rollback().await?;
 
-        let row = sqlx::query("SELECT session_id, spent_at FROM refresh_tokens WHERE hash = $1")
+        let row = query("SELECT session_id, spent_at FROM refresh_tokens WHERE hash = $1")
             .bind(presented_hash)
             .fetch_optional(self.readers())
             .await?;
@@ -182,7 +182,7 @@ impl Store {
     /// A session by id.
     pub async fn session(&self, session_id: &str) -> Result<Option<SessionRecord>, StorageError> {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1");
-        sqlx::query(&sql)
+        query(&sql)
             .bind(session_id)
             .fetch_optional(self.readers())
             .await?
@@ -208,7 +208,7 @@ impl Store {
              LEFT JOIN users u ON u.id = i.user_id AND u.id = s.user_id \
              WHERE s.id = $1"
         );
-        let Some(row) = sqlx::query(&sql)
+        let Some(row) = query(&sql)
             .bind(session_id)
             .fetch_optional(self.readers())
             .await?
@@ -240,7 +240,7 @@ impl Store {
         now: UnixSeconds,
     ) -> Result<bool, StorageError> {
         let affected =
-            sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                 .bind(session_id)
                 .bind(now)
                 .execute(self.writer())
@@ -255,25 +255,27 @@ impl Store {
         user_id: &str,
         now: UnixSeconds,
     ) -> Result<u64, StorageError> {
-        Ok(sqlx::query(
-            "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+        Ok(
+            query("UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+                .bind(user_id)
+                .bind(now)
+                .execute(self.writer())
+                .await?
+                .rows_affected(),
         )
-        .bind(user_id)
-        .bind(now)
-        .execute(self.writer())
-        .await?
-        .rows_affected())
     }
 
     /// Sessions neither revoked nor expired.
     pub async fn count_active_sessions(&self, now: UnixSeconds) -> Result<i64, StorageError> {
-        Ok(sqlx::query(
-            "SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL AND expires_at > $1",
+        Ok(
+            query(
+                "SELECT COUNT(*) AS n FROM sessions WHERE revoked_at IS NULL AND expires_at > $1",
+            )
+            .bind(now)
+            .fetch_one(self.readers())
+            .await?
+            .try_get("n")?,
         )
-        .bind(now)
-        .fetch_one(self.readers())
-        .await?
-        .try_get("n")?)
     }
 
     /// Live sessions of one user (for the admin CLI).
@@ -282,7 +284,7 @@ impl Store {
         user_id: &str,
         now: UnixSeconds,
     ) -> Result<i64, StorageError> {
-        Ok(sqlx::query(
+        Ok(query(
             "SELECT COUNT(*) AS n FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2",
         )
         .bind(user_id)
@@ -294,17 +296,17 @@ impl Store {
 
     /// Delete expired login codes, refresh tokens and sessions (with their tokens).
     pub async fn purge_expired(&self, now: UnixSeconds) -> Result<PurgeReport, StorageError> {
-        let login_codes = sqlx::query("DELETE FROM login_codes WHERE expires_at <= $1")
+        let login_codes = query("DELETE FROM login_codes WHERE expires_at <= $1")
             .bind(now)
             .execute(self.writer())
             .await?
             .rows_affected();
-        let refresh_tokens = sqlx::query("DELETE FROM refresh_tokens WHERE expires_at <= $1")
+        let refresh_tokens = query("DELETE FROM refresh_tokens WHERE expires_at <= $1")
             .bind(now)
             .execute(self.writer())
             .await?
             .rows_affected();
-        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+        let sessions = query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now)
             .execute(self.writer())
             .await?

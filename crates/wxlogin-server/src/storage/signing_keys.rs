@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use sqlx::Row;
+use super::sql::query;
 use zeroize::Zeroizing;
 
 use super::{StorageError, Store, UnixSeconds};
@@ -46,7 +46,7 @@ impl Store {
         let sealed = self
             .master_key()
             .seal(key.secret_key.as_slice(), &signing_key_binding(&key.kid));
-        sqlx::query(
+        query(
             "INSERT INTO signing_keys (kid, sealed_private, public_key, created_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(&key.kid)
@@ -60,7 +60,7 @@ impl Store {
 
     /// Every signing key, oldest first (ties broken by kid, so every instance orders alike).
     pub async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StorageError> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT kid, sealed_private, public_key, created_at, retired_at FROM signing_keys \
              ORDER BY created_at, kid",
         )
@@ -105,7 +105,7 @@ impl Store {
         &self,
         now: UnixSeconds,
     ) -> Result<u64, StorageError> {
-        Ok(sqlx::query(
+        Ok(query(
             "UPDATE signing_keys SET retired_at = $1 WHERE retired_at IS NULL AND kid <> \
              (SELECT newest.kid FROM signing_keys AS newest ORDER BY newest.created_at DESC, newest.kid DESC LIMIT 1)",
         )

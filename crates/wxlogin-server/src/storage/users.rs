@@ -4,8 +4,8 @@
 
 use std::fmt;
 
+use super::sql::{query, Row};
 use serde::Serialize;
-use sqlx::Row;
 
 use super::error::is_unique_violation;
 use super::{StorageError, Store, UnixSeconds};
@@ -124,7 +124,7 @@ pub(super) const USER_VIEW_COLUMNS: &str =
     "u.id, i.appid, i.openid, COALESCE(u.unionid, i.unionid) AS unionid, \
      u.phone_number, u.nickname, u.avatar_url, u.created_at";
 
-pub(super) fn user_from_row(row: &sqlx::any::AnyRow) -> Result<User, StorageError> {
+pub(super) fn user_from_row(row: &Row) -> Result<User, StorageError> {
     Ok(User {
         id: row.try_get("id")?,
         appid: row.try_get("appid")?,
@@ -163,35 +163,35 @@ impl Store {
             };
         }
 
-        let mut transaction = self.writer().begin().await?;
+        let mut transaction = self.begin().await?;
         let candidate_id = uuid::Uuid::new_v4().to_string();
         let user_id: String = match unionid {
             Some(unionid) => {
-                sqlx::query(
+                query(
                     "INSERT INTO users (id, unionid, created_at, updated_at) VALUES ($1, $2, $3, $3) \
                      ON CONFLICT (unionid) DO NOTHING",
                 )
                 .bind(&candidate_id)
                 .bind(unionid)
                 .bind(now)
-                .execute(&mut *transaction)
+                .execute(&mut transaction)
                 .await?;
-                sqlx::query("SELECT id FROM users WHERE unionid = $1")
+                query("SELECT id FROM users WHERE unionid = $1")
                     .bind(unionid)
-                    .fetch_one(&mut *transaction)
+                    .fetch_one(&mut transaction)
                     .await?
                     .try_get("id")?
             }
             None => {
-                sqlx::query("INSERT INTO users (id, created_at, updated_at) VALUES ($1, $2, $2)")
+                query("INSERT INTO users (id, created_at, updated_at) VALUES ($1, $2, $2)")
                     .bind(&candidate_id)
                     .bind(now)
-                    .execute(&mut *transaction)
+                    .execute(&mut transaction)
                     .await?;
                 candidate_id
             }
         };
-        let inserted = sqlx::query(
+        let inserted = query(
             "INSERT INTO identities (appid, openid, user_id, unionid, created_at) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (appid, openid) DO NOTHING",
         )
@@ -200,7 +200,7 @@ impl Store {
         .bind(&user_id)
         .bind(unionid)
         .bind(now)
-        .execute(&mut *transaction)
+        .execute(&mut transaction)
         .await?
         .rows_affected();
         if inserted == 1 {
@@ -233,13 +233,13 @@ impl Store {
         openid: &str,
         unionid: &str,
     ) -> Result<(), StorageError> {
-        sqlx::query("UPDATE identities SET unionid = $3 WHERE appid = $1 AND openid = $2 AND unionid IS NULL")
+        query("UPDATE identities SET unionid = $3 WHERE appid = $1 AND openid = $2 AND unionid IS NULL")
             .bind(appid)
             .bind(openid)
             .bind(unionid)
             .execute(self.writer())
             .await?;
-        let result = sqlx::query(
+        let result = query(
             "UPDATE users SET unionid = $2 WHERE id = $1 AND unionid IS NULL \
              AND NOT EXISTS (SELECT 1 FROM users AS other WHERE other.unionid = $2)",
         )
@@ -265,7 +265,7 @@ impl Store {
             "SELECT {USER_VIEW_COLUMNS} FROM identities i JOIN users u ON u.id = i.user_id \
              WHERE i.appid = $1 AND i.openid = $2"
         );
-        let row = sqlx::query(&sql)
+        let row = query(&sql)
             .bind(appid)
             .bind(openid)
             .fetch_optional(self.readers())
@@ -289,7 +289,7 @@ impl Store {
 
     /// A user with every identity, for administration.
     pub async fn user_record(&self, user_id: &str) -> Result<Option<UserRecord>, StorageError> {
-        let row = sqlx::query(
+        let row = query(
             "SELECT id, unionid, phone_number, pure_phone_number, country_code, nickname, avatar_url, \
              created_at, updated_at FROM users WHERE id = $1",
         )
@@ -308,7 +308,7 @@ impl Store {
         limit: u32,
         offset: u64,
     ) -> Result<Vec<UserRecord>, StorageError> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT id, unionid, phone_number, pure_phone_number, country_code, nickname, avatar_url, \
              created_at, updated_at FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2",
         )
@@ -325,18 +325,15 @@ impl Store {
 
     /// How many users exist.
     pub async fn count_users(&self) -> Result<i64, StorageError> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM users")
+        Ok(query("SELECT COUNT(*) AS n FROM users")
             .fetch_one(self.readers())
             .await?
             .try_get("n")?)
     }
 
-    async fn user_record_from_row(
-        &self,
-        row: &sqlx::any::AnyRow,
-    ) -> Result<UserRecord, StorageError> {
+    async fn user_record_from_row(&self, row: &Row) -> Result<UserRecord, StorageError> {
         let id: String = row.try_get("id")?;
-        let identities = sqlx::query(
+        let identities = query(
             "SELECT appid, openid FROM identities WHERE user_id = $1 ORDER BY created_at, appid, openid",
         )
         .bind(&id)
@@ -344,15 +341,15 @@ impl Store {
         .await?
         .iter()
         .map(|identity| Ok((identity.try_get("appid")?, identity.try_get("openid")?)))
-        .collect::<Result<Vec<(String, String)>, sqlx::Error>>()?;
+        .collect::<Result<Vec<(String, String)>, super::sql::SqlError>>()?;
         let phone_number: Option<String> = row.try_get("phone_number")?;
         let phone = match phone_number {
             Some(phone_number) => Some(PhoneNumber {
                 pure_phone_number: row
-                    .try_get::<Option<String>, _>("pure_phone_number")?
+                    .try_get::<Option<String>>("pure_phone_number")?
                     .unwrap_or_else(|| phone_number.clone()),
                 country_code: row
-                    .try_get::<Option<String>, _>("country_code")?
+                    .try_get::<Option<String>>("country_code")?
                     .unwrap_or_default(),
                 phone_number,
             }),
@@ -378,7 +375,7 @@ impl Store {
         avatar_url: Option<&str>,
         now: UnixSeconds,
     ) -> Result<bool, StorageError> {
-        let affected = sqlx::query(UPDATE_PROFILE_SQL)
+        let affected = query(UPDATE_PROFILE_SQL)
             .bind(user_id)
             .bind(nickname)
             .bind(avatar_url)
@@ -402,13 +399,13 @@ impl Store {
         avatar_url: Option<&str>,
         now: UnixSeconds,
     ) -> Result<Option<User>, StorageError> {
-        let mut transaction = self.writer().begin().await?;
-        let affected = sqlx::query(UPDATE_PROFILE_SQL)
+        let mut transaction = self.begin().await?;
+        let affected = query(UPDATE_PROFILE_SQL)
             .bind(user_id)
             .bind(nickname)
             .bind(avatar_url)
             .bind(now)
-            .execute(&mut *transaction)
+            .execute(&mut transaction)
             .await?
             .rows_affected();
         if affected != 1 {
@@ -418,11 +415,11 @@ impl Store {
             "SELECT {USER_VIEW_COLUMNS} FROM identities i JOIN users u ON u.id = i.user_id \
              WHERE i.appid = $1 AND i.openid = $2 AND u.id = $3"
         );
-        let row = sqlx::query(&sql)
+        let row = query(&sql)
             .bind(appid)
             .bind(openid)
             .bind(user_id)
-            .fetch_optional(&mut *transaction)
+            .fetch_optional(&mut transaction)
             .await?;
         let user = row.as_ref().map(user_from_row).transpose()?;
         transaction.commit().await?;
@@ -436,7 +433,7 @@ impl Store {
         phone: &PhoneNumber,
         now: UnixSeconds,
     ) -> Result<bool, StorageError> {
-        let affected = sqlx::query(
+        let affected = query(
             "UPDATE users SET phone_number = $2, pure_phone_number = $3, country_code = $4, updated_at = $5 \
              WHERE id = $1",
         )

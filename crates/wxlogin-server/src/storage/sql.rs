@@ -1,0 +1,476 @@
+//! One way to run a statement, whichever driver holds the database.
+//!
+//! The store's SQL is written once (with `$1..` placeholders) and runs either through sqlx's
+//! Any driver (PostgreSQL, and in-memory SQLite) or on a SQLite file through rusqlite, in
+//! the calling task. The second exists for speed: sqlx runs every SQLite connection on a
+//! worker thread and hands each statement there and back, two thread wake-ups per
+//! statement, which on this kind of machine cost more CPU than the statements themselves
+//! (see BENCHMARKS.md, "Profile"). A SQLite statement on a primary key takes microseconds,
+//! so running it in place is cheaper than any hand-off.
+
+use std::sync::Arc;
+
+use sqlx::any::AnyRow;
+use sqlx::Row as _;
+
+use super::sqlite::{SqliteConnections, SqliteTransaction};
+use super::Database;
+
+/// A value bound to a placeholder. Nulls keep their type: PostgreSQL needs it.
+#[derive(Debug, Clone)]
+pub(crate) enum Value {
+    Integer(i64),
+    Text(String),
+    Blob(Vec<u8>),
+    Null(Kind),
+}
+
+/// The column types the store uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Integer,
+    Text,
+    Blob,
+}
+
+/// What `bind` accepts.
+pub(crate) trait IntoValue {
+    const KIND: Kind;
+    fn into_value(self) -> Value;
+}
+
+impl IntoValue for i64 {
+    const KIND: Kind = Kind::Integer;
+    fn into_value(self) -> Value {
+        Value::Integer(self)
+    }
+}
+
+impl IntoValue for &str {
+    const KIND: Kind = Kind::Text;
+    fn into_value(self) -> Value {
+        Value::Text(self.to_string())
+    }
+}
+
+impl IntoValue for String {
+    const KIND: Kind = Kind::Text;
+    fn into_value(self) -> Value {
+        Value::Text(self)
+    }
+}
+
+impl IntoValue for &String {
+    const KIND: Kind = Kind::Text;
+    fn into_value(self) -> Value {
+        Value::Text(self.clone())
+    }
+}
+
+impl IntoValue for Vec<u8> {
+    const KIND: Kind = Kind::Blob;
+    fn into_value(self) -> Value {
+        Value::Blob(self)
+    }
+}
+
+impl IntoValue for &[u8] {
+    const KIND: Kind = Kind::Blob;
+    fn into_value(self) -> Value {
+        Value::Blob(self.to_vec())
+    }
+}
+
+impl IntoValue for &Vec<u8> {
+    const KIND: Kind = Kind::Blob;
+    fn into_value(self) -> Value {
+        Value::Blob(self.clone())
+    }
+}
+
+impl<T: IntoValue> IntoValue for Option<T> {
+    const KIND: Kind = T::KIND;
+    fn into_value(self) -> Value {
+        match self {
+            Some(value) => value.into_value(),
+            None => Value::Null(T::KIND),
+        }
+    }
+}
+
+/// Why a statement failed, as the driver said it. Converted into
+/// [`super::StorageError`] (transient or not) in `error.rs`.
+#[derive(Debug)]
+pub(crate) enum SqlError {
+    Sqlx(sqlx::Error),
+    Sqlite(rusqlite::Error),
+    /// No SQLite connection became free within the acquire timeout.
+    TimedOut,
+    /// A column is missing or holds another type than the store expects.
+    Decode(String),
+}
+
+impl From<sqlx::Error> for SqlError {
+    fn from(error: sqlx::Error) -> Self {
+        SqlError::Sqlx(error)
+    }
+}
+
+impl From<rusqlite::Error> for SqlError {
+    fn from(error: rusqlite::Error) -> Self {
+        SqlError::Sqlite(error)
+    }
+}
+
+/// Where a statement runs.
+pub(crate) enum On<'a> {
+    Readers(&'a Database),
+    Writer(&'a Database),
+    Transaction(&'a mut Transaction),
+}
+
+impl<'a> From<&'a mut Transaction> for On<'a> {
+    fn from(transaction: &'a mut Transaction) -> Self {
+        On::Transaction(transaction)
+    }
+}
+
+/// A statement with its bound values.
+pub(crate) struct Query<'q> {
+    sql: &'q str,
+    values: Vec<Value>,
+}
+
+/// Start a statement (`$1..` placeholders, bound in order by [`Query::bind`]).
+pub(crate) fn query(sql: &str) -> Query<'_> {
+    Query {
+        sql,
+        values: Vec::new(),
+    }
+}
+
+/// What a statement that returns no rows did.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Done {
+    rows_affected: u64,
+}
+
+impl Done {
+    pub(crate) fn rows_affected(&self) -> u64 {
+        self.rows_affected
+    }
+}
+
+impl<'q> Query<'q> {
+    pub(crate) fn bind(mut self, value: impl IntoValue) -> Self {
+        self.values.push(value.into_value());
+        self
+    }
+
+    pub(crate) async fn execute<'a>(self, on: impl Into<On<'a>>) -> Result<Done, SqlError> {
+        match self.route(on.into()).await? {
+            Routed::Any(executor) => {
+                let result = match executor {
+                    AnyExecutor::Pool(pool) => self.to_sqlx().execute(&pool).await?,
+                    AnyExecutor::Transaction(transaction) => {
+                        self.to_sqlx().execute(&mut **transaction).await?
+                    }
+                };
+                Ok(Done {
+                    rows_affected: result.rows_affected(),
+                })
+            }
+            Routed::Sqlite(connection) => {
+                let rows_affected =
+                    connection.with(|connection| self.execute_sqlite(connection))?;
+                Ok(Done { rows_affected })
+            }
+        }
+    }
+
+    pub(crate) async fn fetch_all<'a>(self, on: impl Into<On<'a>>) -> Result<Vec<Row>, SqlError> {
+        match self.route(on.into()).await? {
+            Routed::Any(executor) => {
+                let rows = match executor {
+                    AnyExecutor::Pool(pool) => self.to_sqlx().fetch_all(&pool).await?,
+                    AnyExecutor::Transaction(transaction) => {
+                        self.to_sqlx().fetch_all(&mut **transaction).await?
+                    }
+                };
+                Ok(rows.into_iter().map(Row::Any).collect())
+            }
+            Routed::Sqlite(connection) => {
+                connection.with(|connection| self.fetch_sqlite(connection))
+            }
+        }
+    }
+
+    pub(crate) async fn fetch_optional<'a>(
+        self,
+        on: impl Into<On<'a>>,
+    ) -> Result<Option<Row>, SqlError> {
+        Ok(self.fetch_all(on).await?.into_iter().next())
+    }
+
+    pub(crate) async fn fetch_one<'a>(self, on: impl Into<On<'a>>) -> Result<Row, SqlError> {
+        self.fetch_optional(on)
+            .await?
+            .ok_or(SqlError::Sqlx(sqlx::Error::RowNotFound))
+    }
+
+    async fn route<'a>(&self, on: On<'a>) -> Result<Routed<'a>, SqlError> {
+        Ok(match on {
+            On::Readers(database) => match database.driver() {
+                Driver::Any { readers, .. } => Routed::Any(AnyExecutor::Pool(readers.clone())),
+                Driver::Sqlite(connections) => {
+                    Routed::Sqlite(SqliteHandle::Reader(connections.reader().await?))
+                }
+            },
+            On::Writer(database) => match database.driver() {
+                Driver::Any { writer, .. } => Routed::Any(AnyExecutor::Pool(writer.clone())),
+                Driver::Sqlite(connections) => {
+                    Routed::Sqlite(SqliteHandle::Writer(connections.writer().await?))
+                }
+            },
+            On::Transaction(Transaction::Any(transaction)) => {
+                Routed::Any(AnyExecutor::Transaction(transaction))
+            }
+            On::Transaction(Transaction::Sqlite(transaction)) => {
+                Routed::Sqlite(SqliteHandle::Transaction(transaction))
+            }
+        })
+    }
+
+    fn to_sqlx(&self) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+        let mut statement = sqlx::query(self.sql);
+        for value in &self.values {
+            statement = match value.clone() {
+                Value::Integer(number) => statement.bind(number),
+                Value::Text(text) => statement.bind(text),
+                Value::Blob(bytes) => statement.bind(bytes),
+                Value::Null(Kind::Integer) => statement.bind(None::<i64>),
+                Value::Null(Kind::Text) => statement.bind(None::<String>),
+                Value::Null(Kind::Blob) => statement.bind(None::<Vec<u8>>),
+            };
+        }
+        statement
+    }
+
+    fn prepare<'c>(
+        &self,
+        connection: &'c rusqlite::Connection,
+    ) -> Result<rusqlite::CachedStatement<'c>, SqlError> {
+        let mut statement = connection.prepare_cached(self.sql)?;
+        // `$N` is a named parameter to SQLite, numbered by first appearance: bind by name.
+        for (position, value) in self.values.iter().enumerate() {
+            let Some(index) = statement.parameter_index(&format!("${}", position + 1))? else {
+                continue;
+            };
+            match value {
+                Value::Integer(number) => statement.raw_bind_parameter(index, number)?,
+                Value::Text(text) => statement.raw_bind_parameter(index, text)?,
+                Value::Blob(bytes) => statement.raw_bind_parameter(index, bytes)?,
+                Value::Null(_) => statement.raw_bind_parameter(index, rusqlite::types::Null)?,
+            }
+        }
+        Ok(statement)
+    }
+
+    fn execute_sqlite(&self, connection: &rusqlite::Connection) -> Result<u64, SqlError> {
+        let mut statement = self.prepare(connection)?;
+        // `raw_query` also runs statements with RETURNING to the end.
+        let mut rows = statement.raw_query();
+        while rows.next()?.is_some() {}
+        drop(rows);
+        Ok(connection.changes())
+    }
+
+    fn fetch_sqlite(&self, connection: &rusqlite::Connection) -> Result<Vec<Row>, SqlError> {
+        let mut statement = self.prepare(connection)?;
+        let columns: Arc<[String]> = statement
+            .column_names()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let mut rows = statement.raw_query();
+        let mut fetched = Vec::new();
+        while let Some(row) = rows.next()? {
+            let mut values = Vec::with_capacity(columns.len());
+            for index in 0..columns.len() {
+                values.push(SqliteValue::from(row.get_ref(index)?));
+            }
+            fetched.push(Row::Sqlite {
+                columns: columns.clone(),
+                values,
+            });
+        }
+        Ok(fetched)
+    }
+}
+
+enum AnyExecutor<'a> {
+    Pool(sqlx::AnyPool),
+    Transaction(&'a mut sqlx::Transaction<'static, sqlx::Any>),
+}
+
+enum Routed<'a> {
+    Any(AnyExecutor<'a>),
+    Sqlite(SqliteHandle<'a>),
+}
+
+/// A SQLite connection held for one statement.
+enum SqliteHandle<'a> {
+    Reader(super::sqlite::ReaderGuard),
+    Writer(tokio::sync::OwnedMutexGuard<rusqlite::Connection>),
+    Transaction(&'a mut SqliteTransaction),
+}
+
+impl SqliteHandle<'_> {
+    fn with<T>(
+        &self,
+        run: impl FnOnce(&rusqlite::Connection) -> Result<T, SqlError>,
+    ) -> Result<T, SqlError> {
+        match self {
+            SqliteHandle::Reader(reader) => run(reader.connection()),
+            SqliteHandle::Writer(writer) => run(writer),
+            SqliteHandle::Transaction(transaction) => run(transaction.connection()),
+        }
+    }
+}
+
+/// The drivers behind a [`Database`].
+pub(crate) enum Driver {
+    /// sqlx: PostgreSQL, or an in-memory SQLite database (one connection for both).
+    Any {
+        readers: sqlx::AnyPool,
+        writer: sqlx::AnyPool,
+    },
+    /// A SQLite file, queried in place.
+    Sqlite(Arc<SqliteConnections>),
+}
+
+/// A transaction on the writer. Dropped without [`Transaction::commit`], it rolls back.
+pub(crate) enum Transaction {
+    Any(sqlx::Transaction<'static, sqlx::Any>),
+    Sqlite(SqliteTransaction),
+}
+
+impl Transaction {
+    pub(crate) async fn begin(database: &Database) -> Result<Transaction, SqlError> {
+        match database.driver() {
+            Driver::Any { writer, .. } => Ok(Transaction::Any(writer.begin().await?)),
+            Driver::Sqlite(connections) => Ok(Transaction::Sqlite(SqliteTransaction::begin(
+                connections.writer().await?,
+            )?)),
+        }
+    }
+
+    pub(crate) async fn commit(self) -> Result<(), SqlError> {
+        match self {
+            Transaction::Any(transaction) => Ok(transaction.commit().await?),
+            Transaction::Sqlite(transaction) => transaction.commit(),
+        }
+    }
+
+    pub(crate) async fn rollback(self) -> Result<(), SqlError> {
+        match self {
+            Transaction::Any(transaction) => Ok(transaction.rollback().await?),
+            Transaction::Sqlite(transaction) => transaction.rollback(),
+        }
+    }
+}
+
+/// A value read from SQLite, owned.
+#[derive(Debug, Clone)]
+pub(crate) enum SqliteValue {
+    Null,
+    Integer(i64),
+    /// The store has no floating-point column: never decoded.
+    Real,
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl From<rusqlite::types::ValueRef<'_>> for SqliteValue {
+    fn from(value: rusqlite::types::ValueRef<'_>) -> Self {
+        use rusqlite::types::ValueRef;
+        match value {
+            ValueRef::Null => SqliteValue::Null,
+            ValueRef::Integer(number) => SqliteValue::Integer(number),
+            ValueRef::Real(_) => SqliteValue::Real,
+            ValueRef::Text(text) => SqliteValue::Text(String::from_utf8_lossy(text).into_owned()),
+            ValueRef::Blob(bytes) => SqliteValue::Blob(bytes.to_vec()),
+        }
+    }
+}
+
+/// A row of either driver.
+pub(crate) enum Row {
+    Any(AnyRow),
+    Sqlite {
+        columns: Arc<[String]>,
+        values: Vec<SqliteValue>,
+    },
+}
+
+impl Row {
+    pub(crate) fn try_get<T: FromColumn>(&self, column: &str) -> Result<T, SqlError> {
+        match self {
+            Row::Any(row) => Ok(row.try_get::<T, _>(column)?),
+            Row::Sqlite { columns, values } => {
+                let index = columns
+                    .iter()
+                    .position(|name| name == column)
+                    .ok_or_else(|| SqlError::Decode(format!("no column {column}")))?;
+                T::from_sqlite(&values[index])
+                    .ok_or_else(|| SqlError::Decode(format!("column {column} has another type")))
+            }
+        }
+    }
+}
+
+/// The Rust types the store reads columns as.
+pub(crate) trait FromColumn:
+    for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + Sized
+{
+    fn from_sqlite(value: &SqliteValue) -> Option<Self>;
+}
+
+impl FromColumn for i64 {
+    fn from_sqlite(value: &SqliteValue) -> Option<Self> {
+        match value {
+            SqliteValue::Integer(number) => Some(*number),
+            _ => None,
+        }
+    }
+}
+
+impl FromColumn for String {
+    fn from_sqlite(value: &SqliteValue) -> Option<Self> {
+        match value {
+            SqliteValue::Text(text) => Some(text.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl FromColumn for Vec<u8> {
+    fn from_sqlite(value: &SqliteValue) -> Option<Self> {
+        match value {
+            SqliteValue::Blob(bytes) => Some(bytes.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl<T: FromColumn> FromColumn for Option<T>
+where
+    Option<T>: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    fn from_sqlite(value: &SqliteValue) -> Option<Self> {
+        match value {
+            SqliteValue::Null => Some(None),
+            other => T::from_sqlite(other).map(Some),
+        }
+    }
+}
