@@ -45,6 +45,9 @@ pub const DEFAULT_RATE_LIMIT_PHONE_BURST: u32 = 5;
 pub const DEFAULT_RATE_LIMIT_PHONE_PER_IP: u32 = 30;
 pub const DEFAULT_RATE_LIMIT_PHONE_IP_BURST: u32 = 10;
 pub const DEFAULT_RATE_LIMIT_PERIOD: Duration = Duration::from_secs(60);
+/// Access tokens remembered as signature-verified: a few MiB at most, and enough for the
+/// tokens of the clients active within one token lifetime at a few thousand requests/s.
+pub const DEFAULT_ACCESS_TOKEN_CACHE_SIZE: usize = 10_000;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -137,6 +140,8 @@ pub struct Settings {
     /// Take the client address from the last `X-Forwarded-For` entry (a proxy in front
     /// appends it) instead of the socket peer. Only behind a proxy that sets it.
     pub trust_forwarded_for: bool,
+    /// Most access tokens whose signature check is remembered (bounded memory); 0: none.
+    pub access_token_cache_size: usize,
 }
 
 impl Settings {
@@ -168,6 +173,7 @@ impl Settings {
             rate_limit_phone_ip_burst: DEFAULT_RATE_LIMIT_PHONE_IP_BURST,
             rate_limit_period: DEFAULT_RATE_LIMIT_PERIOD,
             trust_forwarded_for: false,
+            access_token_cache_size: DEFAULT_ACCESS_TOKEN_CACHE_SIZE,
         }
     }
 
@@ -304,6 +310,8 @@ pub struct SettingsLayer {
     /// Seconds.
     pub rate_limit_period: Option<u64>,
     pub trust_forwarded_for: Option<bool>,
+    /// Entries; 0 turns the cache off.
+    pub access_token_cache_size: Option<usize>,
 }
 
 /// `[[apps]]` in the TOML file.
@@ -389,6 +397,9 @@ impl SettingsLayer {
                 .or(lower.rate_limit_phone_ip_burst),
             rate_limit_period: self.rate_limit_period.or(lower.rate_limit_period),
             trust_forwarded_for: self.trust_forwarded_for.or(lower.trust_forwarded_for),
+            access_token_cache_size: self
+                .access_token_cache_size
+                .or(lower.access_token_cache_size),
         }
     }
 
@@ -471,6 +482,9 @@ impl SettingsLayer {
                 .map(secs)
                 .unwrap_or(DEFAULT_RATE_LIMIT_PERIOD),
             trust_forwarded_for: self.trust_forwarded_for.unwrap_or(false),
+            access_token_cache_size: self
+                .access_token_cache_size
+                .unwrap_or(DEFAULT_ACCESS_TOKEN_CACHE_SIZE),
         }
     }
 }
@@ -497,6 +511,7 @@ mod tests {
             log_format = "json"
             db_max_connections = 3
             db_acquire_timeout = 1
+            access_token_cache_size = 0
 
             [[apps]]
             appid = "wx1111111111111111"
@@ -515,6 +530,7 @@ mod tests {
         assert_eq!(settings.db_max_connections, 3);
         assert_eq!(settings.db_acquire_timeout, Duration::from_secs(1));
         assert_eq!(settings.db_statement_timeout, DEFAULT_DB_STATEMENT_TIMEOUT);
+        assert_eq!(settings.access_token_cache_size, 0);
         assert_eq!(settings.apps.len(), 2);
         assert_eq!(settings.apps[1].secret.expose(), "s2");
         assert_eq!(settings.access_token_ttl, DEFAULT_ACCESS_TOKEN_TTL);
@@ -563,6 +579,7 @@ mod tests {
         assert_eq!(settings.rate_limit_phone_per_ip, 30);
         assert_eq!(settings.rate_limit_period, Duration::from_secs(60));
         assert!(!settings.trust_forwarded_for);
+        assert_eq!(settings.access_token_cache_size, 10_000);
     }
 
     #[test]

@@ -61,12 +61,11 @@ impl Application {
     ) -> Result<Self, StartupError> {
         settings.validate()?;
         let store = open_store(&settings).await?;
-        let keys = SigningKeys::load_or_create(
-            store.clone(),
-            KeyPolicy::new(settings.access_token_ttl),
-            clock.now(),
-        )
-        .await?;
+        let key_policy = KeyPolicy {
+            access_token_cache_size: settings.access_token_cache_size,
+            ..KeyPolicy::new(settings.access_token_ttl)
+        };
+        let keys = SigningKeys::load_or_create(store.clone(), key_policy, clock.now()).await?;
         let policy = SessionPolicy {
             access_token_ttl: settings.access_token_ttl,
             refresh_token_ttl: settings.refresh_token_ttl,

@@ -21,6 +21,7 @@ fn policy() -> KeyPolicy {
         retirement_margin: Duration::from_secs(MARGIN as u64),
         reload_interval: Duration::from_secs(3600),
         min_reload_gap: Duration::ZERO,
+        access_token_cache_size: 1_000,
     }
 }
 
@@ -505,5 +506,228 @@ async fn instances_starting_together_agree_on_one_current_key() {
                 );
             }
         }
+    }
+}
+
+async fn keys_with_cache(store: &Store, access_token_cache_size: usize) -> SigningKeys {
+    let policy = KeyPolicy {
+        access_token_cache_size,
+        ..policy()
+    };
+    SigningKeys::load_or_create(store.clone(), policy, NOW)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_token_that_verified_is_not_signature_checked_again() {
+    for db in fresh_stores().await {
+        let keys = keys_for(&db.store).await;
+        let token = keys.sign(&claims("wxapp1", NOW)).await.unwrap();
+        let before = keys.signature_checks();
+        let first = keys.verify(&token, &rules(), NOW).await.unwrap();
+        let second = keys.verify(&token, &rules(), NOW + 1).await.unwrap();
+        assert_eq!(first, second, "{}", db.label);
+        assert_eq!(first, claims("wxapp1", NOW));
+        assert_eq!(keys.signature_checks(), before + 1, "{}", db.label);
+        assert_eq!(keys.cached_tokens(), 1);
+
+        // A refused token is never remembered: each try checks its signature again.
+        let foreign = keys.sign(&claims("wxunknown", NOW)).await.unwrap();
+        for _ in 0..2 {
+            assert!(matches!(
+                keys.verify(&foreign, &rules(), NOW).await,
+                Err(TokenError::WrongAudience)
+            ));
+        }
+        assert_eq!(keys.signature_checks(), before + 3, "{}", db.label);
+        assert_eq!(keys.cached_tokens(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_remembered_token_still_meets_the_clock_and_the_rules_on_every_use() {
+    let skew = SigningKeys::CLOCK_SKEW_SECONDS;
+    for db in fresh_stores().await {
+        let keys = keys_for(&db.store).await;
+        let token = keys.sign(&claims("wxapp1", NOW)).await.unwrap();
+        keys.verify(&token, &rules(), NOW).await.unwrap();
+        let checks = keys.signature_checks();
+
+        assert!(
+            matches!(
+                keys.verify(&token, &rules(), NOW + TTL).await,
+                Err(TokenError::Expired)
+            ),
+            "{}",
+            db.label
+        );
+        let mut lenient = rules();
+        lenient.leeway_seconds = 5;
+        assert!(keys.verify(&token, &lenient, NOW + TTL + 4).await.is_ok());
+        assert!(matches!(
+            keys.verify(&token, &lenient, NOW + TTL + 5).await,
+            Err(TokenError::Expired)
+        ));
+        assert!(matches!(
+            keys.verify(&token, &rules(), NOW - skew - 1).await,
+            Err(TokenError::NotYetValid)
+        ));
+        let mut other_issuer = rules();
+        other_issuer.issuer = "someone-else".into();
+        assert!(matches!(
+            keys.verify(&token, &other_issuer, NOW).await,
+            Err(TokenError::WrongIssuer)
+        ));
+        let mut other_apps = rules();
+        other_apps.audiences = BTreeSet::from(["wxapp2".to_string()]);
+        assert!(matches!(
+            keys.verify(&token, &other_apps, NOW).await,
+            Err(TokenError::WrongAudience)
+        ));
+        assert!(keys.verify(&token, &rules(), NOW + TTL - 1).await.is_ok());
+        assert_eq!(
+            keys.signature_checks(),
+            checks,
+            "{}: every answer above came from the remembered signature check",
+            db.label
+        );
+
+        // `nbf` is remembered with the claims and checked against each call's clock.
+        let mut with_nbf = serde_json::to_value(claims("wxapp1", NOW)).unwrap();
+        with_nbf["nbf"] = serde_json::json!(NOW + 60);
+        let not_before_later = sign_as_the_server(&db.store, &with_nbf).await;
+        assert!(keys
+            .verify(&not_before_later, &rules(), NOW + 60)
+            .await
+            .is_ok());
+        let checks = keys.signature_checks();
+        assert!(matches!(
+            keys.verify(&not_before_later, &rules(), NOW + 60 - skew - 1)
+                .await,
+            Err(TokenError::NotYetValid)
+        ));
+        assert_eq!(keys.signature_checks(), checks, "{}", db.label);
+    }
+}
+
+#[tokio::test]
+async fn a_remembered_token_of_a_key_no_longer_published_is_refused() {
+    for db in fresh_stores().await {
+        let keys = keys_for(&db.store).await;
+        let token = keys.sign(&claims("wxapp1", NOW)).await.unwrap();
+        // A leeway far beyond the token's life: only the key can refuse it below.
+        let mut timeless = rules();
+        timeless.leeway_seconds = 10 * (TTL + MARGIN) as u64;
+        keys.verify(&token, &timeless, NOW).await.unwrap();
+
+        let rotated_at = NOW + 100;
+        keys.rotate(rotated_at).await.unwrap();
+        let last_moment = rotated_at + TTL + MARGIN - 1;
+        let checks = keys.signature_checks();
+        assert!(
+            keys.verify(&token, &timeless, last_moment).await.is_ok(),
+            "{}: still published",
+            db.label
+        );
+        assert_eq!(keys.signature_checks(), checks);
+        assert!(
+            matches!(
+                keys.verify(&token, &timeless, last_moment + 1).await,
+                Err(TokenError::UnknownKey)
+            ),
+            "{}: the retired key's publication window has ended",
+            db.label
+        );
+        assert!(matches!(
+            keys.verify(&token, &timeless, last_moment + 1).await,
+            Err(TokenError::UnknownKey)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn other_bytes_with_a_remembered_payload_are_checked_afresh() {
+    for db in fresh_stores().await {
+        let keys = keys_for(&db.store).await;
+        let genuine = keys.sign(&claims("wxapp1", NOW)).await.unwrap();
+        keys.verify(&genuine, &rules(), NOW).await.unwrap();
+        assert_eq!(keys.cached_tokens(), 1);
+
+        // The same header and payload, signed by a key the server never had.
+        let (message, _) = genuine.rsplit_once('.').unwrap();
+        let stranger = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+        let signature = ed25519_dalek::Signer::sign(&stranger, message.as_bytes());
+        let impostor = format!("{message}.{}", b64(&signature.to_bytes()));
+        // The genuine signature under a payload naming another user.
+        let mut other_user = claims("wxapp1", NOW);
+        other_user.sub = "user-2".into();
+        let header = genuine.split('.').next().unwrap();
+        let signature = genuine.rsplit('.').next().unwrap();
+        let tampered = format!(
+            "{header}.{}.{signature}",
+            b64(&serde_json::to_vec(&other_user).unwrap())
+        );
+        for forged in [&impostor, &tampered] {
+            for _ in 0..2 {
+                assert!(
+                    matches!(
+                        keys.verify(forged, &rules(), NOW).await,
+                        Err(TokenError::BadSignature)
+                    ),
+                    "{}",
+                    db.label
+                );
+            }
+        }
+        assert_eq!(keys.cached_tokens(), 1, "{}", db.label);
+        assert_eq!(
+            keys.verify(&genuine, &rules(), NOW).await.unwrap(),
+            claims("wxapp1", NOW)
+        );
+    }
+}
+
+#[tokio::test]
+async fn cache_size_zero_checks_every_signature() {
+    for db in fresh_stores().await {
+        let keys = keys_with_cache(&db.store, 0).await;
+        let token = keys.sign(&claims("wxapp1", NOW)).await.unwrap();
+        let before = keys.signature_checks();
+        for _ in 0..3 {
+            assert!(keys.verify(&token, &rules(), NOW).await.is_ok());
+        }
+        assert_eq!(keys.signature_checks(), before + 3, "{}", db.label);
+        assert_eq!(keys.cached_tokens(), 0);
+    }
+}
+
+#[tokio::test]
+async fn the_cache_never_holds_more_tokens_than_its_size() {
+    const SIZE: usize = 4;
+    for db in fresh_stores().await {
+        let keys = keys_with_cache(&db.store, SIZE).await;
+        let mut last = String::new();
+        for user in 0..5 * SIZE {
+            let mut user_claims = claims("wxapp1", NOW);
+            user_claims.sub = format!("user-{user}");
+            last = keys.sign(&user_claims).await.unwrap();
+            keys.verify(&last, &rules(), NOW).await.unwrap();
+            assert!(
+                keys.cached_tokens() <= SIZE,
+                "{}: {} tokens cached",
+                db.label,
+                keys.cached_tokens()
+            );
+        }
+        assert!(keys.cached_tokens() > 0);
+        let checks = keys.signature_checks();
+        keys.verify(&last, &rules(), NOW).await.unwrap();
+        assert_eq!(
+            keys.signature_checks(),
+            checks,
+            "{}: the newest token is kept",
+            db.label
+        );
     }
 }

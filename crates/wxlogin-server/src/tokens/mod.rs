@@ -3,7 +3,8 @@
 //! * [`SigningKeys`]: Ed25519 keys kept sealed in the database; the newest unretired key
 //!   signs, every key whose tokens may still be alive verifies and is published in the
 //!   JWKS. Rotation on any instance is picked up by all (reload on unknown `kid`,
-//!   rate-limited, and periodically).
+//!   rate-limited, and periodically). Tokens whose signature verified are remembered
+//!   (bounded, by SHA-256), so a client's repeated token costs one Ed25519 check.
 //! * [`AccessClaims`] and [`AccessTokenRules`]: what an access token says and what a
 //!   verifier demands of it.
 //! * [`RefreshToken`]: 32 random bytes, base64url; only its SHA-256 is stored.
@@ -12,6 +13,7 @@ mod access;
 mod error;
 mod refresh;
 mod signing_keys;
+mod verified_cache;
 
 pub use access::{AccessClaims, AccessTokenRules};
 pub use error::TokenError;

@@ -1,5 +1,6 @@
 //! The Ed25519 signing keys of access tokens, shared by every instance through the database.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -10,7 +11,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
+use super::verified_cache::{NotBefore, SignedToken, VerifiedTokenCache};
 use super::{AccessClaims, AccessTokenRules, TokenError};
+use crate::configuration::DEFAULT_ACCESS_TOKEN_CACHE_SIZE;
 use crate::storage::{NewSigningKey, Store, StoredSigningKey, UnixSeconds};
 
 /// Longest a request with an unknown kid waits for the re-read throttle before the keys
@@ -29,17 +32,20 @@ pub struct KeyPolicy {
     /// Least time between two re-reads triggered by an unknown `kid` or a JWKS request, so
     /// a flood of forged kids cannot hammer the database.
     pub min_reload_gap: Duration,
+    /// Most access tokens remembered as signature-verified (0: verify every time).
+    pub access_token_cache_size: usize,
 }
 
 impl KeyPolicy {
     /// Defaults for access tokens living `access_token_ttl`: 5 minutes margin, reload every
-    /// 30 s, at most one on-demand reload per second.
+    /// 30 s, at most one on-demand reload per second, 10,000 verified tokens remembered.
     pub fn new(access_token_ttl: Duration) -> Self {
         KeyPolicy {
             access_token_ttl,
             retirement_margin: Duration::from_secs(300),
             reload_interval: Duration::from_secs(30),
             min_reload_gap: Duration::from_secs(1),
+            access_token_cache_size: DEFAULT_ACCESS_TOKEN_CACHE_SIZE,
         }
     }
 
@@ -112,6 +118,9 @@ struct Inner {
     set: RwLock<Arc<KeySet>>,
     last_reload_attempt: Mutex<Instant>,
     reload_lock: tokio::sync::Mutex<()>,
+    verified: VerifiedTokenCache,
+    /// Ed25519 verifications done by `verify` (cache misses); tests and benchmarks read it.
+    signature_checks: AtomicU64,
 }
 
 /// The signing keys, cached in memory and re-read from the database as needed. Cheap to clone.
@@ -184,13 +193,15 @@ impl SigningKeys {
         let keys = SigningKeys {
             inner: Arc::new(Inner {
                 store,
-                policy,
                 set: RwLock::new(Arc::new(KeySet {
                     keys: Vec::new(),
                     loaded_at: Instant::now(),
                 })),
                 last_reload_attempt: Mutex::new(Instant::now()),
                 reload_lock: tokio::sync::Mutex::new(()),
+                verified: VerifiedTokenCache::new(policy.access_token_cache_size),
+                signature_checks: AtomicU64::new(0),
+                policy,
             }),
         };
         keys.reload().await?;
@@ -337,12 +348,49 @@ impl SigningKeys {
     /// it is unknown), signature, issuer, audience among the configured apps, expiry, and
     /// neither issued (`iat`) nor valid from (`nbf`) later than `now` plus the leeway and
     /// `CLOCK_SKEW_SECONDS`.
+    ///
+    /// The signature check of a token that verified before is remembered (by the SHA-256
+    /// of its bytes, up to `access_token_cache_size` tokens); every other check is made on
+    /// every call.
     pub async fn verify(
         &self,
         token: &str,
         rules: &AccessTokenRules,
         now: UnixSeconds,
     ) -> Result<AccessClaims, TokenError> {
+        let digest = self.inner.verified.digest(token);
+        if let Some(signed) = digest.as_ref().and_then(|key| self.inner.verified.get(key)) {
+            // A key no longer published falls through: the full path refuses it exactly
+            // as it refuses any token of that key.
+            if self.is_published_key(&signed.kid, &signed.public_key, now) {
+                check_claims(&signed, rules, now)?;
+                return Ok(signed.claims.clone());
+            }
+        }
+        let signed = self.verify_signature(token, now).await?;
+        check_claims(&signed, rules, now)?;
+        let claims = signed.claims.clone();
+        if let Some(digest) = digest {
+            self.inner.verified.insert(digest, Arc::new(signed));
+        }
+        Ok(claims)
+    }
+
+    /// Whether the key that signed a remembered token is still published at `now`, in the
+    /// keys as last read (no re-read: a remembered key was known).
+    fn is_published_key(&self, kid: &str, public_key: &[u8; 32], now: UnixSeconds) -> bool {
+        self.snapshot()
+            .published(now, &self.inner.policy)
+            .any(|key| key.kid == kid && &key.public_key == public_key)
+    }
+
+    /// The part of verification that depends only on the token's bytes and the key:
+    /// header, `kid` lookup, signature, and decoding the claims.
+    async fn verify_signature(
+        &self,
+        token: &str,
+        now: UnixSeconds,
+    ) -> Result<SignedToken, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::UnsupportedAlgorithm);
@@ -352,10 +400,10 @@ impl SigningKeys {
         let find = |set: &KeySet| {
             set.published(now, &self.inner.policy)
                 .find(|key| key.kid == kid)
-                .map(|key| key.decoding.clone())
+                .map(|key| (key.decoding.clone(), key.public_key))
         };
-        let decoding = match find(&self.snapshot()) {
-            Some(decoding) => decoding,
+        let (decoding, public_key) = match find(&self.snapshot()) {
+            Some(found) => found,
             None => {
                 self.reload_for_unknown_kid().await?;
                 find(&self.snapshot()).ok_or(TokenError::UnknownKey)?
@@ -363,44 +411,39 @@ impl SigningKeys {
         };
 
         let mut validation = Validation::new(Algorithm::EdDSA);
-        // Expiry is checked below against the caller's clock, not jsonwebtoken's.
+        // Expiry, issuer and audience are checked by `check_claims` on every call, against
+        // the caller's clock and rules; only the presence of the claims is checked here.
         validation.validate_exp = false;
+        validation.validate_aud = false;
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.set_issuer(&[rules.issuer.as_str()]);
-        validation.set_audience(
-            &rules
-                .audiences
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>(),
-        );
+        self.inner.signature_checks.fetch_add(1, Ordering::Relaxed);
         let data = jsonwebtoken::decode::<AccessClaims>(token, &decoding, &validation).map_err(
             |error| match error.kind() {
                 ErrorKind::InvalidSignature => TokenError::BadSignature,
                 ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
                     TokenError::UnsupportedAlgorithm
                 }
-                ErrorKind::InvalidAudience => TokenError::WrongAudience,
-                ErrorKind::InvalidIssuer => TokenError::WrongIssuer,
                 _ => TokenError::Malformed,
             },
         )?;
-        let claims = data.claims;
-        let leeway = i64::try_from(rules.leeway_seconds).unwrap_or(i64::MAX / 4);
-        if now >= claims.exp.saturating_add(leeway) {
-            return Err(TokenError::Expired);
-        }
-        // Like `exp`, checked against the caller's clock: a token from the future is one
-        // this server did not write, or one written by an instance whose clock runs ahead.
-        let latest_start = now
-            .saturating_add(leeway)
-            .saturating_add(Self::CLOCK_SKEW_SECONDS);
-        let not_before = not_before(&payload)?;
-        if claims.iat > latest_start || not_before.is_some_and(|nbf| nbf > latest_start) {
-            return Err(TokenError::NotYetValid);
-        }
-        Ok(claims)
+        Ok(SignedToken {
+            kid: kid.into_boxed_str(),
+            public_key,
+            claims: data.claims,
+            not_before: not_before(&payload),
+        })
+    }
+
+    /// How many Ed25519 signature checks `verify` has made (tokens not found among the
+    /// remembered ones).
+    pub fn signature_checks(&self) -> u64 {
+        self.inner.signature_checks.load(Ordering::Relaxed)
+    }
+
+    /// How many verified tokens are remembered now (at most `access_token_cache_size`).
+    pub fn cached_tokens(&self) -> usize {
+        self.inner.verified.len()
     }
 
     /// The JWKS: every published key (current and recently retired), re-reading the
@@ -463,10 +506,45 @@ fn sign_compact(
     Ok(message)
 }
 
+/// The checks that depend on the clock and the rules, made on every call in the order
+/// (and with the errors) verification has always used: issuer, audience, expiry, then
+/// `iat` and `nbf` not in the future.
+fn check_claims(
+    signed: &SignedToken,
+    rules: &AccessTokenRules,
+    now: UnixSeconds,
+) -> Result<(), TokenError> {
+    let claims = &signed.claims;
+    if claims.iss != rules.issuer {
+        return Err(TokenError::WrongIssuer);
+    }
+    if !rules.audiences.contains(&claims.aud) {
+        return Err(TokenError::WrongAudience);
+    }
+    let leeway = i64::try_from(rules.leeway_seconds).unwrap_or(i64::MAX / 4);
+    if now >= claims.exp.saturating_add(leeway) {
+        return Err(TokenError::Expired);
+    }
+    // Like `exp`, checked against the caller's clock: a token from the future is one
+    // this server did not write, or one written by an instance whose clock runs ahead.
+    let latest_start = now
+        .saturating_add(leeway)
+        .saturating_add(SigningKeys::CLOCK_SKEW_SECONDS);
+    let not_before = match signed.not_before {
+        NotBefore::Absent => None,
+        NotBefore::At(nbf) => Some(nbf),
+        NotBefore::Unreadable => return Err(TokenError::Malformed),
+    };
+    if claims.iat > latest_start || not_before.is_some_and(|nbf| nbf > latest_start) {
+        return Err(TokenError::NotYetValid);
+    }
+    Ok(())
+}
+
 /// The optional `nbf` claim, which `AccessClaims` does not carry (this server never
 /// writes it) but a verifier must still honour.
 #[derive(serde::Deserialize)]
-struct NotBefore {
+struct NotBeforeClaim {
     #[serde(default)]
     nbf: Option<UnixSeconds>,
 }
@@ -483,10 +561,12 @@ fn payload_text(token: &str) -> Result<String, TokenError> {
 }
 
 /// The `nbf` of a payload whose signature has already been checked.
-fn not_before(payload: &str) -> Result<Option<UnixSeconds>, TokenError> {
-    serde_json::from_str::<NotBefore>(payload)
-        .map(|claims| claims.nbf)
-        .map_err(|_| TokenError::Malformed)
+fn not_before(payload: &str) -> NotBefore {
+    match serde_json::from_str::<NotBeforeClaim>(payload) {
+        Ok(NotBeforeClaim { nbf: Some(nbf) }) => NotBefore::At(nbf),
+        Ok(NotBeforeClaim { nbf: None }) => NotBefore::Absent,
+        Err(_) => NotBefore::Unreadable,
+    }
 }
 
 #[cfg(test)]

@@ -110,6 +110,11 @@ pub struct ServeArgs {
     /// (only behind a proxy that appends it, e.g. nginx $proxy_add_x_forwarded_for)
     #[arg(long, env = "WXLOGIN_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+    /// Most access tokens whose signature check is remembered, so a client's repeated
+    /// token is verified once (a few hundred bytes each); 0 turns the cache off
+    /// [default: 10000]
+    #[arg(long, env = "WXLOGIN_ACCESS_TOKEN_CACHE_SIZE", value_name = "N")]
+    pub access_token_cache_size: Option<usize>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -158,6 +163,7 @@ fn settings_layer(args: &ServeArgs) -> anyhow::Result<SettingsLayer> {
         rate_limit_period: args.rate_limit_period,
         // A flag can only switch trust on; leave the file's choice otherwise.
         trust_forwarded_for: args.trust_forwarded_for.then_some(true),
+        access_token_cache_size: args.access_token_cache_size,
     };
     let file = match &args.config {
         Some(path) => SettingsLayer::from_toml_file(path)?,
@@ -315,5 +321,26 @@ mod tests {
         assert_eq!(settings.rate_limit_login_per_ip, 20);
         assert_eq!(settings.rate_limit_phone_per_user, 10);
         assert!(!settings.trust_forwarded_for);
+    }
+
+    #[test]
+    fn access_token_cache_size_comes_from_the_flag_over_the_file() {
+        assert_eq!(settings(&[]).access_token_cache_size, 10_000);
+        assert_eq!(
+            settings(&["--access-token-cache-size", "0"]).access_token_cache_size,
+            0
+        );
+        let dir = std::env::temp_dir().join(format!("wxlogin-serve-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("cache.toml");
+        std::fs::write(&file, "access_token_cache_size = 250\n").unwrap();
+        let config = file.to_str().unwrap();
+        assert_eq!(settings(&["--config", config]).access_token_cache_size, 250);
+        assert_eq!(
+            settings(&["--config", config, "--access-token-cache-size", "7"])
+                .access_token_cache_size,
+            7
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
