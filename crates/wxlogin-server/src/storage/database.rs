@@ -190,7 +190,7 @@ impl Database {
         };
         let connections = SqliteConnections::open(&path, options).map_err(StorageError::from)?;
         Ok(Database {
-            driver: Arc::new(Driver::Sqlite(Arc::new(connections))),
+            driver: Arc::new(Driver::Sqlite(connections)),
             backend: Backend::Sqlite,
             migration_url: Some(sqlite_url_creating_file(database_url)),
         })
@@ -371,6 +371,49 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(row.try_get::<i64>("n").unwrap(), 1);
+        database.close().await;
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn committed_rows_reach_the_sqlite_file_without_another_write() {
+        use crate::storage::sql::query;
+        let dir = std::env::temp_dir().join(format!("wxlogin-db-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("checkpoint.db");
+        let database = Database::connect(
+            &format!("sqlite://{}", path.display()),
+            &StoreOptions::default(),
+        )
+        .await
+        .unwrap();
+        query("CREATE TABLE t (n INTEGER)")
+            .execute(database.writer())
+            .await
+            .unwrap();
+        for n in 0..50_i64 {
+            query("INSERT INTO t VALUES ($1)")
+                .bind(n)
+                .execute(database.writer())
+                .await
+                .unwrap();
+        }
+        // The database file alone, without its WAL, has the rows once the background
+        // checkpointer has copied them (nothing else checkpoints: autocheckpoint is off).
+        let copy = dir.join("copy.db");
+        let mut rows_in_file = 0;
+        for _ in 0..40 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            std::fs::copy(&path, &copy).unwrap();
+            let file_only = rusqlite::Connection::open(&copy).unwrap();
+            rows_in_file = file_only
+                .query_row("SELECT COUNT(*) FROM t", [], |row| row.get::<_, i64>(0))
+                .unwrap_or(0);
+            if rows_in_file == 50 {
+                break;
+            }
+        }
+        assert_eq!(rows_in_file, 50);
         database.close().await;
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -5,9 +5,19 @@
 //! handler (1, 2, 5 … 100 ms between tries), so every write and every transaction here
 //! waits its turn for the one writer in a fair async queue instead. Readers never wait for
 //! the writer (WAL mode) and are `query_only`, so a write sent to them fails loudly.
+//!
+//! Copying the WAL back into the database file (a checkpoint, with an fsync) happens on a
+//! thread of its own twice a second instead of inside whichever commit crosses SQLite's
+//! 1,000-page mark: it was an eighth of a login's CPU, and it blocked the writer and the
+//! task holding it while it ran.
+//!
+//! Running statements in the task means a write held up by another process's lock (an
+//! admin command) blocks one runtime thread for up to the busy timeout. Only the writer can
+//! meet that lock, and there is one, so the other runtime threads keep serving.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
@@ -19,6 +29,9 @@ use super::StoreOptions;
 /// Prepared statements kept per connection: more than the store has distinct statements.
 const STATEMENT_CACHE_CAPACITY: usize = 64;
 
+/// How often the checkpointer copies committed pages from the WAL into the database file.
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
+
 pub(crate) struct SqliteConnections {
     path: PathBuf,
     busy_timeout: Duration,
@@ -26,20 +39,31 @@ pub(crate) struct SqliteConnections {
     writer: Arc<tokio::sync::Mutex<Connection>>,
     idle_readers: Mutex<Vec<Connection>>,
     reader_permits: Arc<Semaphore>,
+    closed: AtomicBool,
 }
 
 impl SqliteConnections {
-    /// Open (creating the file if missing) and switch it to WAL mode.
-    pub(crate) fn open(path: &Path, options: &StoreOptions) -> Result<Self, SqlError> {
+    /// Open (creating the file if missing), switch it to WAL mode and start the
+    /// checkpointer, which stops once every handle is dropped or closed.
+    pub(crate) fn open(path: &Path, options: &StoreOptions) -> Result<Arc<Self>, SqlError> {
         let writer = open_connection(path, options.sqlite_busy_timeout, false)?;
-        Ok(SqliteConnections {
+        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpointer = open_connection(path, options.sqlite_busy_timeout, false)?;
+        let connections = Arc::new(SqliteConnections {
             path: path.to_path_buf(),
             busy_timeout: options.sqlite_busy_timeout,
             acquire_timeout: options.acquire_timeout,
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
             idle_readers: Mutex::new(Vec::new()),
             reader_permits: Arc::new(Semaphore::new(options.max_connections.max(1) as usize)),
-        })
+            closed: AtomicBool::new(false),
+        });
+        let handle = Arc::downgrade(&connections);
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || run_checkpointer(checkpointer, handle))
+            .map_err(|error| SqlError::Decode(format!("cannot start the checkpointer: {error}")))?;
+        Ok(connections)
     }
 
     /// The writer, once every earlier caller is done with it.
@@ -74,13 +98,30 @@ impl SqliteConnections {
         })
     }
 
-    /// Close the readers; the writer closes with the last handle.
+    /// Close the readers and stop the checkpointer; the writer closes with the last handle.
     pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
         self.idle_readers
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clear();
         self.reader_permits.close();
+    }
+}
+
+fn run_checkpointer(connection: Connection, connections: Weak<SqliteConnections>) {
+    loop {
+        std::thread::sleep(CHECKPOINT_INTERVAL);
+        let running = connections
+            .upgrade()
+            .is_some_and(|connections| !connections.closed.load(Ordering::Acquire));
+        if !running {
+            return;
+        }
+        // PASSIVE: copy what no reader still needs, never wait for readers or the writer.
+        if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(%error, "SQLite checkpoint failed; retrying");
+        }
     }
 }
 
