@@ -1,6 +1,8 @@
 //! Criterion micro-benchmarks of access tokens: sign (EdDSA JWT with the current key) and
 //! verify (header, published key, signature, issuer, audience, expiry), through the
-//! server's `SigningKeys` with the default key policy. `bench/run-crypto.sh` runs them.
+//! server's `SigningKeys`. `verify` checks the signature every time (cache off);
+//! `verify_cached` is a client presenting the same token again (the default policy).
+//! `bench/run-crypto.sh` runs them.
 use std::collections::BTreeSet;
 use std::hint::black_box;
 
@@ -17,7 +19,7 @@ fn tokens(c: &mut Criterion) {
         .build()
         .unwrap();
     let now = unix_now();
-    let keys = runtime.block_on(async {
+    let (keys, uncached_keys) = runtime.block_on(async {
         let store = Store::connect(
             "sqlite::memory:",
             &StoreOptions::default(),
@@ -26,9 +28,15 @@ fn tokens(c: &mut Criterion) {
         .await
         .unwrap();
         store.migrate().await.unwrap();
-        SigningKeys::load_or_create(store, KeyPolicy::default(), now)
+        let keys = SigningKeys::load_or_create(store.clone(), KeyPolicy::default(), now)
             .await
-            .unwrap()
+            .unwrap();
+        let no_cache = KeyPolicy {
+            access_token_cache_size: 0,
+            ..KeyPolicy::default()
+        };
+        let uncached_keys = SigningKeys::load(store, no_cache).await.unwrap();
+        (keys, uncached_keys)
     });
     let claims = AccessClaims {
         iss: "wxlogin".into(),
@@ -51,6 +59,13 @@ fn tokens(c: &mut Criterion) {
         b.iter(|| runtime.block_on(keys.sign(black_box(&claims))).unwrap())
     });
     group.bench_function("verify", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(uncached_keys.verify(black_box(&token), &rules, now))
+                .unwrap()
+        })
+    });
+    group.bench_function("verify_cached", |b| {
         b.iter(|| {
             runtime
                 .block_on(keys.verify(black_box(&token), &rules, now))
