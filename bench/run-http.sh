@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bin_dir="" profile=release users=10000 requests=50000 connections=64 wrk_threads=1
+bin_dir="" profile=release users=10000 requests=20000 connections=64 wrk_threads=1
 scenarios="me refresh login mixed" ceiling=yes out="" smoke=no label=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -80,7 +80,7 @@ start() {
 }
 
 start sim "simulator on" "$bin/wxlogin" sim --listen 127.0.0.1:0 --app "$appid:$secret"
-sim_url=$started_url
+sim_url=$started_url sim_pid=$started_pid
 
 echo "seeding $users users and sessions..." >&2
 "$bin/seed" --database-url "sqlite://$work/wxlogin.db" --master-key "$master_key" --appid "$appid" \
@@ -117,8 +117,9 @@ run() {
     fi
     local refresh_set=refresh
     [ "$scenario" = mixed ] && refresh_set=mixed
-    local before
+    local before sim_before
     before=$(cpu_ticks "$pid")
+    sim_before=$(cpu_ticks "$sim_pid")
     BENCH_REQUESTS="$requests" BENCH_THREADS="$wrk_threads" BENCH_DONE_DIR="$done_dir" \
         BENCH_ACCESS_TOKENS="$work/access_tokens.txt" BENCH_REFRESH_TOKENS="$work/refresh_tokens.$refresh_set.txt" \
         BENCH_LOGIN_BODIES="$work/codes.txt" \
@@ -131,19 +132,23 @@ run() {
     done
     kill -INT "$wrk_pid"
     wait "$wrk_pid" || true
-    local after
+    local after sim_after
     after=$(cpu_ticks "$pid")
+    sim_after=$(cpu_ticks "$sim_pid")
     local result
     result=$(grep '^BENCH_RESULT ' "$work/wrk.out" | cut -d' ' -f2-)
     [ -n "$result" ] || { cat "$work/wrk.out" >&2; exit 1; }
     python3 - "$result" "$target" "$scenario" "$((after - before))" "$(getconf CLK_TCK)" \
-        "$(status_kib "$pid" VmRSS)" "$(status_kib "$pid" VmHWM)" "$users" "$connections" "$label" >>"$results" <<'PY'
+        "$(status_kib "$pid" VmRSS)" "$(status_kib "$pid" VmHWM)" "$users" "$connections" "$label" \
+        "$((sim_after - sim_before))" >>"$results" <<'PY'
 import json, sys
 result = json.loads(sys.argv[1])
-target, scenario, ticks, hz, rss, hwm, users, connections, label = sys.argv[2:]
+target, scenario, ticks, hz, rss, hwm, users, connections, label, sim_ticks = sys.argv[2:]
 result.update(
     target=target, scenario=scenario, users=int(users), connections=int(connections), label=label,
     cpu_ms_per_request=int(ticks) * 1000 / int(hz) / max(result["requests"], 1),
+    # The simulator (WeChat) runs on the same cores: what each request cost it.
+    sim_cpu_ms_per_request=int(sim_ticks) * 1000 / int(hz) / max(result["requests"], 1),
     rss_mib=int(rss) / 1024, hwm_mib=int(hwm) / 1024,
 )
 print(json.dumps(result))

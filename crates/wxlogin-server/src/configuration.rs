@@ -118,7 +118,8 @@ pub struct Settings {
     /// `iss` of the access tokens.
     pub issuer: String,
     /// Most database connections this instance opens (N instances × this must stay under
-    /// the PostgreSQL server's `max_connections`).
+    /// the PostgreSQL server's `max_connections`). On SQLite: the most reading connections,
+    /// beside the one writing connection.
     pub db_max_connections: u32,
     /// How long a query waits for a free connection before answering 503.
     pub db_acquire_timeout: Duration,

@@ -66,7 +66,8 @@ pub struct ServeArgs {
     #[arg(long, env = "WXLOGIN_ISSUER")]
     pub issuer: Option<String>,
     /// Most database connections of this instance; N instances × this must stay under
-    /// PostgreSQL's max_connections [default: 10]
+    /// PostgreSQL's max_connections. On SQLite: the most reading connections, beside the one
+    /// writing connection [default: 10]
     #[arg(long, env = "WXLOGIN_DB_MAX_CONNECTIONS", value_name = "N")]
     pub db_max_connections: Option<u32>,
     /// How long a request waits for a free database connection before answering 503,
