@@ -1,6 +1,6 @@
 //! The storage layer: one API over SQLite and PostgreSQL.
 //!
-//! [`Database`] is the connection pool and the schema ([`Database::migrate`]); [`Store`] adds
+//! [`Database`] holds the connections and the schema ([`Database::migrate`]); [`Store`] adds
 //! the master key and offers the domain operations the server needs: users and their
 //! per-app identities, sealed session keys, login-code claims, sessions and refresh
 //! tokens, signing keys and the shared upstream access-token cache. Every operation that
@@ -8,7 +8,9 @@
 //! short transaction in the database, never a process-local lock.
 //!
 //! SQL is written once with `$1..` placeholders (both SQLite and PostgreSQL accept them),
-//! timestamps are unix seconds, ids are UUID text.
+//! timestamps are unix seconds, ids are UUID text. `sql.rs` runs it: through sqlx on
+//! PostgreSQL (and in-memory SQLite), through rusqlite in the calling task on a SQLite file
+//! (`sqlite.rs`: one writer, `query_only` readers, a background checkpointer).
 
 mod access_tokens;
 mod database;
