@@ -66,16 +66,17 @@ fn is_transient_database_error(error: &(dyn sqlx::error::DatabaseError + 'static
         .try_downcast_ref::<sqlx::sqlite::SqliteError>()
         .is_some()
     {
-        let primary = code
-            .parse::<i64>()
-            .map(|extended| extended & 0xff)
-            .unwrap_or(0);
-        return matches!(
-            primary,
-            SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_CANTOPEN
-        );
+        return code.parse::<i64>().is_ok_and(is_transient_sqlite_code);
     }
     is_transient_sqlstate(&code)
+}
+
+/// Whether a SQLite (extended) result code means "try again later".
+fn is_transient_sqlite_code(extended_code: i64) -> bool {
+    matches!(
+        extended_code & 0xff,
+        SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_CANTOPEN
+    )
 }
 
 /// True when a database error is a unique-constraint violation (SQLite 2067/1555, PostgreSQL 23505).
@@ -111,11 +112,7 @@ impl From<rusqlite::Error> for StorageError {
         match &error {
             rusqlite::Error::SqliteFailure(failure, message) => {
                 let message = message.clone().unwrap_or_else(|| failure.to_string());
-                let primary = i64::from(failure.extended_code & 0xff);
-                if matches!(
-                    primary,
-                    SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_CANTOPEN
-                ) {
+                if is_transient_sqlite_code(i64::from(failure.extended_code)) {
                     StorageError::Unavailable(message)
                 } else {
                     StorageError::Database(message)
