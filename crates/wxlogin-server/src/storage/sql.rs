@@ -171,9 +171,9 @@ impl<'q> Query<'q> {
         match self.route(on.into()).await? {
             Routed::Any(executor) => {
                 let result = match executor {
-                    AnyExecutor::Pool(pool) => self.to_sqlx().execute(&pool).await?,
+                    AnyExecutor::Pool(pool) => self.into_sqlx().execute(&pool).await?,
                     AnyExecutor::Transaction(transaction) => {
-                        self.to_sqlx().execute(&mut **transaction).await?
+                        self.into_sqlx().execute(&mut **transaction).await?
                     }
                 };
                 Ok(Done {
@@ -192,9 +192,9 @@ impl<'q> Query<'q> {
         match self.route(on.into()).await? {
             Routed::Any(executor) => {
                 let rows = match executor {
-                    AnyExecutor::Pool(pool) => self.to_sqlx().fetch_all(&pool).await?,
+                    AnyExecutor::Pool(pool) => self.into_sqlx().fetch_all(&pool).await?,
                     AnyExecutor::Transaction(transaction) => {
-                        self.to_sqlx().fetch_all(&mut **transaction).await?
+                        self.into_sqlx().fetch_all(&mut **transaction).await?
                     }
                 };
                 Ok(rows.into_iter().map(Row::Any).collect())
@@ -241,10 +241,10 @@ impl<'q> Query<'q> {
         })
     }
 
-    fn to_sqlx(&self) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    fn into_sqlx(self) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
         let mut statement = sqlx::query(self.sql);
-        for value in &self.values {
-            statement = match value.clone() {
+        for value in self.values {
+            statement = match value {
                 Value::Integer(number) => statement.bind(number),
                 Value::Text(text) => statement.bind(text),
                 Value::Blob(bytes) => statement.bind(bytes),
@@ -261,11 +261,16 @@ impl<'q> Query<'q> {
         connection: &'c rusqlite::Connection,
     ) -> Result<rusqlite::CachedStatement<'c>, SqlError> {
         let mut statement = connection.prepare_cached(self.sql)?;
-        // `$N` is a named parameter to SQLite, numbered by first appearance: bind by name.
-        for (position, value) in self.values.iter().enumerate() {
-            let Some(index) = statement.parameter_index(&format!("${}", position + 1))? else {
-                continue;
-            };
+        // `$N` is a named parameter to SQLite, indexed by first appearance: bind each by
+        // the number in its name.
+        for index in 1..=statement.parameter_count() {
+            let value = statement
+                .parameter_name(index)
+                .and_then(|name| name.strip_prefix('$')?.parse::<usize>().ok())
+                .and_then(|number| self.values.get(number.checked_sub(1)?))
+                .ok_or_else(|| {
+                    SqlError::Decode(format!("placeholder {index} of a statement has no value"))
+                })?;
             match value {
                 Value::Integer(number) => statement.raw_bind_parameter(index, number)?,
                 Value::Text(text) => statement.raw_bind_parameter(index, text)?,
