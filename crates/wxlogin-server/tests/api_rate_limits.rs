@@ -197,6 +197,7 @@ async fn limits_set_to_zero_are_off() {
         *settings = settings.clone().without_rate_limits();
         settings.rate_limit_login_burst = 1;
         settings.rate_limit_phone_burst = 1;
+        settings.rate_limit_phone_ip_burst = 1;
     })
     .await;
     let mut access = String::new();

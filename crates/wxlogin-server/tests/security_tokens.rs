@@ -225,9 +225,11 @@ async fn foreign_audiences_issuers_and_sessions_are_refused() {
     cases.push(("another issuer", issuer));
     let mut other_user = claims.clone();
     other_user["sub"] = other_claims["sub"].clone();
-    if other_user["sub"] != claims["sub"] {
-        cases.push(("another user's id on this session", other_user));
-    }
+    assert_ne!(
+        other_user["sub"], claims["sub"],
+        "two simulated users share an id"
+    );
+    cases.push(("another user's id on this session", other_user));
     let mut other_session = claims.clone();
     other_session["sid"] = json!(uuid::Uuid::new_v4().to_string());
     cases.push(("a session that does not exist", other_session));
