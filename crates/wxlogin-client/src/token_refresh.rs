@@ -111,11 +111,11 @@ impl Core {
         let margin = self.config.refresh_margin;
         for _ in 0..LEASE_ROUNDS {
             let seen = self.store.load(appid).await?;
-            if let Some(stored) = &seen {
-                let candidate = loaded(stored.token.clone(), stored.expires_at_unix, margin);
-                if candidate.is_fresh() && Some(stored.token.as_str()) != stale_token {
-                    return Ok(candidate);
-                }
+            if let Some(candidate) = seen
+                .as_ref()
+                .and_then(|stored| usable(stored, stale_token, margin))
+            {
+                return Ok(candidate);
             }
             let lease_ttl = self.config.refresh_lease_ttl;
             if self
@@ -126,10 +126,7 @@ impl Core {
                 // The holder before us may have saved its token between our look above and
                 // the lease: take that one instead of fetching again.
                 let saved_meanwhile = match self.store.load(appid).await {
-                    Ok(Some(stored)) if Some(stored.token.as_str()) != stale_token => {
-                        Some(loaded(stored.token, stored.expires_at_unix, margin))
-                            .filter(CachedToken::is_fresh)
-                    }
+                    Ok(Some(stored)) => usable(&stored, stale_token, margin),
                     _ => None,
                 };
                 let fetched = match saved_meanwhile {
@@ -162,8 +159,7 @@ impl Core {
                 let Some(stored) = self.store.load(appid).await? else {
                     continue;
                 };
-                let candidate = loaded(stored.token.clone(), stored.expires_at_unix, margin);
-                if candidate.is_fresh() && Some(stored.token.as_str()) != stale_token {
+                if let Some(candidate) = usable(&stored, stale_token, margin) {
                     return Ok(candidate);
                 }
                 let is_new = Some(&stored.token) != seen_token.as_ref()
@@ -269,14 +265,16 @@ impl Core {
             return Ok(provider.invalidate(&app.appid, failed_token).await?);
         }
         // The store first: once the local copy is gone, the next caller refreshes from the
-        // store, which must no longer offer the rejected token.
-        self.store
+        // store, which must no longer offer the rejected token. The local copy goes even when
+        // the store fails, so no call sends a token WeChat has rejected.
+        let in_store = self
+            .store
             .invalidate_if_current(&app.appid, failed_token)
-            .await?;
+            .await;
         self.tokens
             .slot(&app.appid)
             .invalidate_if_current(failed_token);
-        Ok(())
+        Ok(in_store?)
     }
 
     pub(crate) async fn force_refresh_access_token(
@@ -296,4 +294,17 @@ impl Core {
         self.save_to_store(&app.appid, &cached).await;
         Ok(cached.token)
     }
+}
+
+/// A stored token this caller may use: fresh (past the refresh margin) and not the one it
+/// is replacing.
+fn usable(
+    stored: &StoredAccessToken,
+    stale_token: Option<&str>,
+    margin: std::time::Duration,
+) -> Option<CachedToken> {
+    if Some(stored.token.as_str()) == stale_token {
+        return None;
+    }
+    Some(loaded(stored.token.clone(), stored.expires_at_unix, margin)).filter(CachedToken::is_fresh)
 }
