@@ -24,6 +24,10 @@ use crate::state::AppState;
 /// Most keys one limiter keeps (about 100 bytes each).
 pub const MAX_TRACKED_KEYS: usize = 100_000;
 
+/// Least time between two prunes forced by a full limiter: a prune scans every key under
+/// every shard's lock, so during a flood of distinct keys it must not run per request.
+const FULL_PRUNE_GAP: Duration = Duration::from_secs(1);
+
 /// One limit as configured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
@@ -73,6 +77,8 @@ impl ClientKey {
 struct KeyedLimit<K: std::hash::Hash + Eq + Clone> {
     limiter: DefaultKeyedRateLimiter<K>,
     period: Duration,
+    /// When a full limiter was last pruned.
+    last_full_prune: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl<K: std::hash::Hash + Eq + Clone> KeyedLimit<K> {
@@ -80,12 +86,16 @@ impl<K: std::hash::Hash + Eq + Clone> KeyedLimit<K> {
         Some(KeyedLimit {
             limiter: DefaultKeyedRateLimiter::keyed(limit.quota()?),
             period: limit.period,
+            last_full_prune: std::sync::Mutex::new(None),
         })
     }
 
     /// `Err(wait)` when `key` must wait.
     fn check(&self, key: &K) -> Result<(), Duration> {
         if self.limiter.len() >= MAX_TRACKED_KEYS {
+            if !self.may_prune_when_full() {
+                return Err(self.period);
+            }
             self.limiter.retain_recent();
             if self.limiter.len() >= MAX_TRACKED_KEYS {
                 tracing::warn!(
@@ -98,6 +108,19 @@ impl<K: std::hash::Hash + Eq + Clone> KeyedLimit<K> {
         self.limiter
             .check_key(key)
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+
+    /// True at most once per [`FULL_PRUNE_GAP`].
+    fn may_prune_when_full(&self) -> bool {
+        let mut last = self
+            .last_full_prune
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if last.is_some_and(|at| at.elapsed() < FULL_PRUNE_GAP) {
+            return false;
+        }
+        *last = Some(std::time::Instant::now());
+        true
     }
 
     fn prune(&self) {
