@@ -113,10 +113,9 @@ pub async fn seed(plan: &SeedPlan) -> Result<SeededTokens, SeedError> {
                 sealed_session_key: {
                     let mut session_key = [0u8; 16];
                     rand::rngs::OsRng.fill_bytes(&mut session_key);
-                    // The binding the server's store uses for the session_keys row.
                     sealer.seal(
                         &session_key,
-                        format!("session_key:{}:{openid}", plan.appid).as_bytes(),
+                        &wxlogin_server::storage::session_key_binding(&plan.appid, &openid),
                     )
                 },
                 openid,

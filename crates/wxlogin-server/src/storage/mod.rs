@@ -31,6 +31,7 @@ pub use access_tokens::{CachedAccessToken, DatabaseAccessTokenStore};
 pub use database::{Backend, Database, MigrationReport, StoreOptions};
 pub use error::StorageError;
 pub use login_codes::{hash_login_code, CodeClaim};
+pub use session_keys::session_key_binding;
 pub use sessions::{NewSession, PurgeReport, RefreshRotation, SessionRecord};
 pub use signing_keys::{NewSigningKey, StoredSigningKey};
 pub use users::{mask_phone_number, rfc3339, PhoneNumber, User, UserRecord};

@@ -5,8 +5,9 @@ use wxlogin_crypto::SessionKey;
 
 use super::{StorageError, Store, UnixSeconds};
 
-/// The associated data that binds a sealed session key to its row.
-pub(crate) fn session_key_binding(appid: &str, openid: &str) -> Vec<u8> {
+/// The associated data that binds a sealed session key to its row (public for tools that
+/// write rows directly, like the benchmark seeder).
+pub fn session_key_binding(appid: &str, openid: &str) -> Vec<u8> {
     format!("session_key:{appid}:{openid}").into_bytes()
 }
 
