@@ -83,7 +83,7 @@ start sim "simulator on" "$bin/wxlogin" sim --listen 127.0.0.1:0 --app "$appid:$
 sim_url=$started_url sim_pid=$started_pid
 
 echo "seeding $users users and sessions..." >&2
-"$bin/seed" --database-url "sqlite://$work/wxlogin.db" --master-key "$master_key" --appid "$appid" \
+WXLOGIN_MASTER_KEY="$master_key" "$bin/seed" --database-url "sqlite://$work/wxlogin.db" --appid "$appid" \
     --users "$users" --sampled "$((users < 10000 ? users : 10000))" --out "$work"
 
 # The whole load comes from 127.0.0.1, so the per-address login limit (an abuse guard for
@@ -126,6 +126,7 @@ run() {
         wrk -t "$wrk_threads" -c "$connections" -d 600s --timeout 10s -s "bench/wrk/$scenario.lua" "$url" \
         >"$work/wrk.out" 2>&1 &
     local wrk_pid=$!
+    pids+=("$wrk_pid")
     while [ "$(find "$done_dir" -type f | wc -l)" -lt "$wrk_threads" ]; do
         kill -0 "$wrk_pid" 2>/dev/null || { cat "$work/wrk.out" >&2; exit 1; }
         sleep 0.05
