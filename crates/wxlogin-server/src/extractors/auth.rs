@@ -48,9 +48,7 @@ impl FromRequestParts<AppState> for AuthenticatedUser {
             .await
         {
             Ok((context, Some(user))) => Ok(AuthenticatedUser(context, user)),
-            Ok((_, None)) => Err(ApiError::unauthorized(
-                "this user no longer exists; call wx.login again",
-            )),
+            Ok((_, None)) => Err(crate::services::user_gone()),
             Err(error) => Err(refusal(error)),
         }
     }

@@ -12,6 +12,11 @@ pub use upstream::upstream_error;
 use crate::error::{ApiError, ErrorCode};
 use crate::storage::StorageError;
 
+/// The caller's session is live but its user (or its identity) is gone: log in again.
+pub fn user_gone() -> ApiError {
+    ApiError::unauthorized("this user no longer exists; call wx.login again")
+}
+
 /// A storage failure as the client sees it: 503 when the database is unreachable or
 /// overloaded (retry later), 500 for anything else. The cause is logged, not sent.
 pub fn storage_error(error: StorageError) -> ApiError {

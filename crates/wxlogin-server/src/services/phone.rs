@@ -111,9 +111,7 @@ async fn store_phone(
         .await
         .map_err(storage_error)?;
     if !stored {
-        return Err(ApiError::unauthorized(
-            "this user no longer exists; call wx.login again",
-        ));
+        return Err(super::user_gone());
     }
     tracing::info!(user_id = %caller.user_id, phone = %MaskedPhone(&phone.phone_number), via, "phone number stored");
     Ok(phone)

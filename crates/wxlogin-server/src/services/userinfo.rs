@@ -75,7 +75,7 @@ pub async fn update_profile(
         )
         .await
         .map_err(storage_error)?
-        .ok_or_else(|| ApiError::unauthorized("this user no longer exists; call wx.login again"))?;
+        .ok_or_else(super::user_gone)?;
     tracing::info!(user_id = %caller.user_id, nickname_changed = nickname.is_some(), avatar_changed = avatar_url.is_some(), "profile updated");
     Ok(user)
 }
