@@ -45,7 +45,6 @@ pub struct Application {
     local_addr: SocketAddr,
     router: Router,
     state: AppState,
-    read_timeout: std::time::Duration,
 }
 
 impl Application {
@@ -94,16 +93,13 @@ impl Application {
         })?;
         let appids: Vec<&str> = settings.apps.iter().map(|app| app.appid.as_str()).collect();
         tracing::info!(address = %local_addr, apps = ?appids, wechat = %settings.wechat_base_url, backend = store.backend().name(), "server ready");
-        let read_timeout = settings.request_read_timeout;
-        let prune_every = settings.rate_limit_period;
         let state = AppState::new(settings, sessions, wechat, clock, prometheus_handle());
-        RateLimits::spawn_pruning(state.rate_limits(), prune_every);
+        RateLimits::spawn_pruning(state.rate_limits(), state.settings().rate_limit_period);
         Ok(Application {
             listener,
             local_addr,
             router: router(state.clone()),
             state,
-            read_timeout,
         })
     }
 
@@ -121,7 +117,8 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        crate::connections::serve(self.listener, self.router, self.read_timeout, shutdown).await
+        let read_timeout = self.state.settings().request_read_timeout;
+        crate::connections::serve(self.listener, self.router, read_timeout, shutdown).await
     }
 
     /// Serve until the process ends.
