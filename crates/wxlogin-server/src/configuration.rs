@@ -231,12 +231,18 @@ impl Settings {
                 "the rate limit period must be positive".to_owned(),
             ));
         }
-        if self.rate_limit_period / self.rate_limit_login_per_ip.max(1) < Duration::from_nanos(1)
-            || self.rate_limit_period / self.rate_limit_phone_per_user.max(1)
-                < Duration::from_nanos(1)
-            || self.rate_limit_period / self.rate_limit_phone_per_ip.max(1)
-                < Duration::from_nanos(1)
-        {
+        let limits = [
+            (self.rate_limit_login_per_ip, self.rate_limit_login_burst),
+            (self.rate_limit_phone_per_user, self.rate_limit_phone_burst),
+            (self.rate_limit_phone_per_ip, self.rate_limit_phone_ip_burst),
+        ];
+        let unusable = limits
+            .into_iter()
+            .filter_map(|(per_period, burst)| {
+                crate::rate_limit::RateLimit::new(per_period, burst, self.rate_limit_period)
+            })
+            .any(|limit| limit.quota().is_none());
+        if unusable {
             return Err(ConfigError::Invalid(
                 "a rate limit allows more requests than the period has nanoseconds".to_owned(),
             ));

@@ -48,7 +48,8 @@ impl RateLimit {
         })
     }
 
-    fn quota(self) -> Option<Quota> {
+    /// `None` when the period is too short for `per_period` requests (under 1 ns each).
+    pub(crate) fn quota(self) -> Option<Quota> {
         Quota::with_period(self.period / self.per_period.get()).map(|q| q.allow_burst(self.burst))
     }
 }
