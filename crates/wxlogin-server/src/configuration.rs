@@ -605,6 +605,22 @@ mod tests {
     }
 
     #[test]
+    fn a_limit_with_more_requests_than_its_period_has_nanoseconds_is_refused_unless_off() {
+        let mut settings = SettingsLayer::default().resolve();
+        settings.apps = vec![AppCredentials::new("wxaaaaaaaaaaaaaaaa", "a")];
+        settings.rate_limit_period = Duration::from_nanos(5);
+        settings.rate_limit_login_per_ip = 10;
+        settings.rate_limit_phone_per_user = 0;
+        settings.rate_limit_phone_per_ip = 0;
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("nanoseconds"), "{error}");
+        settings.rate_limit_login_per_ip = 5;
+        settings.validate().unwrap();
+        settings.rate_limit_login_per_ip = 0;
+        settings.validate().unwrap();
+    }
+
+    #[test]
     fn validation_refuses_missing_duplicate_and_empty_secret_apps() {
         let mut settings = SettingsLayer::default().resolve();
         assert!(settings.validate().is_err());
