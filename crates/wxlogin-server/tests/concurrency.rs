@@ -7,20 +7,10 @@ mod common;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
-use common::{answer, spawn_app_with, token, Answer, TestApp, APPID};
+use common::{answer, spawn_app_without_limits, token, Answer, TestApp, APPID};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use tokio::sync::Barrier;
-use wxlogin_sim::SimConfig;
-
-/// The real app with the abuse limits off: every request here comes from one address, and
-/// the limits have their own tests (api_rate_limits.rs).
-async fn spawn_app_without_limits() -> TestApp {
-    spawn_app_with(SimConfig::default(), |settings| {
-        *settings = settings.clone().without_rate_limits();
-    })
-    .await
-}
 
 const USERS: usize = 100;
 const LOGINS_PER_USER: usize = 10;

@@ -18,21 +18,11 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{spawn_app_with, Answer, TestApp, APPID};
+use common::{spawn_app_without_limits, Answer, TestApp, APPID};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use wxlogin_sim::SimConfig;
-
-/// The real app with the abuse limits off: every request here comes from one address, and
-/// the limits have their own tests (api_rate_limits.rs).
-async fn spawn_app_without_limits() -> TestApp {
-    spawn_app_with(SimConfig::default(), |settings| {
-        *settings = settings.clone().without_rate_limits();
-    })
-    .await
-}
 
 const USERS: [&str; 3] = ["model-ann", "model-ben", "model-cai"];
 const PHONES: [&str; 3] = ["13800000001", "13900000002", "15000000003"];

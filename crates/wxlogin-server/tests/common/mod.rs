@@ -77,6 +77,15 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(SimConfig::default(), |_| {}).await
 }
 
+/// The real app with the abuse limits off: for tests whose many requests all come from one
+/// address (the limits have their own tests, api_rate_limits.rs).
+pub async fn spawn_app_without_limits() -> TestApp {
+    spawn_app_with(SimConfig::default(), |settings| {
+        *settings = settings.clone().without_rate_limits();
+    })
+    .await
+}
+
 /// A server for `sim_config`'s apps (same appids and secrets), adjusted by `configure`.
 pub async fn spawn_app_with(
     sim_config: SimConfig,
