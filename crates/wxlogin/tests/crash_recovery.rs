@@ -4,17 +4,17 @@
 //! works, and every session it belongs to is still there (its access token too).
 //!
 //! The WeChat simulator runs in the test process, so it outlives the server.
+mod support;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use support::process::{LogDir, ServerProcess};
 use wxlogin_sim::{SimApp, SimConfig, Simulator};
 
 const APPID: &str = SimApp::DEMO_APPID;
@@ -22,86 +22,28 @@ const WORKERS: usize = 16;
 /// Refresh tokens handed out before the kill, at least.
 const TOKENS_BEFORE_KILL: usize = 60;
 
-/// A temporary directory, removed unless the test failed (then its logs are kept).
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let path = std::env::temp_dir().join(format!(
-            "wxlogin-crash-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("database and logs kept in {}", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-struct Server {
-    base_url: String,
-    child: Child,
-}
-
-impl Server {
-    async fn start(dir: &Path, run: usize, wechat: &str, master_key: &str) -> Server {
-        let log = std::fs::File::create(dir.join(format!("serve-{run}.log"))).unwrap();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_wxlogin"));
-        for (name, _) in std::env::vars() {
-            if name.starts_with("WXLOGIN_") || name == "RUST_LOG" {
-                command.env_remove(name);
-            }
-        }
-        let database_url = format!("sqlite://{}", dir.join("wxlogin.db").display());
-        let mut child = command
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url"])
-            .arg(&database_url)
-            .args(["--appid", APPID, "--secret", SimApp::DEMO_SECRET])
-            .args(["--wechat-base-url", wechat, "--master-key", master_key])
-            // One client address sends everything here.
-            .args(["--rate-limit-login-per-ip", "0"])
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .kill_on_drop(true)
-            .spawn()
-            .expect("wxlogin serve starts");
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let address = tokio::time::timeout(Duration::from_secs(60), async {
-            while let Ok(Some(line)) = lines.next_line().await {
-                if let Some(address) = line.strip_prefix("listening on ") {
-                    return Some(address.trim().to_owned());
-                }
-            }
-            None
-        })
-        .await
-        .ok()
-        .flatten()
-        .expect("wxlogin serve prints its address");
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Server {
-            base_url: address,
-            child,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base_url)
-    }
+/// `wxlogin serve` on the SQLite file in `dir`, as run `run` (its log is `serve-RUN.log`).
+async fn start_server(dir: &Path, run: usize, wechat: &str, master_key: &str) -> ServerProcess {
+    let database_url = format!("sqlite://{}", dir.join("wxlogin.db").display());
+    let args: Vec<String> = [
+        "--database-url",
+        &database_url,
+        "--appid",
+        APPID,
+        "--secret",
+        SimApp::DEMO_SECRET,
+        "--wechat-base-url",
+        wechat,
+        "--master-key",
+        master_key,
+        // One client address sends everything here.
+        "--rate-limit-login-per-ip",
+        "0",
+    ]
+    .iter()
+    .map(|arg| arg.to_string())
+    .collect();
+    ServerProcess::start(&format!("serve-{run}"), &args, dir).await
 }
 
 /// Refresh tokens the client holds and has not presented yet, with the access token
@@ -177,11 +119,11 @@ async fn worker(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_under_load_loses_no_handed_out_refresh_token() {
-    let dir = TempDir::new();
+    let dir = LogDir::new("crash");
     let sim = Simulator::new(SimConfig::default());
     let sim_handle = sim.clone().spawn_on_loopback().await.unwrap();
     let master_key = base64::engine::general_purpose::STANDARD.encode([42u8; 32]);
-    let server = Server::start(&dir.0, 1, &sim_handle.base_url, &master_key).await;
+    let server = start_server(dir.path(), 1, &sim_handle.base_url, &master_key).await;
 
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -214,9 +156,7 @@ async fn sigkill_under_load_loses_no_handed_out_refresh_token() {
     })
     .await
     .expect("the load hands out tokens");
-    let Server { mut child, .. } = server;
-    child.start_kill().expect("SIGKILL");
-    let killed = child.wait().await.unwrap();
+    let killed = server.kill().await.expect("SIGKILL");
     assert!(!killed.success(), "the server was killed: {killed:?}");
     stop.store(true, Ordering::Relaxed);
     let mut cut_off = 0;
@@ -228,7 +168,7 @@ async fn sigkill_under_load_loses_no_handed_out_refresh_token() {
     assert!(survivors.len() >= handed_out);
 
     // Same database file, same master key: everything handed out still works.
-    let restarted = Server::start(&dir.0, 2, &sim_handle.base_url, &master_key).await;
+    let restarted = start_server(dir.path(), 2, &sim_handle.base_url, &master_key).await;
     let mut lost = Vec::new();
     for (refresh, access) in &survivors {
         let me = http

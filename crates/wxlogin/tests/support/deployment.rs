@@ -211,7 +211,7 @@ impl Deployment {
     /// Stop every instance, then drop the database.
     pub async fn shutdown(mut self) {
         for server in self.servers.drain(..) {
-            server.kill().await;
+            let _ = server.kill().await;
         }
         if let Some(database) = self.database.take() {
             database.drop_database().await;

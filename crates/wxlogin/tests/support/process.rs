@@ -132,8 +132,9 @@ impl ServerProcess {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
-    /// Stop now (SIGKILL) and wait for the process to end.
-    pub async fn kill(mut self) {
-        let _ = self.child.kill().await;
+    /// Stop now (SIGKILL) and wait for the process to end; how it ended.
+    pub async fn kill(mut self) -> std::io::Result<std::process::ExitStatus> {
+        self.child.start_kill()?;
+        self.child.wait().await
     }
 }
