@@ -3,8 +3,6 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use std::sync::Arc;
-
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{Migrate, Migrator};
 use sqlx::{Connection, Executor};
@@ -93,10 +91,8 @@ pub struct MigrationReport {
 /// database, go through one sqlx pool for both.
 #[derive(Clone)]
 pub struct Database {
-    driver: Arc<Driver>,
+    driver: Driver,
     backend: Backend,
-    /// Where migrations connect (sqlx runs them) when `driver` is not a sqlx pool.
-    migration_url: Option<String>,
 }
 
 impl std::fmt::Debug for Database {
@@ -135,12 +131,11 @@ impl Database {
                     .connect(database_url)
                     .await?;
                 Ok(Database {
-                    driver: Arc::new(Driver::Any {
+                    driver: Driver::Any {
                         readers: pool.clone(),
                         writer: pool,
-                    }),
+                    },
                     backend,
-                    migration_url: None,
                 })
             }
         }
@@ -179,20 +174,20 @@ impl Database {
                     .connect(database_url)
                     .await?;
                 return Ok(Database {
-                    driver: Arc::new(Driver::Any {
+                    driver: Driver::Any {
                         readers: pool.clone(),
                         writer: pool,
-                    }),
+                    },
                     backend: Backend::Sqlite,
-                    migration_url: None,
                 });
             }
         };
-        let connections = SqliteConnections::open(&path, options).map_err(StorageError::from)?;
+        let connections =
+            SqliteConnections::open(&path, sqlite_url_creating_file(database_url), options)
+                .map_err(StorageError::from)?;
         Ok(Database {
-            driver: Arc::new(Driver::Sqlite(connections)),
+            driver: Driver::Sqlite(connections),
             backend: Backend::Sqlite,
-            migration_url: Some(sqlite_url_creating_file(database_url)),
         })
     }
 
@@ -230,14 +225,11 @@ impl Database {
             sqlx::migrate::MigrateError::Execute(inner) => StorageError::from(inner),
             other => StorageError::Migration(other.to_string()),
         };
-        let mut held = match (&*self.driver, &self.migration_url) {
-            (Driver::Any { writer, .. }, _) => MigrationConnection::Pooled(writer.acquire().await?),
-            (Driver::Sqlite(_), Some(url)) => {
-                MigrationConnection::Own(sqlx::AnyConnection::connect(url).await?)
-            }
-            (Driver::Sqlite(_), None) => {
-                return Err(StorageError::Migration("no URL to migrate through".into()))
-            }
+        let mut held = match &self.driver {
+            Driver::Any { writer, .. } => MigrationConnection::Pooled(writer.acquire().await?),
+            Driver::Sqlite(connections) => MigrationConnection::Own(
+                sqlx::AnyConnection::connect(connections.migration_url()).await?,
+            ),
         };
         let connection: &mut sqlx::AnyConnection = match &mut held {
             MigrationConnection::Pooled(pooled) => pooled,
@@ -291,7 +283,7 @@ impl Database {
 
     /// Close every connection (waits for checked-out connections to come back).
     pub async fn close(&self) {
-        match &*self.driver {
+        match &self.driver {
             Driver::Any { readers, writer } => {
                 readers.close().await;
                 writer.close().await;

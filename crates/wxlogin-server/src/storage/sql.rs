@@ -343,7 +343,8 @@ impl SqliteHandle<'_> {
     }
 }
 
-/// The drivers behind a [`Database`].
+/// The drivers behind a [`Database`]. Cheap to clone (pools and an `Arc`).
+#[derive(Clone)]
 pub(crate) enum Driver {
     /// sqlx: PostgreSQL, or an in-memory SQLite database (one connection for both).
     Any {

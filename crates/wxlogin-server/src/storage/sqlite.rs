@@ -34,6 +34,8 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 
 pub(crate) struct SqliteConnections {
     path: PathBuf,
+    /// The same file as a sqlx URL: migrations are run by sqlx.
+    migration_url: String,
     busy_timeout: Duration,
     acquire_timeout: Duration,
     writer: Arc<tokio::sync::Mutex<Connection>>,
@@ -45,12 +47,17 @@ pub(crate) struct SqliteConnections {
 impl SqliteConnections {
     /// Open (creating the file if missing), switch it to WAL mode and start the
     /// checkpointer, which stops once every handle is dropped or closed.
-    pub(crate) fn open(path: &Path, options: &StoreOptions) -> Result<Arc<Self>, SqlError> {
+    pub(crate) fn open(
+        path: &Path,
+        migration_url: String,
+        options: &StoreOptions,
+    ) -> Result<Arc<Self>, SqlError> {
         let writer = open_connection(path, options.sqlite_busy_timeout, false)?;
         writer.pragma_update(None, "wal_autocheckpoint", 0)?;
         let checkpointer = open_connection(path, options.sqlite_busy_timeout, false)?;
         let connections = Arc::new(SqliteConnections {
             path: path.to_path_buf(),
+            migration_url,
             busy_timeout: options.sqlite_busy_timeout,
             acquire_timeout: options.acquire_timeout,
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
@@ -64,6 +71,10 @@ impl SqliteConnections {
             .spawn(move || run_checkpointer(checkpointer, handle))
             .map_err(|error| SqlError::Decode(format!("cannot start the checkpointer: {error}")))?;
         Ok(connections)
+    }
+
+    pub(crate) fn migration_url(&self) -> &str {
+        &self.migration_url
     }
 
     /// The writer, once every earlier caller is done with it.
