@@ -103,6 +103,9 @@ impl From<SqlError> for StorageError {
                 StorageError::Unavailable("timed out waiting for a database connection".into())
             }
             SqlError::Decode(message) => StorageError::Corrupt(message),
+            SqlError::Thread(error) => {
+                StorageError::Unavailable(format!("cannot start a database thread: {error}"))
+            }
         }
     }
 }

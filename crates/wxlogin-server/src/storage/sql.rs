@@ -108,6 +108,8 @@ pub(crate) enum SqlError {
     TimedOut,
     /// A column is missing or holds another type than the store expects.
     Decode(String),
+    /// The SQLite checkpointer thread could not be started.
+    Thread(std::io::Error),
 }
 
 impl From<sqlx::Error> for SqlError {

@@ -69,7 +69,7 @@ impl SqliteConnections {
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
             .spawn(move || run_checkpointer(checkpointer, handle))
-            .map_err(|error| SqlError::Decode(format!("cannot start the checkpointer: {error}")))?;
+            .map_err(SqlError::Thread)?;
         Ok(connections)
     }
 
