@@ -59,6 +59,31 @@ function M.token_queue(tokens)
     return queue
 end
 
+-- This thread's share of the seeded refresh tokens (BENCH_REFRESH_TOKENS) in rotation:
+-- `request()` presents the oldest unspent one, `on_body(body)` keeps the answer's new one.
+function M.refresh_rotation(thread_index, thread_count)
+    local all = M.read_lines("BENCH_REFRESH_TOKENS")
+    local mine = {}
+    for index = thread_index + 1, #all, thread_count do
+        mine[#mine + 1] = all[index]
+    end
+    local queue = M.token_queue(mine)
+    local rotation = {}
+    function rotation.request()
+        -- An empty queue only happens against the ceiling, which hands back no tokens.
+        local token = queue.pop() or "ceiling-has-no-refresh-tokens"
+        return wrk.format("POST", "/v1/token/refresh", { ["Content-Type"] = "application/json" },
+            '{"refresh_token":"' .. token .. '"}')
+    end
+    function rotation.on_body(body)
+        local token = body:match('"refresh_token":"([^"]+)"')
+        if token then
+            queue.push(token)
+        end
+    end
+    return rotation
+end
+
 local threads = {}
 
 -- Installs setup/init/response/done. `make_request(thread_index, thread_count)` returns a
