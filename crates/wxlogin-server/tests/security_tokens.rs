@@ -16,7 +16,7 @@ use wxlogin_server::clock::{Clock, OffsetClock};
 use wxlogin_server::Application;
 use wxlogin_sim::{SimApp, SimConfig};
 
-use common::{spawn_app, spawn_app_with, token, Answer, TestApp, APPID};
+use common::{spawn_app, spawn_app_with, token, Answer, ServerKey, TestApp, APPID};
 
 /// A second app the server is configured for.
 const OTHER_APPID: &str = "wx00000000other1";
@@ -35,38 +35,6 @@ fn parts_of(jwt: &str) -> (Value, Value) {
     let header = decode_part(parts.next().unwrap());
     let claims = decode_part(parts.next().unwrap());
     (header, claims)
-}
-
-/// Signs anything with the server's own current signing key (read from its database, as
-/// only an attacker holding the database and the master key could): what the verifier
-/// does with claims the server would never have written.
-struct ServerKey {
-    kid: String,
-    encoding: EncodingKey,
-    public_key: [u8; 32],
-}
-
-impl ServerKey {
-    async fn of(app: &TestApp) -> ServerKey {
-        let keys = app.store().signing_keys().await.unwrap();
-        let key = keys
-            .iter()
-            .rev()
-            .find(|key| key.retired_at.is_none())
-            .expect("a current key");
-        let signing = ed25519_dalek::SigningKey::from_bytes(&key.secret_key);
-        ServerKey {
-            kid: key.kid.clone(),
-            encoding: EncodingKey::from_ed_der(signing.to_pkcs8_der().unwrap().as_bytes()),
-            public_key: key.public_key,
-        }
-    }
-
-    fn sign(&self, claims: &Value) -> String {
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
-    }
 }
 
 fn stranger_key() -> EncodingKey {
@@ -101,7 +69,7 @@ async fn expired_tokens_are_refused_to_the_second() {
     let login = app.login("exp").await;
     let access = token(&login, "access_token");
     let (_, claims) = parts_of(&access);
-    let key = ServerKey::of(&app).await;
+    let key = ServerKey::of(app.store()).await;
     let now = now(&app);
 
     let mut expired = claims.clone();
@@ -129,7 +97,7 @@ async fn not_yet_valid_tokens_are_refused() {
     let app = spawn_app().await;
     let login = app.login("nbf").await;
     let (_, claims) = parts_of(&token(&login, "access_token"));
-    let key = ServerKey::of(&app).await;
+    let key = ServerKey::of(app.store()).await;
     let hour_ahead = now(&app) + 3600;
 
     let mut future_nbf = claims.clone();
@@ -157,7 +125,7 @@ async fn a_payload_with_invalid_utf8_is_refused_even_in_an_unknown_claim() {
     let app = spawn_app().await;
     let login = app.login("utf8").await;
     let (header, claims) = parts_of(&token(&login, "access_token"));
-    let key = ServerKey::of(&app).await;
+    let key = ServerKey::of(app.store()).await;
     let mut payload = claims.to_string().into_bytes();
     payload.pop();
     payload.extend_from_slice(b",\"extra\":\"\xb7\xff\"}");
@@ -201,7 +169,7 @@ async fn foreign_audiences_issuers_and_sessions_are_refused() {
     let other = app.login_to(OTHER_APPID, "aud").await;
     let (_, claims) = parts_of(&token(&login, "access_token"));
     let (_, other_claims) = parts_of(&token(&other, "access_token"));
-    let key = ServerKey::of(&app).await;
+    let key = ServerKey::of(app.store()).await;
 
     let mut cases: Vec<(&str, Value)> = Vec::new();
     let mut unconfigured = claims.clone();
@@ -267,7 +235,7 @@ async fn forged_signatures_and_algorithms_are_refused() {
     let access = token(&login, "access_token");
     let (header, claims) = parts_of(&access);
     let kid = header["kid"].as_str().unwrap().to_owned();
-    let key = ServerKey::of(&app).await;
+    let key = ServerKey::of(app.store()).await;
     let jwks = app.get("/.well-known/jwks.json", None).await;
     let x = jwks.assert_ok()["keys"][0]["x"]
         .as_str()

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use storage_support::fresh_stores;
+use storage_support::{fresh_stores, ServerKey};
 use wxlogin_server::storage::Store;
 use wxlogin_server::tokens::{AccessClaims, AccessTokenRules, KeyPolicy, SigningKeys, TokenError};
 
@@ -129,18 +129,7 @@ async fn expired_wrong_audience_and_wrong_issuer_are_refused() {
 
 /// Signs any JSON claims with the store's current key, as only the server itself could.
 async fn sign_as_the_server(store: &Store, claims: &serde_json::Value) -> String {
-    use ed25519_dalek::pkcs8::EncodePrivateKey;
-    let stored = store.signing_keys().await.unwrap();
-    let key = stored
-        .iter()
-        .rev()
-        .find(|key| key.retired_at.is_none())
-        .unwrap();
-    let signing = ed25519_dalek::SigningKey::from_bytes(&key.secret_key);
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.kid = Some(key.kid.clone());
-    let encoding = EncodingKey::from_ed_der(signing.to_pkcs8_der().unwrap().as_bytes());
-    jsonwebtoken::encode(&header, claims, &encoding).unwrap()
+    ServerKey::of(store).await.sign(claims)
 }
 
 #[tokio::test]
@@ -208,12 +197,7 @@ async fn a_signed_payload_that_is_not_utf8_is_malformed() {
         let keys = keys_for(&db.store).await;
         let genuine = keys.sign(&claims("wxapp1", NOW)).await.unwrap();
         let header = genuine.split('.').next().unwrap();
-        let stored = db.store.signing_keys().await.unwrap();
-        let signing = ed25519_dalek::SigningKey::from_bytes(&stored.last().unwrap().secret_key);
-        let encoding = {
-            use ed25519_dalek::pkcs8::EncodePrivateKey;
-            EncodingKey::from_ed_der(signing.to_pkcs8_der().unwrap().as_bytes())
-        };
+        let encoding = ServerKey::of(&db.store).await.encoding;
         let sign_payload = |extra: &[u8]| {
             let mut payload = serde_json::to_vec(&claims("wxapp1", NOW)).unwrap();
             payload.pop();

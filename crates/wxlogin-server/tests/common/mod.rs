@@ -19,6 +19,9 @@ use wxlogin_server::{Application, Settings};
 use wxlogin_sim::{Endpoint, FaultConfig, SimApp, SimConfig, SimHandle, Simulator};
 
 pub use storage_support::TestStore;
+// Only the binaries that forge tokens use it.
+#[allow(unused_imports)]
+pub use storage_support::ServerKey;
 
 /// The database every test app uses: PostgreSQL when `WXLOGIN_TEST_POSTGRES_URL` is set,
 /// else a temporary SQLite file. The one place the choice is made.

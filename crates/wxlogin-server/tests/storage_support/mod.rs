@@ -110,3 +110,38 @@ pub async fn fresh_postgres() -> Option<TestStore> {
         sqlite_dir: None,
     })
 }
+
+/// Signs anything with the store's current signing key, as only the server itself (or an
+/// attacker holding its database and master key) could: what the verifier does with
+/// claims the server would never have written.
+pub struct ServerKey {
+    pub kid: String,
+    pub encoding: jsonwebtoken::EncodingKey,
+    pub public_key: [u8; 32],
+}
+
+impl ServerKey {
+    pub async fn of(store: &Store) -> ServerKey {
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        let keys = store.signing_keys().await.unwrap();
+        let key = keys
+            .iter()
+            .rev()
+            .find(|key| key.retired_at.is_none())
+            .expect("a current key");
+        let signing = ed25519_dalek::SigningKey::from_bytes(&key.secret_key);
+        ServerKey {
+            kid: key.kid.clone(),
+            encoding: jsonwebtoken::EncodingKey::from_ed_der(
+                signing.to_pkcs8_der().unwrap().as_bytes(),
+            ),
+            public_key: key.public_key,
+        }
+    }
+
+    pub fn sign(&self, claims: &impl serde::Serialize) -> String {
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
+    }
+}
