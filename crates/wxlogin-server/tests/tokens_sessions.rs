@@ -412,6 +412,7 @@ async fn a_rotation_answers_the_session_as_extended_and_refuses_an_ended_one() {
                 "successor-hash",
                 NOW + 10,
                 NOW + 10 + REFRESH_TTL,
+                &|_| true,
             )
             .await
             .unwrap();
@@ -439,6 +440,7 @@ async fn a_rotation_answers_the_session_as_extended_and_refuses_an_ended_one() {
                 "third-hash",
                 NOW + 30,
                 NOW + 30 + REFRESH_TTL,
+                &|_| true,
             )
             .await
             .unwrap();

@@ -97,6 +97,8 @@ pub enum RefreshError {
     Reused,
     #[error("the session has ended")]
     SessionEnded,
+    #[error("the session is for a mini program this server does not serve")]
+    AppNotServed,
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]
@@ -238,6 +240,9 @@ impl Sessions {
     ) -> Result<(TokenPair, User), RefreshError> {
         let successor = RefreshToken::generate();
         let new_expires_at = now.saturating_add(whole_seconds(self.policy.refresh_token_ttl));
+        // An app removed from the configuration ends its sessions here as it does for
+        // access tokens (whose `aud` must be a configured appid).
+        let audiences = &self.policy.audiences;
         let rotation = self
             .store
             .rotate_refresh_token(
@@ -245,6 +250,7 @@ impl Sessions {
                 &successor.hash(),
                 now,
                 new_expires_at,
+                &|appid| audiences.contains(appid),
             )
             .await?;
         let session = match rotation {
@@ -255,6 +261,10 @@ impl Sessions {
             }
             RefreshRotation::Expired => return Err(RefreshError::Expired),
             RefreshRotation::SessionEnded { .. } => return Err(RefreshError::SessionEnded),
+            RefreshRotation::AppNotServed { session_id } => {
+                tracing::info!(session_id = %session_id, "refresh refused: the session's app is not configured here");
+                return Err(RefreshError::AppNotServed);
+            }
             RefreshRotation::Unknown => return Err(RefreshError::Unknown),
         };
         let user = self

@@ -49,6 +49,9 @@ pub enum RefreshRotation {
     Expired,
     /// The session was revoked (logout, admin revoke, earlier reuse) or has expired.
     SessionEnded { session_id: String },
+    /// The session belongs to a mini program this server no longer serves. Nothing was
+    /// changed: the token is not spent, so the session goes on if the app comes back.
+    AppNotServed { session_id: String },
     /// No such token.
     Unknown,
 }
@@ -110,13 +113,15 @@ impl Store {
     /// Spend the presented refresh token and store its successor, atomically: of several
     /// concurrent rotations of one token (on any instances) exactly one gets
     /// [`RefreshRotation::Rotated`]. Presenting a token that was already spent revokes the
-    /// whole session ([`RefreshRotation::Reused`]).
+    /// whole session ([`RefreshRotation::Reused`]). A session whose appid `is_served`
+    /// refuses is left as it was ([`RefreshRotation::AppNotServed`]).
     pub async fn rotate_refresh_token(
         &self,
         presented_hash: &str,
         new_hash: &str,
         now: UnixSeconds,
         new_expires_at: UnixSeconds,
+        is_served: &(dyn Fn(&str) -> bool + Sync),
     ) -> Result<RefreshRotation, StorageError> {
         let mut transaction = self.begin().await?;
         // Writing first takes SQLite's write lock at once, so the busy timeout applies.
@@ -151,6 +156,10 @@ impl Store {
                 transaction.commit().await?;
                 return Ok(RefreshRotation::SessionEnded { session_id });
             };
+            if !is_served(&session.appid) {
+                transaction.rollback().await?;
+                return Ok(RefreshRotation::AppNotServed { session_id });
+            }
             query("INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)")
                 .bind(new_hash)
                 .bind(&session_id)
