@@ -122,8 +122,43 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings_layer = settings_layer(&args)?;
     let format = settings_layer.log_format.unwrap_or_default();
     wxlogin_server::telemetry::init(format);
+    warn_about_secrets_on_the_command_line(&args);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(serve(settings_layer.resolve(), args.sim))
+}
+
+/// The secret-bearing flags and the variable that should carry each instead.
+const SECRET_FLAGS: [(&str, &str); 2] = [
+    ("--secret", "WXLOGIN_SECRET"),
+    ("--master-key", "WXLOGIN_MASTER_KEY"),
+];
+
+/// A secret given as a flag is readable by every local user in `/proc/PID/cmdline` and
+/// lands in shell history; say so at start (the value itself is never printed).
+fn warn_about_secrets_on_the_command_line(args: &ServeArgs) {
+    for (flag, variable) in secrets_from_flags(args) {
+        tracing::warn!(
+            "{flag} was given on the command line, where other local users can read it \
+             (/proc/<pid>/cmdline, shell history); set {variable} in the environment or use \
+             a --config file instead"
+        );
+    }
+}
+
+/// Which secrets came from a flag rather than the environment. clap fills a field from
+/// the flag first, so a value that differs from (or has no) environment variable is the
+/// flag's.
+fn secrets_from_flags(args: &ServeArgs) -> Vec<(&'static str, &'static str)> {
+    let given = [args.secret.as_deref(), args.master_key.as_deref()];
+    SECRET_FLAGS
+        .into_iter()
+        .zip(given)
+        .filter_map(|((flag, variable), value)| {
+            let value = value?;
+            let from_environment = std::env::var(variable).is_ok_and(|env| env == value);
+            (!from_environment).then_some((flag, variable))
+        })
+        .collect()
 }
 
 /// Flags and environment over the config file.
