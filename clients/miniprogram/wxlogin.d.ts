@@ -43,6 +43,8 @@ export interface WxLoginError extends Error {
   loginError?: WxLoginError;
   /** WeChat's errno from a failed getPhoneNumber event. */
   errno?: number;
+  /** Seconds to wait before trying again, from the answer's Retry-After (429, 503). */
+  retryAfter?: number;
 }
 
 export interface ClientOptions {

@@ -45,6 +45,31 @@ function parseBody(data) {
   }
 }
 
+// wx.request hands headers over with the server's spelling (HTTP/2 answers are all lower
+// case, HTTP/1.1 ones often not).
+function headerValue(headers, name) {
+  if (!headers || typeof headers !== 'object') return undefined;
+  var wanted = name.toLowerCase();
+  for (var key in headers) {
+    if (Object.prototype.hasOwnProperty.call(headers, key) && key.toLowerCase() === wanted) return headers[key];
+  }
+  return undefined;
+}
+
+// Retry-After in seconds: delta-seconds or an HTTP date (RFC 9110, 10.2.3); undefined
+// when absent or unreadable.
+function retryAfterSeconds(headers) {
+  var value = headerValue(headers, 'Retry-After');
+  if (Array.isArray(value)) value = value[0];
+  if (typeof value === 'number' && isFinite(value) && value >= 0) return Math.ceil(value);
+  if (typeof value !== 'string') return undefined;
+  var text = value.trim();
+  if (/^\d+$/.test(text)) return parseInt(text, 10);
+  var date = Date.parse(text);
+  if (isNaN(date)) return undefined;
+  return Math.max(0, Math.ceil((date - Date.now()) / 1000));
+}
+
 // Turns a non-2xx answer into an Error carrying the server's error code.
 function errorFromResponse(response) {
   var body = parseBody(response.data);
@@ -56,6 +81,8 @@ function errorFromResponse(response) {
   if (serverError && serverError.wechat_errcode !== undefined && serverError.wechat_errcode !== null) {
     extra.wechatErrcode = serverError.wechat_errcode;
   }
+  var retryAfter = retryAfterSeconds(response.header);
+  if (retryAfter !== undefined) extra.retryAfter = retryAfter;
   return makeError(code, message, status, extra);
 }
 
