@@ -60,6 +60,12 @@ export interface ClientOptions {
   timeout?: number;
   /** request(), me() and the like log in when there is no session (default true). */
   autoLogin?: boolean;
+  /**
+   * Further origins ("https://api.example.com") that request() sends the access token to.
+   * The baseUrl's origin always gets it; a request to any other origin goes out without
+   * it (and without logging in or refreshing for it).
+   */
+  tokenOrigins?: string[];
   /** The wx API; defaults to the `wx` global. */
   wx?: WxApi;
 }
@@ -105,7 +111,8 @@ export interface WxLoginClient {
   /** wx.login, then POST /v1/login; concurrent calls share one login. Resolves with the user. */
   login(): Promise<WxLoginUser>;
   /**
-   * wx.request with the access token. Refreshes ahead of expiry and on 401 (one refresh
+   * wx.request with the access token (to the baseUrl's origin and `tokenOrigins` only).
+   * Refreshes ahead of expiry and on 401 (one refresh
    * shared by all callers, then a replay); logs in again when the refresh is refused.
    * Resolves with 2xx answers, rejects with a WxLoginError otherwise.
    */

@@ -5,11 +5,12 @@
  *
  * Dependency-free CommonJS. It uses only the `wx` global (wx.login, wx.request,
  * wx.getStorageSync / setStorageSync / removeStorageSync), so a mini program can
- * `require` a copy of this file; it never uses Node APIs, fetch, async/await or
+ * `require` a copy of this file; it never uses Node APIs, fetch, URL, async/await or
  * classes, so it runs on old base libraries without the "enhanced compile" option.
  *
- * Tokens are kept in storage and sent in Authorization headers, and nowhere else:
- * nothing in this file logs, and error messages never contain a token.
+ * Tokens are kept in storage and sent in Authorization headers to the origins allowed to
+ * receive them, and nowhere else: nothing in this file logs, and error messages never
+ * contain a token.
  */
 
 var DEFAULT_STORAGE_KEY = 'wxlogin.session';
@@ -111,6 +112,24 @@ function whenSettled(promise, cleanup) {
   );
 }
 
+var DEFAULT_PORTS = { http: '80', https: '443' };
+
+// "scheme://host:port" in lower case without a default port, or null for anything but a
+// plain http(s) URL. Written out because mini programs have no URL class. Authorities
+// with user info, backslashes, spaces or other characters that parsers disagree about
+// give null, so such a URL never passes for an allowed origin.
+function originOf(url) {
+  if (typeof url !== 'string') return null;
+  var match = /^(https?):\/\/([^\/?#]*)/i.exec(url);
+  if (!match) return null;
+  var scheme = match[1].toLowerCase();
+  var authority = match[2].toLowerCase();
+  var hostAndPort = /^([a-z0-9.\-]+|\[[0-9a-f:.]+\])(?::(\d{1,5}))?$/.exec(authority);
+  if (!hostAndPort) return null;
+  var port = hostAndPort[2] === undefined || hostAndPort[2] === '' ? DEFAULT_PORTS[scheme] : String(parseInt(hostAndPort[2], 10));
+  return scheme + '://' + hostAndPort[1] + (port === DEFAULT_PORTS[scheme] ? '' : ':' + port);
+}
+
 /**
  * Creates a client bound to one wxlogin server.
  *
@@ -121,6 +140,8 @@ function whenSettled(promise, cleanup) {
  *                              capped at half the token's lifetime)
  * options.timeout              wx.request / wx.login timeout in ms
  * options.autoLogin            request() logs in when there is no session (default true)
+ * options.tokenOrigins         further origins request() sends the access token to (the
+ *                              baseUrl's origin always gets it, every other origin never)
  * options.wx                   the wx API object; defaults to the `wx` global
  */
 function createClient(options) {
@@ -129,6 +150,17 @@ function createClient(options) {
     throw new TypeError('wxlogin.createClient: options.baseUrl is required');
   }
   var baseUrl = options.baseUrl.replace(/\/+$/, '');
+  var baseOrigin = originOf(baseUrl);
+  if (!baseOrigin) throw new TypeError('wxlogin.createClient: options.baseUrl must be an http(s) URL, e.g. https://login.example.com');
+  var tokenOrigins = [baseOrigin];
+  if (options.tokenOrigins !== undefined) {
+    if (!Array.isArray(options.tokenOrigins)) throw new TypeError('wxlogin.createClient: options.tokenOrigins must be an array of origins');
+    for (var i = 0; i < options.tokenOrigins.length; i += 1) {
+      var origin = originOf(options.tokenOrigins[i]);
+      if (!origin) throw new TypeError('wxlogin.createClient: options.tokenOrigins[' + i + '] is not an http(s) origin');
+      tokenOrigins.push(origin);
+    }
+  }
   var appid = options.appid || null;
   var storageKey = options.storageKey || DEFAULT_STORAGE_KEY;
   var leewayMs =
@@ -205,6 +237,11 @@ function createClient(options) {
     return baseUrl + (url.charAt(0) === '/' ? url : '/' + url);
   }
 
+  function mayCarryToken(url) {
+    var origin = originOf(resolveUrl(url));
+    return origin !== null && tokenOrigins.indexOf(origin) >= 0;
+  }
+
   // Resolves with the wx.request answer whatever its status; rejects only when no
   // answer arrived (network_error) or the request was invalid.
   function send(request, accessToken) {
@@ -218,7 +255,8 @@ function createClient(options) {
       if (request.data !== undefined && !header['content-type'] && !header['Content-Type']) {
         header['content-type'] = 'application/json';
       }
-      if (accessToken) header.Authorization = 'Bearer ' + accessToken;
+      // Checked here too, so that no path through this file hands a token to another host.
+      if (accessToken && mayCarryToken(request.url)) header.Authorization = 'Bearer ' + accessToken;
       var call = {
         url: resolveUrl(request.url),
         method: method,
@@ -387,7 +425,9 @@ function createClient(options) {
     } catch (invalid) {
       return Promise.reject(invalid);
     }
-    return sendAuthorised(normalised).then(function (response) {
+    // Another origin gets the request as it is: no token, no login, no refresh.
+    var sending = mayCarryToken(normalised.url) ? sendAuthorised(normalised) : send(normalised, null);
+    return sending.then(function (response) {
       if (!isSuccess(response)) throw errorFromResponse(response);
       return response;
     });
