@@ -26,7 +26,9 @@ export interface PhoneNumber {
  * `decrypt_failed`, `rate_limited`, `upstream_unavailable`, ...) or one of the client's:
  * `network_error`, `user_denied`, `phone_quota_exhausted`, `phone_unavailable`,
  * `wx_login_failed`, `not_logged_in`, `logged_out`, `invalid_request`, `no_wx`,
- * `http_error` (a non-2xx answer without a wxlogin error body).
+ * `http_error` (a non-2xx answer without a wxlogin error body), `invalid_response` (a 2xx
+ * answer that is not what the server sends, e.g. a captive portal's page; nothing was
+ * stored).
  */
 export interface WxLoginError extends Error {
   name: 'WxLoginError';

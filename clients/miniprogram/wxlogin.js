@@ -36,6 +36,14 @@ function isSuccess(response) {
   return response.statusCode >= 200 && response.statusCode < 300;
 }
 
+function isPlainObject(value) {
+  return !!value && typeof value === 'object' && !Array.isArray(value);
+}
+
+function isNonEmptyString(value) {
+  return typeof value === 'string' && value.length > 0;
+}
+
 function parseBody(data) {
   if (typeof data !== 'string') return data;
   if (data === '') return null;
@@ -75,7 +83,7 @@ function retryAfterSeconds(headers) {
 function errorFromResponse(response) {
   var body = parseBody(response.data);
   var status = response.statusCode;
-  var serverError = body && typeof body === 'object' && body.error && typeof body.error === 'object' ? body.error : null;
+  var serverError = isPlainObject(body) && isPlainObject(body.error) ? body.error : null;
   var code = serverError && serverError.code ? String(serverError.code) : status === 401 ? 'unauthorized' : 'http_error';
   var message = serverError && serverError.message ? String(serverError.message) : 'The server answered HTTP ' + status;
   var extra = { data: body };
@@ -85,6 +93,40 @@ function errorFromResponse(response) {
   var retryAfter = retryAfterSeconds(response.header);
   if (retryAfter !== undefined) extra.retryAfter = retryAfter;
   return makeError(code, message, status, extra);
+}
+
+// A 2xx whose body is not what the contract promises: a captive portal's or a WAF's page,
+// typically. The body is left out: it may hold half of a token answer.
+function invalidResponse(response, what) {
+  return makeError(
+    'invalid_response',
+    'The server answered HTTP ' + response.statusCode + ' without ' + what + ' (a proxy, firewall or captive portal page?)',
+    response.statusCode
+  );
+}
+
+// The tokens of a 2xx answer of /v1/login (with its user) or /v1/token/refresh, checked
+// before anything is stored: storing a page without tokens would lose the refresh token.
+function tokenAnswer(response, userRequired) {
+  var body = parseBody(response.data);
+  var valid =
+    isPlainObject(body) &&
+    isNonEmptyString(body.access_token) &&
+    isNonEmptyString(body.refresh_token) &&
+    typeof body.expires_in === 'number' &&
+    isFinite(body.expires_in) &&
+    body.expires_in > 0 &&
+    (body.token_type === undefined || (typeof body.token_type === 'string' && /^bearer$/i.test(body.token_type))) &&
+    (isPlainObject(body.user) || (!userRequired && (body.user === undefined || body.user === null)));
+  if (!valid) throw invalidResponse(response, 'the tokens of a login');
+  return body;
+}
+
+// The user of a 2xx answer of /v1/me.
+function userAnswer(response) {
+  var body = parseBody(response.data);
+  if (!isPlainObject(body) || body.id === undefined || body.id === null) throw invalidResponse(response, 'a user');
+  return body;
 }
 
 function shallowCopy(object) {
@@ -189,20 +231,19 @@ function createClient(options) {
     } catch (unreadable) {
       return null;
     }
-    if (!stored || typeof stored !== 'object' || !stored.access_token) return null;
+    if (!isPlainObject(stored) || !isNonEmptyString(stored.access_token)) return null;
     return stored;
   }
 
   function storeSession(answer, previousUser) {
     var issuedAt = Date.now();
-    var lifetimeMs = Math.max(0, Number(answer.expires_in) || 0) * 1000;
     var session = {
       access_token: answer.access_token,
       token_type: answer.token_type || 'Bearer',
-      refresh_token: answer.refresh_token || null,
+      refresh_token: answer.refresh_token,
       issued_at: issuedAt,
-      expires_at: issuedAt + lifetimeMs,
-      user: answer.user !== undefined ? answer.user : previousUser || null,
+      expires_at: issuedAt + answer.expires_in * 1000,
+      user: answer.user || previousUser || null,
     };
     wxApi().setStorageSync(storageKey, session);
     return session;
@@ -210,7 +251,7 @@ function createClient(options) {
 
   function storeUser(user) {
     var session = readSession();
-    if (!session || !user) return;
+    if (!session || !isPlainObject(user)) return;
     var updated = shallowCopy(session);
     updated.user = user;
     wxApi().setStorageSync(storageKey, updated);
@@ -307,8 +348,9 @@ function createClient(options) {
       })
       .then(function (response) {
         if (!isSuccess(response)) throw errorFromResponse(response);
+        var tokens = tokenAnswer(response, true);
         if (startedIn !== generation) throw makeError('logged_out', 'Logged out while the login was in progress');
-        return storeSession(parseBody(response.data)).user;
+        return storeSession(tokens).user;
       });
     var shared = whenSettled(attempt, function () {
       if (pendingLogin === shared) pendingLogin = null;
@@ -339,8 +381,10 @@ function createClient(options) {
     return send({ url: '/v1/token/refresh', method: 'POST', data: { refresh_token: session.refresh_token } }).then(
       function (response) {
         if (isSuccess(response)) {
+          // A malformed answer rejects here, before anything is stored: the old session stays.
+          var tokens = tokenAnswer(response, false);
           if (startedIn !== generation) throw makeError('logged_out', 'Logged out while the refresh was in progress');
-          return storeSession(parseBody(response.data), session.user);
+          return storeSession(tokens, session.user);
         }
         var error = errorFromResponse(response);
         if (response.statusCode !== 401 && response.statusCode !== 403) throw error;
@@ -435,7 +479,7 @@ function createClient(options) {
 
   function me() {
     return request({ url: '/v1/me', method: 'GET' }).then(function (response) {
-      var user = parseBody(response.data);
+      var user = userAnswer(response);
       storeUser(user);
       return user;
     });
@@ -449,7 +493,7 @@ function createClient(options) {
     else if (profile.avatarUrl !== undefined) body.avatar_url = profile.avatarUrl;
     // wx.request cannot send PATCH, so the partial update goes out as PUT.
     return request({ url: '/v1/me', method: 'PUT', data: body }).then(function (response) {
-      var user = parseBody(response.data);
+      var user = userAnswer(response);
       storeUser(user);
       return user;
     });
@@ -482,8 +526,9 @@ function createClient(options) {
     return request({ url: '/v1/me/phone', method: 'POST', data: body }).then(
       function (response) {
         var phone = parseBody(response.data);
+        if (!isPlainObject(phone) || !isNonEmptyString(phone.phone_number)) throw invalidResponse(response, 'a phone number');
         var session = readSession();
-        if (session && session.user && phone && phone.phone_number) {
+        if (session && session.user) {
           var user = shallowCopy(session.user);
           user.phone_number = phone.phone_number;
           storeUser(user);
@@ -533,7 +578,7 @@ function createClient(options) {
           return send({ url: '/v1/token/refresh', method: 'POST', data: { refresh_token: session.refresh_token } }).then(
             function (refreshed) {
               if (!isSuccess(refreshed)) return false;
-              return send({ url: '/v1/logout', method: 'POST' }, parseBody(refreshed.data).access_token).then(isSuccess);
+              return send({ url: '/v1/logout', method: 'POST' }, tokenAnswer(refreshed, false).access_token).then(isSuccess);
             }
           );
         },
