@@ -20,7 +20,7 @@ export interface PhoneNumber {
 }
 
 /**
- * Every rejection is an Error with these fields.
+ * Every rejection of every method is an Error with these fields.
  *
  * `code` is the server's error code (`unauthorized`, `invalid_code`, `code_used`,
  * `decrypt_failed`, `rate_limited`, `upstream_unavailable`, ...) or one of the client's:
@@ -28,7 +28,8 @@ export interface PhoneNumber {
  * `wx_login_failed`, `not_logged_in`, `logged_out`, `invalid_request`, `no_wx`,
  * `http_error` (a non-2xx answer without a wxlogin error body), `invalid_response` (a 2xx
  * answer that is not what the server sends, e.g. a captive portal's page; nothing was
- * stored).
+ * stored), `storage_failed` (setStorageSync threw, e.g. storage full), `client_error`
+ * (anything else that threw; the original is in `cause`).
  */
 export interface WxLoginError extends Error {
   name: 'WxLoginError';
@@ -47,6 +48,8 @@ export interface WxLoginError extends Error {
   errno?: number;
   /** Seconds to wait before trying again, from the answer's Retry-After (429, 503). */
   retryAfter?: number;
+  /** On `client_error`, what was thrown. */
+  cause?: unknown;
 }
 
 export interface ClientOptions {

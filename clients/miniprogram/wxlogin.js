@@ -32,6 +32,26 @@ function makeError(code, message, status, extra) {
   return error;
 }
 
+function isWxLoginError(error) {
+  return !!error && error.name === 'WxLoginError' && typeof error.code === 'string';
+}
+
+// What a wx API failure says about itself: wx errors carry errMsg, JS errors message.
+function describeFailure(failure) {
+  if (failure && typeof failure.errMsg === 'string') return failure.errMsg;
+  if (failure && typeof failure.message === 'string') return failure.message;
+  return String(failure);
+}
+
+// The promise of the README: whatever goes wrong (a wx API that throws, a bug), callers
+// get a WxLoginError to switch on, never a bare TypeError.
+function asWxLoginError(error) {
+  if (isWxLoginError(error)) return error;
+  return makeError('client_error', 'Unexpected failure in the wx API or the client (' + describeFailure(error) + ')', 0, {
+    cause: error,
+  });
+}
+
 function isSuccess(response) {
   return response.statusCode >= 200 && response.statusCode < 300;
 }
@@ -235,6 +255,24 @@ function createClient(options) {
     return stored;
   }
 
+  // setStorageSync throws when the storage quota (10 MB) is used up.
+  function writeStorage(key, value) {
+    var api = wxApi();
+    try {
+      api.setStorageSync(key, value);
+    } catch (failure) {
+      throw makeError('storage_failed', 'The session could not be saved (' + describeFailure(failure) + ')');
+    }
+  }
+
+  function removeStorage(key) {
+    try {
+      wxApi().removeStorageSync(key);
+    } catch (ignored) {
+      // Nothing stored, or storage unavailable: either way nothing usable remains.
+    }
+  }
+
   function storeSession(answer, previousUser) {
     var issuedAt = Date.now();
     var session = {
@@ -245,30 +283,42 @@ function createClient(options) {
       expires_at: issuedAt + answer.expires_in * 1000,
       user: answer.user || previousUser || null,
     };
-    wxApi().setStorageSync(storageKey, session);
+    writeStorage(storageKey, session);
     return session;
   }
 
+  // Stores a new token pair. A pair that cannot be stored is revoked at once: nobody could
+  // use it, yet it would stay valid on the server.
+  function keepSession(answer, previousUser) {
+    try {
+      return storeSession(answer, previousUser);
+    } catch (failure) {
+      send({ url: '/v1/logout', method: 'POST' }, answer.access_token).then(null, function () {});
+      throw failure;
+    }
+  }
+
+  // Only a copy of what the server holds: a full storage leaves it stale, not the call failed.
   function storeUser(user) {
     var session = readSession();
     if (!session || !isPlainObject(user)) return;
     var updated = shallowCopy(session);
     updated.user = user;
-    wxApi().setStorageSync(storageKey, updated);
+    try {
+      writeStorage(storageKey, updated);
+    } catch (ignored) {
+      // currentUser() shows the user as before; the next me() tries again.
+    }
   }
 
   function clearSession() {
-    try {
-      wxApi().removeStorageSync(storageKey);
-    } catch (ignored) {
-      // Nothing stored, or storage unavailable: either way no session remains usable.
-    }
+    removeStorage(storageKey);
   }
 
   function needsRefresh(session) {
     var lifetime = session.expires_at - session.issued_at;
     var leeway = Math.min(leewayMs, lifetime / 2);
-    return Date.now() >= session.expires_at - leeway;
+    return !(Date.now() < session.expires_at - leeway);
   }
 
   // ---- transport -------------------------------------------------------------------
@@ -304,7 +354,8 @@ function createClient(options) {
         header: header,
         dataType: request.dataType || 'json',
         success: function (response) {
-          resolve(response);
+          if (response && typeof response.statusCode === 'number') resolve(response);
+          else reject(makeError('network_error', 'wx.request succeeded without an HTTP status'));
         },
         fail: function (failure) {
           var detail = failure && failure.errMsg ? failure.errMsg : 'request:fail';
@@ -315,7 +366,12 @@ function createClient(options) {
       if (request.responseType) call.responseType = request.responseType;
       var requestTimeout = request.timeout !== undefined ? request.timeout : timeout;
       if (requestTimeout !== undefined) call.timeout = requestTimeout;
-      wxApi().request(call);
+      var api = wxApi();
+      try {
+        api.request(call);
+      } catch (thrown) {
+        reject(makeError('network_error', 'wx.request refused the request (' + describeFailure(thrown) + ')'));
+      }
     });
   }
 
@@ -331,7 +387,12 @@ function createClient(options) {
         },
       };
       if (timeout !== undefined) call.timeout = timeout;
-      wxApi().login(call);
+      var api = wxApi();
+      try {
+        api.login(call);
+      } catch (thrown) {
+        reject(makeError('wx_login_failed', 'wx.login failed (' + describeFailure(thrown) + ')'));
+      }
     });
   }
 
@@ -350,7 +411,7 @@ function createClient(options) {
         if (!isSuccess(response)) throw errorFromResponse(response);
         var tokens = tokenAnswer(response, true);
         if (startedIn !== generation) throw makeError('logged_out', 'Logged out while the login was in progress');
-        return storeSession(tokens).user;
+        return keepSession(tokens).user;
       });
     var shared = whenSettled(attempt, function () {
       if (pendingLogin === shared) pendingLogin = null;
@@ -384,7 +445,7 @@ function createClient(options) {
           // A malformed answer rejects here, before anything is stored: the old session stays.
           var tokens = tokenAnswer(response, false);
           if (startedIn !== generation) throw makeError('logged_out', 'Logged out while the refresh was in progress');
-          return storeSession(tokens, session.user);
+          return keepSession(tokens, session.user);
         }
         var error = errorFromResponse(response);
         if (response.statusCode !== 401 && response.statusCode !== 403) throw error;
@@ -463,12 +524,7 @@ function createClient(options) {
   // ---- public API ------------------------------------------------------------------
 
   function request(requestOptions) {
-    var normalised;
-    try {
-      normalised = normaliseRequest(requestOptions);
-    } catch (invalid) {
-      return Promise.reject(invalid);
-    }
+    var normalised = normaliseRequest(requestOptions);
     // Another origin gets the request as it is: no token, no login, no refresh.
     var sending = mayCarryToken(normalised.url) ? sendAuthorised(normalised) : send(normalised, null);
     return sending.then(function (response) {
@@ -551,7 +607,7 @@ function createClient(options) {
             throw askAgain;
           },
           function (loginError) {
-            askAgain.loginError = loginError;
+            askAgain.loginError = asWxLoginError(loginError);
             throw askAgain;
           }
         );
@@ -612,14 +668,28 @@ function createClient(options) {
     return readSession() !== null;
   }
 
+  // Whatever fails inside (a wx API that throws, storage that is full), callers of the
+  // public API get a rejected promise with a WxLoginError, never a throw.
+  function guarded(method) {
+    return function () {
+      try {
+        return method.apply(null, arguments).then(null, function (error) {
+          throw asWxLoginError(error);
+        });
+      } catch (thrown) {
+        return Promise.reject(asWxLoginError(thrown));
+      }
+    };
+  }
+
   return {
-    login: login,
-    request: request,
-    logout: logout,
-    me: me,
-    updateProfile: updateProfile,
-    bindPhoneNumber: bindPhoneNumber,
-    accessToken: accessToken,
+    login: guarded(login),
+    request: guarded(request),
+    logout: guarded(logout),
+    me: guarded(me),
+    updateProfile: guarded(updateProfile),
+    bindPhoneNumber: guarded(bindPhoneNumber),
+    accessToken: guarded(accessToken),
     currentUser: currentUser,
     isLoggedIn: isLoggedIn,
   };
