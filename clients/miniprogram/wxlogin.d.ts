@@ -122,7 +122,10 @@ export interface WxLoginClient {
    * Resolves with 2xx answers, rejects with a WxLoginError otherwise.
    */
   request<T = any>(options: RequestOptions | string): Promise<RequestResponse<T>>;
-  /** POST /v1/logout; storage is cleared even when the server cannot be reached. */
+  /**
+   * POST /v1/logout, after waiting for a login or refresh in flight. Storage is cleared
+   * at once, even when the server cannot be reached.
+   */
   logout(): Promise<{ serverRevoked: boolean }>;
   /** GET /v1/me. */
   me(): Promise<WxLoginUser>;

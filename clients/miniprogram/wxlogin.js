@@ -235,6 +235,12 @@ function createClient(options) {
   // Bumped by logout() so that a login or refresh still in flight does not store its
   // tokens after the user logged out.
   var generation = 0;
+  // Every POST /v1/login and /v1/token/refresh still waiting for its answer, as a promise
+  // of {sentRefreshToken, tokens} (the checked answer, or null) that never rejects.
+  // logout() waits for them: to revoke the session they create, and because sending a
+  // refresh token that is already on its way would be taken for token theft and revoke
+  // the whole family.
+  var tokenRequestsInFlight = [];
 
   function wxApi() {
     if (options.wx) return options.wx;
@@ -398,19 +404,52 @@ function createClient(options) {
 
   // ---- login and refresh (each single-flight) --------------------------------------
 
+  function loggedOut(what) {
+    return makeError('logged_out', 'Logged out while the ' + what + ' was in progress');
+  }
+
+  // Registers a login or refresh answer for logout() (see tokenRequestsInFlight).
+  function trackTokenRequest(answer, sentRefreshToken) {
+    var outcome = answer.then(
+      function (tokens) {
+        return { sentRefreshToken: sentRefreshToken, tokens: tokens };
+      },
+      function () {
+        return { sentRefreshToken: sentRefreshToken, tokens: null };
+      }
+    );
+    tokenRequestsInFlight.push(outcome);
+    outcome.then(function () {
+      var index = tokenRequestsInFlight.indexOf(outcome);
+      if (index >= 0) tokenRequestsInFlight.splice(index, 1);
+    });
+    return answer;
+  }
+
+  // POSTs to /v1/login or /v1/token/refresh and resolves with the checked tokens; rejects
+  // with the server's error, network_error or invalid_response.
+  function requestTokens(url, body) {
+    return trackTokenRequest(
+      send({ url: url, method: 'POST', data: body }).then(function (response) {
+        if (!isSuccess(response)) throw errorFromResponse(response);
+        return tokenAnswer(response, url === '/v1/login');
+      }),
+      body.refresh_token || null
+    );
+  }
+
   function login() {
     if (pendingLogin) return pendingLogin;
     var startedIn = generation;
     var attempt = wxLoginCode()
       .then(function (code) {
+        if (startedIn !== generation) throw loggedOut('login');
         var body = { code: code };
         if (appid) body.appid = appid;
-        return send({ url: '/v1/login', method: 'POST', data: body });
+        return requestTokens('/v1/login', body);
       })
-      .then(function (response) {
-        if (!isSuccess(response)) throw errorFromResponse(response);
-        var tokens = tokenAnswer(response, true);
-        if (startedIn !== generation) throw makeError('logged_out', 'Logged out while the login was in progress');
+      .then(function (tokens) {
+        if (startedIn !== generation) throw loggedOut('login');
         return keepSession(tokens).user;
       });
     var shared = whenSettled(attempt, function () {
@@ -439,18 +478,16 @@ function createClient(options) {
       return loginAndReadSession();
     }
     var startedIn = generation;
-    return send({ url: '/v1/token/refresh', method: 'POST', data: { refresh_token: session.refresh_token } }).then(
-      function (response) {
-        if (isSuccess(response)) {
-          // A malformed answer rejects here, before anything is stored: the old session stays.
-          var tokens = tokenAnswer(response, false);
-          if (startedIn !== generation) throw makeError('logged_out', 'Logged out while the refresh was in progress');
-          return keepSession(tokens, session.user);
-        }
-        var error = errorFromResponse(response);
-        if (response.statusCode !== 401 && response.statusCode !== 403) throw error;
+    return requestTokens('/v1/token/refresh', { refresh_token: session.refresh_token }).then(
+      function (tokens) {
+        if (startedIn !== generation) throw loggedOut('refresh');
+        return keepSession(tokens, session.user);
+      },
+      function (error) {
+        // No answer, a malformed one, or a failure that passes: the old session stays.
+        if (error.status !== 401 && error.status !== 403) throw error;
         // logout() revoked this session meanwhile: logging in again would undo it.
-        if (startedIn !== generation) throw makeError('logged_out', 'Logged out while the refresh was in progress');
+        if (startedIn !== generation) throw loggedOut('refresh');
         // Refused: the refresh token is spent, revoked or expired. Only a new login helps.
         var current = readSession();
         if (current && current.refresh_token === session.refresh_token) clearSession();
@@ -519,6 +556,58 @@ function createClient(options) {
       dataType: requestOptions.dataType,
       responseType: requestOptions.responseType,
     };
+  }
+
+  // ---- logout ----------------------------------------------------------------------
+
+  function tokenPair(tokens) {
+    return { access_token: tokens.access_token, refresh_token: tokens.refresh_token || null };
+  }
+
+  // Ends one session on the server: POST /v1/logout, renewing an expired access token
+  // once to do it. Resolves with whether the server confirmed it.
+  function revokeSession(pair) {
+    return send({ url: '/v1/logout', method: 'POST' }, pair.access_token).then(function (response) {
+      if (response.statusCode !== 401 || !pair.refresh_token) return isSuccess(response);
+      // The access token had expired: renew it once to revoke the session on the server.
+      return send({ url: '/v1/token/refresh', method: 'POST', data: { refresh_token: pair.refresh_token } }).then(
+        function (refreshed) {
+          if (!isSuccess(refreshed)) return false;
+          return send({ url: '/v1/logout', method: 'POST' }, tokenAnswer(refreshed, false).access_token).then(isSuccess);
+        }
+      );
+    });
+  }
+
+  function logout() {
+    var session = readSession();
+    var inFlight = tokenRequestsInFlight.slice();
+    // Whatever is still in flight belongs to the old session: it must not store tokens,
+    // and a login() after this logout must start afresh instead of joining it.
+    generation += 1;
+    pendingLogin = null;
+    pendingRefresh = null;
+    clearSession();
+    // A login or refresh on its way is waited for: its answer is the session to revoke,
+    // and the session's refresh token is not sent again while it is still on the way.
+    return Promise.all(inFlight)
+      .then(function (outcomes) {
+        var pairs = [];
+        var sessionRenewed = false;
+        outcomes.forEach(function (outcome) {
+          if (!outcome.tokens) return;
+          pairs.push(tokenPair(outcome.tokens));
+          if (session && outcome.sentRefreshToken === session.refresh_token) sessionRenewed = true;
+        });
+        if (session && !sessionRenewed) pairs.unshift(tokenPair(session));
+        if (!pairs.length) return { serverRevoked: false };
+        return Promise.all(pairs.map(revokeSession)).then(function (results) {
+          return { serverRevoked: results.indexOf(false) < 0 };
+        });
+      })
+      .then(null, function () {
+        return { serverRevoked: false };
+      });
   }
 
   // ---- public API ------------------------------------------------------------------
@@ -611,44 +700,6 @@ function createClient(options) {
             throw askAgain;
           }
         );
-      }
-    );
-  }
-
-  function logout() {
-    var session = readSession();
-    // Whatever is still in flight belongs to the old session: it must not store tokens,
-    // and a login() after this logout must start afresh instead of joining it.
-    generation += 1;
-    pendingLogin = null;
-    pendingRefresh = null;
-    clearSession();
-    var serverCall;
-    if (!session) {
-      serverCall = Promise.resolve(false);
-    } else {
-      serverCall = send({ url: '/v1/logout', method: 'POST' }, session.access_token).then(
-        function (response) {
-          if (response.statusCode !== 401 || !session.refresh_token) return isSuccess(response);
-          // The access token had expired: renew it once to revoke the session on the server.
-          return send({ url: '/v1/token/refresh', method: 'POST', data: { refresh_token: session.refresh_token } }).then(
-            function (refreshed) {
-              if (!isSuccess(refreshed)) return false;
-              return send({ url: '/v1/logout', method: 'POST' }, tokenAnswer(refreshed, false).access_token).then(isSuccess);
-            }
-          );
-        },
-        function () {
-          return false;
-        }
-      );
-    }
-    return serverCall.then(
-      function (revoked) {
-        return { serverRevoked: revoked };
-      },
-      function () {
-        return { serverRevoked: false };
       }
     );
   }
