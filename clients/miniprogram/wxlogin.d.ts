@@ -124,9 +124,16 @@ export interface WxLoginClient {
   request<T = any>(options: RequestOptions | string): Promise<RequestResponse<T>>;
   /**
    * POST /v1/logout, after waiting for a login or refresh in flight. Storage is cleared
-   * at once, even when the server cannot be reached.
+   * at once; when the server cannot be reached the logout is kept and retried at the next
+   * start (see retryLogout()).
    */
   logout(): Promise<{ serverRevoked: boolean }>;
+  /**
+   * Sends the logouts that found no server before. Runs by itself when the client is
+   * created; call it again e.g. when the network comes back. `revoked`: sessions ended now;
+   * `remaining`: sessions still to be revoked later.
+   */
+  retryLogout(): Promise<{ revoked: number; remaining: number }>;
   /** GET /v1/me. */
   me(): Promise<WxLoginUser>;
   /** The avatar-and-nickname fill-in flow: updates the user on the server (sent as PUT /v1/me). */

@@ -15,6 +15,10 @@
 
 var DEFAULT_STORAGE_KEY = 'wxlogin.session';
 var DEFAULT_REFRESH_LEEWAY_SECONDS = 60;
+// Sessions whose logout found no server (offline) wait here, beside the session, to be
+// revoked at the next start. A few are enough: each is one phone's own logouts.
+var PENDING_LOGOUT_SUFFIX = '.pending-logout';
+var MAX_PENDING_LOGOUTS = 5;
 
 // wx.request accepts only these; PATCH in particular fails with a parameter error.
 var WX_REQUEST_METHODS = ['OPTIONS', 'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'TRACE', 'CONNECT'];
@@ -54,6 +58,11 @@ function asWxLoginError(error) {
 
 function isSuccess(response) {
   return response.statusCode >= 200 && response.statusCode < 300;
+}
+
+// Failures that pass with time, worth trying again later; anything else is an answer.
+function isTransient(response) {
+  return response.statusCode >= 500 || response.statusCode === 429 || response.statusCode === 408;
 }
 
 function isPlainObject(value) {
@@ -225,6 +234,7 @@ function createClient(options) {
   }
   var appid = options.appid || null;
   var storageKey = options.storageKey || DEFAULT_STORAGE_KEY;
+  var pendingLogoutKey = storageKey + PENDING_LOGOUT_SUFFIX;
   var leewayMs =
     (typeof options.refreshLeewaySeconds === 'number' ? options.refreshLeewaySeconds : DEFAULT_REFRESH_LEEWAY_SECONDS) * 1000;
   var timeout = options.timeout;
@@ -232,6 +242,7 @@ function createClient(options) {
 
   var pendingLogin = null;
   var pendingRefresh = null;
+  var pendingLogoutRetry = null;
   // Bumped by logout() so that a login or refresh still in flight does not store its
   // tokens after the user logged out.
   var generation = 0;
@@ -325,6 +336,35 @@ function createClient(options) {
     var lifetime = session.expires_at - session.issued_at;
     var leeway = Math.min(leewayMs, lifetime / 2);
     return !(Date.now() < session.expires_at - leeway);
+  }
+
+  function readPendingLogouts() {
+    var stored;
+    try {
+      stored = wxApi().getStorageSync(pendingLogoutKey);
+    } catch (unreadable) {
+      return [];
+    }
+    if (!Array.isArray(stored)) return [];
+    return stored.filter(function (entry) {
+      return isPlainObject(entry) && isNonEmptyString(entry.access_token);
+    });
+  }
+
+  function writePendingLogouts(entries) {
+    if (!entries.length) {
+      removeStorage(pendingLogoutKey);
+      return;
+    }
+    try {
+      writeStorage(pendingLogoutKey, entries.slice(-MAX_PENDING_LOGOUTS));
+    } catch (ignored) {
+      // Storage full: the session then simply lives until its refresh token expires.
+    }
+  }
+
+  function rememberPendingLogouts(pairs) {
+    if (pairs.length) writePendingLogouts(readPendingLogouts().concat(pairs));
   }
 
   // ---- transport -------------------------------------------------------------------
@@ -565,18 +605,50 @@ function createClient(options) {
   }
 
   // Ends one session on the server: POST /v1/logout, renewing an expired access token
-  // once to do it. Resolves with whether the server confirmed it.
+  // once to do it. Resolves with {revoked, retry}; `retry` is the pair to try again at the
+  // next start when no decisive answer came (offline, 5xx, 429), null otherwise.
   function revokeSession(pair) {
-    return send({ url: '/v1/logout', method: 'POST' }, pair.access_token).then(function (response) {
-      if (response.statusCode !== 401 || !pair.refresh_token) return isSuccess(response);
-      // The access token had expired: renew it once to revoke the session on the server.
-      return send({ url: '/v1/token/refresh', method: 'POST', data: { refresh_token: pair.refresh_token } }).then(
-        function (refreshed) {
-          if (!isSuccess(refreshed)) return false;
-          return send({ url: '/v1/logout', method: 'POST' }, tokenAnswer(refreshed, false).access_token).then(isSuccess);
-        }
-      );
-    });
+    var decided = { revoked: false, retry: null };
+    function later(tokens) {
+      return { revoked: false, retry: tokens };
+    }
+    function undecided(response, tokens) {
+      return isTransient(response) ? later(tokens) : decided;
+    }
+    return send({ url: '/v1/logout', method: 'POST' }, pair.access_token).then(
+      function (response) {
+        if (isSuccess(response)) return { revoked: true, retry: null };
+        if (response.statusCode !== 401 || !pair.refresh_token) return undecided(response, pair);
+        // The access token had expired: renew it once to revoke the session on the server.
+        return send({ url: '/v1/token/refresh', method: 'POST', data: { refresh_token: pair.refresh_token } }).then(
+          function (refreshed) {
+            if (!isSuccess(refreshed)) return undecided(refreshed, pair);
+            var renewed;
+            try {
+              renewed = tokenPair(tokenAnswer(refreshed, false));
+            } catch (malformed) {
+              // Spent or not, the old pair revokes the session later: a spent refresh
+              // token that comes back revokes its whole family.
+              return later(pair);
+            }
+            return send({ url: '/v1/logout', method: 'POST' }, renewed.access_token).then(
+              function (again) {
+                return isSuccess(again) ? { revoked: true, retry: null } : undecided(again, renewed);
+              },
+              function () {
+                return later(renewed);
+              }
+            );
+          },
+          function () {
+            return later(pair);
+          }
+        );
+      },
+      function () {
+        return later(pair);
+      }
+    );
   }
 
   function logout() {
@@ -602,12 +674,44 @@ function createClient(options) {
         if (session && !sessionRenewed) pairs.unshift(tokenPair(session));
         if (!pairs.length) return { serverRevoked: false };
         return Promise.all(pairs.map(revokeSession)).then(function (results) {
-          return { serverRevoked: results.indexOf(false) < 0 };
+          var retry = [];
+          var revoked = true;
+          results.forEach(function (result) {
+            if (!result.revoked) revoked = false;
+            if (result.retry) retry.push(result.retry);
+          });
+          rememberPendingLogouts(retry);
+          return { serverRevoked: revoked };
         });
       })
       .then(null, function () {
         return { serverRevoked: false };
       });
+  }
+
+  // Sends the logouts that found no server before. They leave storage before anything
+  // is sent, so that two clients on one storage never send one refresh token twice; those
+  // that fail again go back for the next start.
+  function retryLogout() {
+    if (pendingLogoutRetry) return pendingLogoutRetry;
+    var entries = readPendingLogouts();
+    if (!entries.length) return Promise.resolve({ revoked: 0, remaining: 0 });
+    writePendingLogouts([]);
+    var attempt = Promise.all(entries.map(revokeSession)).then(function (results) {
+      var retry = [];
+      var revoked = 0;
+      results.forEach(function (result) {
+        if (result.revoked) revoked += 1;
+        if (result.retry) retry.push(result.retry);
+      });
+      rememberPendingLogouts(retry);
+      return { revoked: revoked, remaining: readPendingLogouts().length };
+    });
+    var shared = whenSettled(attempt, function () {
+      if (pendingLogoutRetry === shared) pendingLogoutRetry = null;
+    });
+    pendingLogoutRetry = shared;
+    return shared;
   }
 
   // ---- public API ------------------------------------------------------------------
@@ -733,6 +837,11 @@ function createClient(options) {
     };
   }
 
+  // The next start after an offline logout: revoke those sessions now, in the background.
+  Promise.resolve()
+    .then(retryLogout)
+    .then(null, function () {});
+
   return {
     login: guarded(login),
     request: guarded(request),
@@ -741,6 +850,7 @@ function createClient(options) {
     updateProfile: guarded(updateProfile),
     bindPhoneNumber: guarded(bindPhoneNumber),
     accessToken: guarded(accessToken),
+    retryLogout: guarded(retryLogout),
     currentUser: currentUser,
     isLoggedIn: isLoggedIn,
   };

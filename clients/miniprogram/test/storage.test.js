@@ -110,4 +110,5 @@ test('storage that cannot even be read or cleared still gives WxLoginErrors, nev
   await assert.rejects(client.request('/v1/me'), { name: 'WxLoginError', code: 'network_error' });
   await assert.rejects(client.request(42), { name: 'WxLoginError', code: 'invalid_request' });
   assert.deepEqual(await client.logout(), { serverRevoked: false });
+  assert.deepEqual(await client.retryLogout(), { revoked: 0, remaining: 0 });
 });
