@@ -113,12 +113,16 @@ export interface ProfileUpdate {
 }
 
 export interface WxLoginClient {
-  /** wx.login, then POST /v1/login; concurrent calls share one login. Resolves with the user. */
+  /**
+   * Always starts a new session: wx.login, then POST /v1/login, even when one is stored
+   * (which it replaces). Concurrent calls share one login. Resolves with the user. To log
+   * in only when needed, use me() or accessToken().
+   */
   login(): Promise<WxLoginUser>;
   /**
    * wx.request with the access token (to the baseUrl's origin and `tokenOrigins` only).
-   * Refreshes ahead of expiry and on 401 (one refresh
-   * shared by all callers, then a replay); logs in again when the refresh is refused.
+   * Refreshes ahead of expiry and on 401 (one refresh shared by all callers, then a
+   * replay); logs in when there is no session or the refresh is refused.
    * Resolves with 2xx answers, rejects with a WxLoginError otherwise.
    */
   request<T = any>(options: RequestOptions | string): Promise<RequestResponse<T>>;
@@ -134,7 +138,7 @@ export interface WxLoginClient {
    * `remaining`: sessions still to be revoked later.
    */
   retryLogout(): Promise<{ revoked: number; remaining: number }>;
-  /** GET /v1/me. */
+  /** GET /v1/me; logs in only when there is no session. */
   me(): Promise<WxLoginUser>;
   /** The avatar-and-nickname fill-in flow: updates the user on the server (sent as PUT /v1/me). */
   updateProfile(profile: ProfileUpdate): Promise<WxLoginUser>;
@@ -145,7 +149,7 @@ export interface WxLoginClient {
    * encrypted with a rotated session key.
    */
   bindPhoneNumber(event: GetPhoneNumberEvent): Promise<PhoneNumber>;
-  /** A fresh access token, e.g. for wx.uploadFile; logs in or refreshes when needed. */
+  /** A fresh access token, e.g. for wx.uploadFile; logs in or refreshes only when needed. */
   accessToken(): Promise<string>;
   /** The user stored with the session, without a request; null when logged out. */
   currentUser(): WxLoginUser | null;

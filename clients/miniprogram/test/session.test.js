@@ -252,3 +252,16 @@ test('logout() while wx.login is still running: the login never reaches the serv
   assert.equal(device.count('/v1/login'), 0);
   assert.equal(device.session(), '');
 });
+
+test('as documented: me() and accessToken() log in only without a session, login() always starts a new one', async () => {
+  const device = newDevice(server, 'when-login');
+  await device.client.accessToken();
+  assert.equal(device.stats.logins, 1, 'no session: accessToken() logs in');
+  const first = device.session();
+  await device.client.me();
+  await device.client.accessToken();
+  assert.equal(device.stats.logins, 1, 'with a session, me() and accessToken() do not log in');
+  await device.client.login();
+  assert.equal(device.stats.logins, 2, 'login() logs in although a session is stored');
+  assert.notEqual(device.session().refresh_token, first.refresh_token);
+});
