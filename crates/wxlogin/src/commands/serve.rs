@@ -116,6 +116,11 @@ pub struct ServeArgs {
     /// [default: 10000]
     #[arg(long, env = "WXLOGIN_ACCESS_TOKEN_CACHE_SIZE", value_name = "N")]
     pub access_token_cache_size: Option<usize>,
+    /// Send the caller's openid with getuserphonenumber so WeChat checks the phone code
+    /// is that user's (optional in WeChat's API; one report says WeChat then answers a
+    /// format error) [default: false]
+    #[arg(long, env = "WXLOGIN_PHONE_SEND_OPENID")]
+    pub phone_send_openid: bool,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -200,6 +205,8 @@ fn settings_layer(args: &ServeArgs) -> anyhow::Result<SettingsLayer> {
         // A flag can only switch trust on; leave the file's choice otherwise.
         trust_forwarded_for: args.trust_forwarded_for.then_some(true),
         access_token_cache_size: args.access_token_cache_size,
+        // A flag can only switch it on; leave the file's choice otherwise.
+        phone_send_openid: args.phone_send_openid.then_some(true),
     };
     let file = match &args.config {
         Some(path) => SettingsLayer::from_toml_file(path)?,
@@ -357,6 +364,12 @@ mod tests {
         assert_eq!(settings.rate_limit_login_per_ip, 20);
         assert_eq!(settings.rate_limit_phone_per_user, 10);
         assert!(!settings.trust_forwarded_for);
+    }
+
+    #[test]
+    fn the_phone_openid_is_sent_only_when_asked_for() {
+        assert!(!settings(&[]).phone_send_openid);
+        assert!(settings(&["--phone-send-openid"]).phone_send_openid);
     }
 
     #[test]
