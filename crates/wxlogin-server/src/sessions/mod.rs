@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::storage::{
-    NewSession, RefreshRotation, SessionRecord, StorageError, Store, UnixSeconds, User,
+    NewSession, RefreshRotation, RevocationReason, SessionRecord, StorageError, Store, UnixSeconds,
+    User,
 };
 use crate::tokens::{
     hash_refresh_token, AccessClaims, AccessTokenRules, RefreshToken, SigningKeys, TokenError,
@@ -202,7 +203,7 @@ impl Sessions {
             .create_session(&session, &refresh_token.hash())
             .await?;
         let access_token = self
-            .sign_access_token(&user.id, &user.appid, &session.id, now)
+            .sign_access_token(&user.id, &user.appid, &session.id, &user.roles, now)
             .await?;
         self.purge_expired_if_due(now);
         Ok(self.pair(access_token, &refresh_token))
@@ -273,7 +274,13 @@ impl Sessions {
             .await?
             .ok_or(RefreshError::SessionEnded)?;
         let access_token = self
-            .sign_access_token(&session.user_id, &session.appid, &session.id, now)
+            .sign_access_token(
+                &session.user_id,
+                &session.appid,
+                &session.id,
+                &user.roles,
+                now,
+            )
             .await?;
         Ok((self.pair(access_token, &successor), user))
     }
@@ -318,12 +325,9 @@ impl Sessions {
 
     /// End one session (logout). False if it was already ended.
     pub async fn logout(&self, session_id: &str, now: UnixSeconds) -> Result<bool, StorageError> {
-        self.store.revoke_session(session_id, now).await
-    }
-
-    /// End every session of a user; returns how many were live.
-    pub async fn revoke_user(&self, user_id: &str, now: UnixSeconds) -> Result<u64, StorageError> {
-        self.store.revoke_user_sessions(user_id, now).await
+        self.store
+            .revoke_session(session_id, RevocationReason::Logout, now)
+            .await
     }
 
     /// Sessions neither revoked nor expired (for metrics).
@@ -336,6 +340,7 @@ impl Sessions {
         user_id: &str,
         appid: &str,
         session_id: &str,
+        roles: &[String],
         now: UnixSeconds,
     ) -> Result<String, TokenError> {
         let claims = AccessClaims {
@@ -345,6 +350,7 @@ impl Sessions {
             sid: session_id.to_string(),
             iat: now,
             exp: now.saturating_add(whole_seconds(self.policy.access_token_ttl)),
+            roles: roles.to_vec(),
         };
         self.keys.sign(&claims).await
     }
