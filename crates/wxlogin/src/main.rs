@@ -30,6 +30,10 @@ enum Command {
     Keys(commands::keys::KeysArgs),
     /// Create or upgrade the database schema.
     Migrate(commands::migrate::MigrateArgs),
+    /// Manage the admin API keys of the team's backend and operators.
+    AdminKeys(commands::admin_keys::AdminKeysArgs),
+    /// Show what admin keys and operators changed.
+    Audit(commands::audit::AuditArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -42,6 +46,8 @@ fn main() -> std::process::ExitCode {
         Command::Users(args) => commands::users::run(args),
         Command::Keys(args) => commands::keys::run(args),
         Command::Migrate(args) => commands::migrate::run(args),
+        Command::AdminKeys(args) => commands::admin_keys::run(args),
+        Command::Audit(args) => commands::audit::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! The HTTP surface: every route of the contract, the middleware around them, and JSON
 //! answers for unknown routes, wrong methods, oversized bodies and panics.
+pub mod admin;
 mod fallback;
 pub mod health;
 pub mod jwks;
@@ -15,7 +16,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -35,12 +36,20 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/me"),
     ("patch", "/v1/me"),
     ("put", "/v1/me"),
+    ("delete", "/v1/me"),
     ("post", "/v1/me/phone"),
     ("post", "/v1/me/userinfo"),
     ("get", "/.well-known/jwks.json"),
     ("get", "/healthz"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
+    ("get", "/admin/v1/users"),
+    ("get", "/admin/v1/users/{id}"),
+    ("delete", "/admin/v1/users/{id}"),
+    ("put", "/admin/v1/users/{id}/roles"),
+    ("post", "/admin/v1/users/{id}/revoke"),
+    ("get", "/admin/v1/events"),
+    ("get", "/admin/v1/audit"),
 ];
 
 pub fn router(state: AppState) -> Router {
@@ -55,10 +64,22 @@ pub fn router(state: AppState) -> Router {
         // PUT too: the mini program's wx.request has no PATCH.
         .route(
             "/v1/me",
-            get(me::get_me).patch(me::patch_me).put(me::patch_me),
+            get(me::get_me)
+                .patch(me::patch_me)
+                .put(me::patch_me)
+                .delete(me::delete_me),
         )
         .route("/v1/me/phone", post(me::post_phone))
         .route("/v1/me/userinfo", post(me::post_userinfo))
+        .route("/admin/v1/users", get(admin::search_users))
+        .route(
+            "/admin/v1/users/{id}",
+            get(admin::get_user).delete(admin::delete_user),
+        )
+        .route("/admin/v1/users/{id}/roles", put(admin::put_roles))
+        .route("/admin/v1/users/{id}/revoke", post(admin::revoke_user))
+        .route("/admin/v1/events", get(admin::list_events))
+        .route("/admin/v1/audit", get(admin::list_audit))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
