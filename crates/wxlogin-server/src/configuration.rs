@@ -656,6 +656,24 @@ mod tests {
     }
 
     #[test]
+    fn connection_limits_come_from_the_file_and_zero_idle_or_cap_is_refused() {
+        let layer = SettingsLayer::from_toml_str(
+            "idle_timeout = 0\nmax_connections = 500\nmax_connections_per_ip = 8\nshutdown_timeout = 0\n[[apps]]\nappid = \"wxaaaaaaaaaaaaaaaa\"\nsecret = \"a\"\n",
+        )
+        .unwrap();
+        let mut settings = layer.resolve();
+        assert_eq!(settings.max_connections, 500);
+        assert_eq!(settings.max_connections_per_ip, 8);
+        // No drain at all is a valid choice; no idle time is not.
+        assert_eq!(settings.shutdown_timeout, Duration::ZERO);
+        assert!(settings.validate().is_err());
+        settings.idle_timeout = Duration::from_secs(1);
+        settings.validate().unwrap();
+        settings.max_connections = 0;
+        assert!(settings.validate().is_err());
+    }
+
+    #[test]
     fn a_limit_with_more_requests_than_its_period_has_nanoseconds_is_refused_unless_off() {
         let mut settings = SettingsLayer::default().resolve();
         settings.apps = vec![AppCredentials::new("wxaaaaaaaaaaaaaaaa", "a")];

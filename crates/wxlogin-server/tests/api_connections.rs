@@ -139,6 +139,71 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     );
 }
 
+/// One HTTP/2 frame: its type, flags, stream and payload.
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let length = payload.len() as u32;
+    let mut frame = length.to_be_bytes()[1..].to_vec();
+    frame.extend_from_slice(&[kind, flags]);
+    frame.extend_from_slice(&stream.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// Read HTTP/2 frames until one of `kind` arrives; how long that took.
+async fn h2_wait_for_frame(stream: &mut TcpStream, kind: u8, limit: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let mut header = [0u8; 9];
+        tokio::time::timeout(limit, stream.read_exact(&mut header))
+            .await
+            .unwrap_or_else(|_| panic!("no frame of type {kind} within {limit:?}"))
+            .expect("the connection stays open until then");
+        let length = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+        let mut payload = vec![0u8; length];
+        stream.read_exact(&mut payload).await.unwrap();
+        if header[3] == kind {
+            return started.elapsed();
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_idle_http2_connection_is_sent_away_after_the_idle_timeout() {
+    const HEADERS: u8 = 0x1;
+    const SETTINGS: u8 = 0x4;
+    const GOAWAY: u8 = 0x7;
+    let app = spawn_app_with(SimConfig::default(), |settings| {
+        settings.request_read_timeout = 10 * SECOND;
+        settings.idle_timeout = SECOND;
+    })
+    .await;
+    let mut client = TcpStream::connect(host(&app)).await.unwrap();
+    client
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        .await
+        .unwrap();
+    client
+        .write_all(&h2_frame(SETTINGS, 0, 0, &[]))
+        .await
+        .unwrap();
+    // GET /healthz, HPACK without Huffman: :method GET, :scheme http (static table),
+    // :path and :authority as literals with indexed names.
+    let mut block = vec![0x82, 0x86, 0x04, 8];
+    block.extend_from_slice(b"/healthz");
+    block.extend_from_slice(&[0x01, 1, b'x']);
+    client
+        .write_all(&h2_frame(HEADERS, 0x4 | 0x1, 1, &block))
+        .await
+        .unwrap();
+    h2_wait_for_frame(&mut client, HEADERS, 5 * SECOND).await;
+    // The answer is out; the connection now idles until the server sends it away.
+    let elapsed = h2_wait_for_frame(&mut client, GOAWAY, 5 * SECOND).await;
+    assert!(
+        elapsed >= Duration::from_millis(800) && elapsed < 3 * SECOND,
+        "GOAWAY after {elapsed:?}"
+    );
+}
+
 /// A login whose 100-byte body comes one byte per `gap`, on its own task.
 async fn trickling_login(app: &TestApp, gap: Duration) -> tokio::net::tcp::OwnedReadHalf {
     let stream = TcpStream::connect(host(app)).await.unwrap();

@@ -340,6 +340,29 @@ mod tests {
     }
 
     #[test]
+    fn connection_flags_reach_the_settings() {
+        let defaults = settings(&[]);
+        assert_eq!(defaults.idle_timeout, Duration::from_secs(60));
+        assert_eq!(defaults.max_connections, 10_000);
+        assert_eq!(defaults.max_connections_per_ip, 0);
+        assert_eq!(defaults.shutdown_timeout, Duration::from_secs(10));
+        let settings = settings(&[
+            "--idle-timeout",
+            "5",
+            "--max-connections",
+            "300",
+            "--max-connections-per-ip",
+            "20",
+            "--shutdown-timeout",
+            "3",
+        ]);
+        assert_eq!(settings.idle_timeout, Duration::from_secs(5));
+        assert_eq!(settings.max_connections, 300);
+        assert_eq!(settings.max_connections_per_ip, 20);
+        assert_eq!(settings.shutdown_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
     fn rate_limits_are_on_by_default() {
         let settings = settings(&[]);
         assert_eq!(settings.rate_limit_login_per_ip, 20);
