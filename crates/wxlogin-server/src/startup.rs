@@ -12,6 +12,7 @@ use wxlogin_client::{ClientConfig, ClientError, WeChatClient};
 use crate::at_rest::{resolve_master_key, AtRestError, MasterKeySource};
 use crate::clock::{Clock, SystemClock};
 use crate::configuration::{ConfigError, Settings};
+use crate::connections::{effective_max_connections, ConnectionPolicy};
 use crate::metrics::{prometheus_handle, UpstreamMetrics};
 use crate::rate_limit::RateLimits;
 use crate::routes::router;
@@ -112,13 +113,24 @@ impl Application {
         &self.state
     }
 
-    /// Serve until `shutdown` completes; requests already being handled then finish.
+    /// Serve until `shutdown` completes; requests already being handled then get
+    /// `shutdown_timeout` to finish.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let read_timeout = self.state.settings().request_read_timeout;
-        crate::connections::serve(self.listener, self.router, read_timeout, shutdown).await
+        let settings = self.state.settings();
+        let policy = ConnectionPolicy {
+            read_timeout: settings.request_read_timeout,
+            idle_timeout: settings.idle_timeout,
+            max_connections: effective_max_connections(
+                settings.max_connections,
+                settings.db_max_connections,
+            ),
+            max_connections_per_address: settings.max_connections_per_ip,
+            shutdown_timeout: settings.shutdown_timeout,
+        };
+        crate::connections::serve(self.listener, self.router, policy, shutdown).await
     }
 
     /// Serve until the process ends.

@@ -1,6 +1,7 @@
 //! The HTTP surface: every route of the contract, the middleware around them, and JSON
 //! answers for unknown routes, wrong methods, oversized bodies and panics.
 pub mod admin;
+pub mod body_deadline;
 mod fallback;
 pub mod health;
 pub mod jwks;
@@ -21,7 +22,6 @@ use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::{DefaultOnRequest, TraceLayer};
 use tracing::Level;
 
@@ -97,8 +97,12 @@ pub fn router(state: AppState) -> Router {
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
-        // A body that stalls fails to read, which the JSON extractor answers with 400.
-        .layer(RequestBodyTimeoutLayer::new(read_timeout))
+        // A body not whole by the deadline fails to read, which the JSON extractor
+        // answers with 400.
+        .layer(middleware::from_fn_with_state(
+            read_timeout,
+            body_deadline::body_deadline,
+        ))
         .layer(middleware::from_fn(count_requests))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(
