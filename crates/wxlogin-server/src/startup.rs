@@ -94,6 +94,12 @@ impl Application {
         })?;
         let appids: Vec<&str> = settings.apps.iter().map(|app| app.appid.as_str()).collect();
         tracing::info!(address = %local_addr, apps = ?appids, wechat = %settings.wechat_base_url, backend = store.backend().name(), "server ready");
+        if crate::routes::discovery::discovery_issuer(&settings.issuer).is_none() {
+            tracing::warn!(
+                issuer = %settings.issuer,
+                "discovery is off (/.well-known/openid-configuration answers 404): --issuer is not an absolute URL; set it to this server's public https URL so resource servers can find the keys from the issuer alone"
+            );
+        }
         let state = AppState::new(settings, sessions, wechat, clock, prometheus_handle());
         RateLimits::spawn_pruning(state.rate_limits(), state.settings().rate_limit_period);
         Ok(Application {

@@ -2,8 +2,10 @@
 //! answers for unknown routes, wrong methods, oversized bodies and panics.
 pub mod admin;
 pub mod body_deadline;
+pub mod discovery;
 mod fallback;
 pub mod health;
+pub mod introspect;
 pub mod jwks;
 pub mod login;
 pub mod me;
@@ -50,6 +52,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/admin/v1/users/{id}/revoke"),
     ("get", "/admin/v1/events"),
     ("get", "/admin/v1/audit"),
+    ("post", "/v1/introspect"),
+    ("get", "/.well-known/openid-configuration"),
+    ("get", "/.well-known/oauth-authorization-server"),
 ];
 
 pub fn router(state: AppState) -> Router {
@@ -80,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/v1/users/{id}/revoke", post(admin::revoke_user))
         .route("/admin/v1/events", get(admin::list_events))
         .route("/admin/v1/audit", get(admin::list_audit))
+        .route("/v1/introspect", post(introspect::introspect))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
@@ -91,6 +97,14 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(personal)
         .route("/.well-known/jwks.json", get(jwks::jwks))
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::oauth_authorization_server),
+        )
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(openapi::openapi_json))
