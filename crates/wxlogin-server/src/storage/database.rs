@@ -7,7 +7,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{Migrate, Migrator};
 use sqlx::{Connection, Executor};
 
-use super::sql::{Driver, On, Transaction};
+use super::sql::{query, Driver, On, Transaction};
 use super::sqlite::SqliteConnections;
 use super::StorageError;
 
@@ -212,6 +212,13 @@ impl Database {
     /// A transaction on the writer.
     pub(crate) async fn begin(&self) -> Result<Transaction, StorageError> {
         Ok(Transaction::begin(self).await?)
+    }
+
+    /// A cheap round trip proving the database answers, reading no table (on a SQLite
+    /// file the readers also refuse while its files are gone or unwritable).
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        query("SELECT 1 AS one").fetch_one(self.readers()).await?;
+        Ok(())
     }
 
     /// Apply every migration of this backend not yet applied (idempotent; on PostgreSQL

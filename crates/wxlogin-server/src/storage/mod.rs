@@ -21,6 +21,7 @@ mod sessions;
 mod signing_keys;
 mod sql;
 mod sqlite;
+mod sqlite_files;
 mod users;
 
 use std::sync::Arc;

@@ -14,16 +14,25 @@
 //! Running statements in the task means a write held up by another process's lock (an
 //! admin command) blocks one runtime thread for up to the busy timeout. Only the writer can
 //! meet that lock, and there is one, so the other runtime threads keep serving.
+//!
+//! No connection is lent out, and no checkpoint runs, while the database's files are gone
+//! or unwritable (`sqlite_files.rs` says why and how that is seen); the caller gets
+//! [`SqlError::Unavailable`]. When the files come back the connections simply carry on; when
+//! other files are in their place (restored from a copy) every connection is reopened on
+//! them, the stale ones closed without the checkpoint-and-delete SQLite does on close,
+//! which would act on the new files by name.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 
 use super::sql::SqlError;
+use super::sqlite_files::{DatabaseFiles, Verdict};
 use super::StoreOptions;
 
 /// Prepared statements kept per connection: more than the store has distinct statements.
@@ -33,7 +42,10 @@ const STATEMENT_CACHE_CAPACITY: usize = 64;
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 
 pub(crate) struct SqliteConnections {
-    path: PathBuf,
+    files: DatabaseFiles,
+    /// Bumped each time the connections are reopened on replaced files: readers and the
+    /// checkpointer holding a connection of an older generation close it.
+    generation: AtomicU64,
     /// The same file as a sqlx URL: migrations are run by sqlx.
     migration_url: String,
     busy_timeout: Duration,
@@ -52,11 +64,15 @@ impl SqliteConnections {
         migration_url: String,
         options: &StoreOptions,
     ) -> Result<Arc<Self>, SqlError> {
-        let writer = open_connection(path, options.sqlite_busy_timeout, false)?;
-        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let files = DatabaseFiles::new(path);
+        files.create_private().map_err(file_error)?;
+        let writer = open_writer(path, options.sqlite_busy_timeout)?;
         let checkpointer = open_connection(path, options.sqlite_busy_timeout, false)?;
+        files.restrict_companions();
+        files.record_opened().map_err(file_error)?;
         let connections = Arc::new(SqliteConnections {
-            path: path.to_path_buf(),
+            files,
+            generation: AtomicU64::new(0),
             migration_url,
             busy_timeout: options.sqlite_busy_timeout,
             acquire_timeout: options.acquire_timeout,
@@ -77,15 +93,62 @@ impl SqliteConnections {
         &self.migration_url
     }
 
-    /// The writer, once every earlier caller is done with it.
+    /// The writer, once every earlier caller is done with it and the files are usable.
     pub(crate) async fn writer(&self) -> Result<OwnedMutexGuard<Connection>, SqlError> {
+        let mut writer = self.lock_writer().await?;
+        // Looked at after the wait in the queue, just before the writer is used.
+        self.ensure_usable(&mut writer)?;
+        Ok(writer)
+    }
+
+    async fn lock_writer(&self) -> Result<OwnedMutexGuard<Connection>, SqlError> {
         tokio::time::timeout(self.acquire_timeout, self.writer.clone().lock_owned())
             .await
             .map_err(|_| SqlError::TimedOut)
     }
 
+    /// Refuse while the files are gone or unwritable; reopen every connection when other
+    /// files took their place. Called with the writer held, so one caller reopens.
+    fn ensure_usable(&self, writer: &mut Connection) -> Result<(), SqlError> {
+        match self.files.check() {
+            Verdict::Usable => Ok(()),
+            Verdict::Unusable(reason) => Err(SqlError::Unavailable(reason)),
+            Verdict::Replaced => self.reopen(writer),
+        }
+    }
+
+    fn reopen(&self, writer: &mut Connection) -> Result<(), SqlError> {
+        let fresh = open_writer(self.files.path(), self.busy_timeout)?;
+        close_stale(std::mem::replace(writer, fresh));
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let idle = std::mem::take(
+            &mut *self
+                .idle_readers
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        idle.into_iter().for_each(close_stale);
+        self.files.restrict_companions();
+        self.files.record_opened().map_err(file_error)?;
+        tracing::warn!(path = %self.files.path().display(), "the SQLite database files were replaced; reopened the connections on the new ones");
+        Ok(())
+    }
+
+    /// Whether the files are in place and writable (reopening on replaced ones).
+    pub(crate) async fn ensure_files_usable(&self) -> Result<(), SqlError> {
+        match self.files.check() {
+            Verdict::Usable => Ok(()),
+            Verdict::Unusable(reason) => Err(SqlError::Unavailable(reason)),
+            Verdict::Replaced => {
+                let mut writer = self.lock_writer().await?;
+                self.ensure_usable(&mut writer)
+            }
+        }
+    }
+
     /// An idle reader, or a new one while fewer than `max_connections` are open.
     pub(crate) async fn reader(self: &Arc<Self>) -> Result<ReaderGuard, SqlError> {
+        self.ensure_files_usable().await?;
         let permit = tokio::time::timeout(
             self.acquire_timeout,
             self.reader_permits.clone().acquire_owned(),
@@ -98,12 +161,15 @@ impl SqliteConnections {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .pop();
+        // Read before the connection is taken: a reopen in between makes it stale, not new.
+        let generation = self.generation.load(Ordering::Acquire);
         let connection = match idle {
             Some(connection) => connection,
-            None => open_connection(&self.path, self.busy_timeout, true)?,
+            None => open_connection(self.files.path(), self.busy_timeout, true)?,
         };
         Ok(ReaderGuard {
             connection: Some(connection),
+            generation,
             home: self.clone(),
             _permit: permit,
         })
@@ -112,27 +178,89 @@ impl SqliteConnections {
     /// Close the readers and stop the checkpointer; the writer closes with the last handle.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        self.idle_readers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clear();
+        let idle = std::mem::take(
+            &mut *self
+                .idle_readers
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        if self.files.moved() {
+            idle.into_iter().for_each(close_stale);
+        }
         self.reader_permits.close();
     }
 }
 
-fn run_checkpointer(connection: Connection, connections: Weak<SqliteConnections>) {
+impl Drop for SqliteConnections {
+    fn drop(&mut self) {
+        if self.files.moved() {
+            if let Ok(writer) = self.writer.try_lock() {
+                forget_checkpoint_on_close(&writer);
+            }
+        }
+    }
+}
+
+fn run_checkpointer(mut connection: Connection, connections: Weak<SqliteConnections>) {
+    let mut generation = 0;
     loop {
         std::thread::sleep(CHECKPOINT_INTERVAL);
-        let running = connections
-            .upgrade()
-            .is_some_and(|connections| !connections.closed.load(Ordering::Acquire));
-        if !running {
+        let Some(connections) = connections.upgrade() else {
             return;
+        };
+        if connections.closed.load(Ordering::Acquire) {
+            return;
+        }
+        // Never touch files that are gone or unwritable; replaced ones are reopened by the
+        // next request, and this connection follows it.
+        if connections.files.check() != Verdict::Usable {
+            continue;
+        }
+        let current = connections.generation.load(Ordering::Acquire);
+        if current != generation {
+            match open_connection(connections.files.path(), connections.busy_timeout, false) {
+                Ok(fresh) => {
+                    close_stale(std::mem::replace(&mut connection, fresh));
+                    generation = current;
+                }
+                Err(error) => {
+                    tracing::warn!(error = ?error, "cannot reopen the SQLite checkpointer; retrying");
+                    continue;
+                }
+            }
         }
         // PASSIVE: copy what no reader still needs, never wait for readers or the writer.
         if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::warn!(%error, "SQLite checkpoint failed; retrying");
         }
+    }
+}
+
+fn file_error(error: std::io::Error) -> SqlError {
+    SqlError::Unavailable(error.to_string())
+}
+
+/// The writer: like any connection, but never checkpointing on commit (the checkpointer
+/// thread does). It has `-wal` and `-shm` open on return (a first read opens them), so
+/// that the files watched are the ones it uses.
+fn open_writer(path: &Path, busy_timeout: Duration) -> Result<Connection, SqlError> {
+    let writer = open_connection(path, busy_timeout, false)?;
+    writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+    writer.query_row("SELECT COUNT(*) FROM sqlite_master", [], |_| Ok(()))?;
+    Ok(writer)
+}
+
+/// Close a connection whose files are no longer at its path.
+fn close_stale(connection: Connection) {
+    forget_checkpoint_on_close(&connection);
+    drop(connection);
+}
+
+/// The last connection to close checkpoints and then deletes `-wal` and `-shm` by name: on
+/// moved files those names are someone else's.
+fn forget_checkpoint_on_close(connection: &Connection) {
+    if let Err(error) = connection.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true) {
+        tracing::warn!(%error, "cannot stop a stale SQLite connection from checkpointing on close");
     }
 }
 
@@ -159,6 +287,7 @@ fn open_connection(
 /// A reader lent to one statement; goes back to the idle list when dropped.
 pub(crate) struct ReaderGuard {
     connection: Option<Connection>,
+    generation: u64,
     home: Arc<SqliteConnections>,
     _permit: OwnedSemaphorePermit,
 }
@@ -174,7 +303,9 @@ impl ReaderGuard {
 impl Drop for ReaderGuard {
     fn drop(&mut self) {
         if let Some(connection) = self.connection.take() {
-            if !self.home.reader_permits.is_closed() {
+            if self.home.generation.load(Ordering::Acquire) != self.generation {
+                close_stale(connection);
+            } else if !self.home.reader_permits.is_closed() {
                 self.home
                     .idle_readers
                     .lock()
