@@ -95,6 +95,7 @@ impl Application {
         tracing::info!(address = %local_addr, apps = ?appids, wechat = %settings.wechat_base_url, backend = store.backend().name(), "server ready");
         let state = AppState::new(settings, sessions, wechat, clock, prometheus_handle());
         RateLimits::spawn_pruning(state.rate_limits(), state.settings().rate_limit_period);
+        state.spawn_gauge_refresh(crate::metrics::GAUGE_REFRESH_PERIOD);
         Ok(Application {
             listener,
             local_addr,
