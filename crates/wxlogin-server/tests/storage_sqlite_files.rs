@@ -67,6 +67,7 @@ async fn a_new_database_and_its_wal_and_shm_are_0600_under_umask_022() {
         path.clone(),
         with_suffix(&path, "-wal"),
         with_suffix(&path, "-shm"),
+        with_suffix(&path, ".migrate-lock"),
     ] {
         assert_eq!(mode(&file), 0o600, "{}", file.display());
     }

@@ -16,6 +16,7 @@ mod access_tokens;
 mod database;
 mod error;
 mod login_codes;
+mod migration_lock;
 mod session_keys;
 mod sessions;
 mod signing_keys;

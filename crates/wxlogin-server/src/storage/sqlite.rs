@@ -89,6 +89,11 @@ impl SqliteConnections {
         Ok(connections)
     }
 
+    /// The database file.
+    pub(crate) fn path(&self) -> &Path {
+        self.files.path()
+    }
+
     pub(crate) fn migration_url(&self) -> &str {
         &self.migration_url
     }
