@@ -202,12 +202,26 @@ async fn a_database_replaced_by_a_copy_is_reopened_on_the_copy() {
         .await
         .unwrap();
     assert_eq!(store.count_users().await.unwrap(), 2);
-    // Closing the stale connections neither checkpointed into nor deleted the new files.
+    // The checkpointer follows within its interval (500 ms). Closing the stale connections,
+    // the last on the old files, neither checkpointed into nor deleted the new ones, which
+    // SQLite would otherwise do by name.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    for suffix in ["-wal", "-shm"] {
+        assert!(
+            with_suffix(&path, suffix).exists(),
+            "{suffix} is still there"
+        );
+    }
+    store.database().ping().await.unwrap();
+    store
+        .find_or_create_user("wx-app", "o-later", None, 5)
+        .await
+        .unwrap();
     store.database().close().await;
     drop(store);
     assert!(path.exists());
     let reopened = store_on(&path, &key).await;
-    assert_eq!(reopened.count_users().await.unwrap(), 2);
+    assert_eq!(reopened.count_users().await.unwrap(), 3);
     assert!(reopened
         .user_by_identity("wx-app", "o-restored")
         .await

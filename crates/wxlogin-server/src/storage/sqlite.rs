@@ -19,15 +19,14 @@
 //! or unwritable (`sqlite_files.rs` says why and how that is seen); the caller gets
 //! [`SqlError::Unavailable`]. When the files come back the connections simply carry on; when
 //! other files are in their place (restored from a copy) every connection is reopened on
-//! them, the stale ones closed without the checkpoint-and-delete SQLite does on close,
-//! which would act on the new files by name.
+//! them. (Closing the stale ones is safe: SQLite skips its checkpoint-and-delete on close
+//! when the database file has moved, which would otherwise act on the new files by name.)
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 
@@ -42,10 +41,8 @@ const STATEMENT_CACHE_CAPACITY: usize = 64;
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 
 pub(crate) struct SqliteConnections {
-    files: DatabaseFiles,
-    /// Bumped each time the connections are reopened on replaced files: readers and the
-    /// checkpointer holding a connection of an older generation close it.
-    generation: AtomicU64,
+    /// Shared with the checkpointer thread.
+    files: Arc<DatabaseFiles>,
     /// The same file as a sqlx URL: migrations are run by sqlx.
     migration_url: String,
     busy_timeout: Duration,
@@ -64,15 +61,16 @@ impl SqliteConnections {
         migration_url: String,
         options: &StoreOptions,
     ) -> Result<Arc<Self>, SqlError> {
-        let files = DatabaseFiles::new(path);
+        let files = Arc::new(DatabaseFiles::new(path));
         files.create_private().map_err(file_error)?;
         let writer = open_writer(path, options.sqlite_busy_timeout)?;
         let checkpointer = open_connection(path, options.sqlite_busy_timeout, false)?;
         files.restrict_companions();
         files.record_opened().map_err(file_error)?;
+        let checkpointer_files = files.clone();
+        let checkpointer_generation = files.generation();
         let connections = Arc::new(SqliteConnections {
             files,
-            generation: AtomicU64::new(0),
             migration_url,
             busy_timeout: options.sqlite_busy_timeout,
             acquire_timeout: options.acquire_timeout,
@@ -84,7 +82,14 @@ impl SqliteConnections {
         let handle = Arc::downgrade(&connections);
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || run_checkpointer(checkpointer, handle))
+            .spawn(move || {
+                run_checkpointer(
+                    checkpointer,
+                    checkpointer_generation,
+                    &checkpointer_files,
+                    handle,
+                )
+            })
             .map_err(SqlError::Thread)?;
         Ok(connections)
     }
@@ -124,17 +129,17 @@ impl SqliteConnections {
 
     fn reopen(&self, writer: &mut Connection) -> Result<(), SqlError> {
         let fresh = open_writer(self.files.path(), self.busy_timeout)?;
-        close_stale(std::mem::replace(writer, fresh));
-        self.generation.fetch_add(1, Ordering::AcqRel);
-        let idle = std::mem::take(
-            &mut *self
-                .idle_readers
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        );
-        idle.into_iter().for_each(close_stale);
+        drop(std::mem::replace(writer, fresh));
         self.files.restrict_companions();
+        // Under the idle list's lock, as readers take and return connections: no stale
+        // one is pushed back, nor taken as new, between the two.
+        let mut idle = self
+            .idle_readers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         self.files.record_opened().map_err(file_error)?;
+        idle.clear();
+        drop(idle);
         tracing::warn!(path = %self.files.path().display(), "the SQLite database files were replaced; reopened the connections on the new ones");
         Ok(())
     }
@@ -161,13 +166,13 @@ impl SqliteConnections {
         .await
         .map_err(|_| SqlError::TimedOut)?
         .map_err(|_| SqlError::TimedOut)?;
-        let idle = self
-            .idle_readers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .pop();
-        // Read before the connection is taken: a reopen in between makes it stale, not new.
-        let generation = self.generation.load(Ordering::Acquire);
+        let (idle, generation) = {
+            let mut idle = self
+                .idle_readers
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            (idle.pop(), self.files.generation())
+        };
         let connection = match idle {
             Some(connection) => connection,
             None => open_connection(self.files.path(), self.busy_timeout, true)?,
@@ -183,31 +188,22 @@ impl SqliteConnections {
     /// Close the readers and stop the checkpointer; the writer closes with the last handle.
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        let idle = std::mem::take(
-            &mut *self
-                .idle_readers
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()),
-        );
-        if self.files.moved() {
-            idle.into_iter().for_each(close_stale);
-        }
+        self.idle_readers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
         self.reader_permits.close();
     }
 }
 
-impl Drop for SqliteConnections {
-    fn drop(&mut self) {
-        if self.files.moved() {
-            if let Ok(writer) = self.writer.try_lock() {
-                forget_checkpoint_on_close(&writer);
-            }
-        }
-    }
-}
-
-fn run_checkpointer(mut connection: Connection, connections: Weak<SqliteConnections>) {
-    let mut generation = 0;
+/// Checkpoint until the connections are closed or dropped, following them onto replaced
+/// files (`generation`: the files' generation `connection` was opened in).
+fn run_checkpointer(
+    mut connection: Connection,
+    mut generation: u64,
+    files: &DatabaseFiles,
+    connections: Weak<SqliteConnections>,
+) {
     loop {
         std::thread::sleep(CHECKPOINT_INTERVAL);
         let Some(connections) = connections.upgrade() else {
@@ -218,14 +214,14 @@ fn run_checkpointer(mut connection: Connection, connections: Weak<SqliteConnecti
         }
         // Never touch files that are gone or unwritable; replaced ones are reopened by the
         // next request, and this connection follows it.
-        if connections.files.check() != Verdict::Usable {
+        if files.check() != Verdict::Usable {
             continue;
         }
-        let current = connections.generation.load(Ordering::Acquire);
+        let current = files.generation();
         if current != generation {
-            match open_connection(connections.files.path(), connections.busy_timeout, false) {
+            match open_connection(files.path(), connections.busy_timeout, false) {
                 Ok(fresh) => {
-                    close_stale(std::mem::replace(&mut connection, fresh));
+                    connection = fresh;
                     generation = current;
                 }
                 Err(error) => {
@@ -253,20 +249,6 @@ fn open_writer(path: &Path, busy_timeout: Duration) -> Result<Connection, SqlErr
     writer.pragma_update(None, "wal_autocheckpoint", 0)?;
     writer.query_row("SELECT COUNT(*) FROM sqlite_master", [], |_| Ok(()))?;
     Ok(writer)
-}
-
-/// Close a connection whose files are no longer at its path.
-fn close_stale(connection: Connection) {
-    forget_checkpoint_on_close(&connection);
-    drop(connection);
-}
-
-/// The last connection to close checkpoints and then deletes `-wal` and `-shm` by name: on
-/// moved files those names are someone else's.
-fn forget_checkpoint_on_close(connection: &Connection) {
-    if let Err(error) = connection.set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true) {
-        tracing::warn!(%error, "cannot stop a stale SQLite connection from checkpointing on close");
-    }
 }
 
 fn open_connection(
@@ -308,14 +290,15 @@ impl ReaderGuard {
 impl Drop for ReaderGuard {
     fn drop(&mut self) {
         if let Some(connection) = self.connection.take() {
-            if self.home.generation.load(Ordering::Acquire) != self.generation {
-                close_stale(connection);
-            } else if !self.home.reader_permits.is_closed() {
-                self.home
-                    .idle_readers
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .push(connection);
+            let mut idle = self
+                .home
+                .idle_readers
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            // One opened on files since replaced is not reused (it closes when dropped).
+            let current = self.home.files.generation() == self.generation;
+            if current && !self.home.reader_permits.is_closed() {
+                idle.push(connection);
             }
         }
     }

@@ -18,6 +18,7 @@
 //! POSIX lock the process holds on it, SQLite's included.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -47,6 +48,9 @@ pub(crate) enum Verdict {
 pub(crate) struct DatabaseFiles {
     path: PathBuf,
     opened: Mutex<Option<Identities>>,
+    /// Bumped each time connections are (re)opened on new files: a connection opened under
+    /// an older generation is stale.
+    generation: AtomicU64,
     last: Mutex<Option<(Instant, Verdict)>>,
 }
 
@@ -55,6 +59,7 @@ impl DatabaseFiles {
         DatabaseFiles {
             path: path.to_path_buf(),
             opened: Mutex::new(None),
+            generation: AtomicU64::new(0),
             last: Mutex::new(None),
         }
     }
@@ -126,12 +131,19 @@ impl DatabaseFiles {
         }
     }
 
-    /// Remember the files the connections have just opened as the ones to expect.
+    /// Remember the files the connections have just opened as the ones to expect, in a
+    /// new generation.
     pub(crate) fn record_opened(&self) -> std::io::Result<()> {
         let identities = current_identities(&self.path)?;
         *lock(&self.opened) = Some(identities);
+        self.generation.fetch_add(1, Ordering::AcqRel);
         *lock(&self.last) = Some((Instant::now(), Verdict::Usable));
         Ok(())
+    }
+
+    /// The generation of the files last recorded as opened.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// The verdict, looked up again when the cached one is older than [`CHECK_INTERVAL`].
@@ -145,16 +157,6 @@ impl DatabaseFiles {
         let verdict = self.look();
         *last = Some((Instant::now(), verdict.clone()));
         verdict
-    }
-
-    /// Whether the files at the path are no longer the ones opened (gone or replaced), so
-    /// closing the connections must not checkpoint into, or delete, what is there now.
-    pub(crate) fn moved(&self) -> bool {
-        let opened = *lock(&self.opened);
-        match (opened, current_identities(&self.path)) {
-            (Some(opened), Ok(current)) => opened != current,
-            _ => true,
-        }
     }
 
     fn look(&self) -> Verdict {
