@@ -102,6 +102,7 @@ impl Application {
         }
         let state = AppState::new(settings, sessions, wechat, clock, prometheus_handle());
         RateLimits::spawn_pruning(state.rate_limits(), state.settings().rate_limit_period);
+        state.spawn_gauge_refresh(crate::metrics::GAUGE_REFRESH_PERIOD);
         Ok(Application {
             listener,
             local_addr,

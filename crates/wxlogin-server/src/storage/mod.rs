@@ -18,11 +18,13 @@ mod database;
 mod error;
 mod events;
 mod login_codes;
+mod migration_lock;
 mod session_keys;
 mod sessions;
 mod signing_keys;
 mod sql;
 mod sqlite;
+mod sqlite_files;
 mod user_admin;
 mod users;
 
