@@ -1,7 +1,8 @@
 'use strict';
 /*
  * wxlogin mini program client: login, token storage, one shared refresh, re-login,
- * phone number binding, against a wxlogin server (see DESIGN.md, "HTTP API").
+ * phone number binding, account deletion, against a wxlogin server (see DESIGN.md,
+ * "HTTP API").
  *
  * Dependency-free CommonJS. It uses only the `wx` global (wx.login, wx.request,
  * wx.getStorageSync / setStorageSync / removeStorageSync), so a mini program can
@@ -808,6 +809,21 @@ function createClient(options) {
     );
   }
 
+  // Closes the account (DELETE /v1/me): the server removes the user with every session
+  // and token, so there is nothing left to log out. Never logs in first: with no session
+  // stored, a login would create an account only to delete it.
+  function deleteAccount() {
+    if (!readSession() && !pendingLogin && !pendingRefresh) return Promise.reject(notLoggedIn());
+    return request({ url: '/v1/me', method: 'DELETE' }).then(function () {
+      // A login or refresh still in flight belongs to the closed account: it must not
+      // store tokens afterwards.
+      generation += 1;
+      pendingLogin = null;
+      pendingRefresh = null;
+      clearSession();
+    });
+  }
+
   function accessToken() {
     return ensureSession().then(function (session) {
       return session.access_token;
@@ -849,6 +865,7 @@ function createClient(options) {
     me: guarded(me),
     updateProfile: guarded(updateProfile),
     bindPhoneNumber: guarded(bindPhoneNumber),
+    deleteAccount: guarded(deleteAccount),
     accessToken: guarded(accessToken),
     retryLogout: guarded(retryLogout),
     currentUser: currentUser,
