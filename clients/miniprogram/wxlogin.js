@@ -8,6 +8,7 @@
  * wx.getStorageSync / setStorageSync / removeStorageSync), so a mini program can
  * `require` a copy of this file; it never uses Node APIs, fetch, URL, async/await or
  * classes, so it runs on old base libraries without the "enhanced compile" option.
+ * uni.js and taro.js hand it the same few calls built from uni.* and Taro.*.
  *
  * Tokens are kept in storage and sent in Authorization headers to the origins allowed to
  * receive them, and nowhere else: nothing in this file logs, and error messages never
