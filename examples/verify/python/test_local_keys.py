@@ -101,3 +101,14 @@ def test_a_key_published_after_the_first_fetch_is_fetched_when_a_token_names_it(
     keys.make("ES256", "never-published", publish=False)
     with pytest.raises(jwt.PyJWKClientError):
         verifier.verify(keys.sign("never-published"))
+
+
+def test_unknown_key_ids_within_the_cooldown_cause_no_fetch(keys):
+    verifier = Verifier(keys.jwks_url, ISSUER, AUDIENCE, refetch_cooldown=3600)
+    verifier.verify(keys.sign("ec-1"))
+    before = keys.fetches
+    keys.make("ES256", "made-up", publish=False)
+    for _ in range(5):
+        with pytest.raises(jwt.PyJWKClientError):
+            verifier.verify(keys.sign("made-up"))
+    assert keys.fetches == before

@@ -77,3 +77,14 @@ test('a key published after the first fetch (a rotation) is fetched when a token
   await makeKey('ES256', 'never-published');
   await assert.rejects(verify(await sign('never-published')), { code: 'ERR_JWKS_NO_MATCHING_KEY' });
 });
+
+test('unknown key ids within the cooldown cause no fetch', async () => {
+  const verify = verifier({ refetchCooldownSeconds: 3600 });
+  await verify(await sign('ec-1'));
+  const before = fetches;
+  await makeKey('ES256', 'made-up');
+  for (let i = 0; i < 5; i += 1) {
+    await assert.rejects(verify(await sign('made-up')), { code: 'ERR_JWKS_NO_MATCHING_KEY' });
+  }
+  assert.equal(fetches, before);
+});
