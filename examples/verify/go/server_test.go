@@ -39,7 +39,7 @@ func selectableAlgorithms(t *testing.T) []string {
 }
 
 type server struct {
-	issuer, url, simURL, appid string
+	issuer, alg, url, simURL, appid string
 }
 
 func (s *server) jwksURL() string { return s.url + "/.well-known/jwks.json" }
@@ -95,7 +95,7 @@ func startServer(t *testing.T, issuer, alg string, accessTokenTTL int) *server {
 	}()
 	select {
 	case values := <-found:
-		return &server{issuer: issuer, url: values["url"], simURL: values["sim"], appid: values["appid"]}
+		return &server{issuer: issuer, alg: alg, url: values["url"], simURL: values["sim"], appid: values["appid"]}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("wxlogin did not start in 20 s:\n%s", stderr.String())
 		return nil

@@ -47,7 +47,7 @@ type Config struct {
 	// RefetchCooldown is the least time between two JWKS fetches caused by unknown key
 	// ids; zero means 30 s.
 	RefetchCooldown time.Duration
-	// CacheMaxAge is how long fetched keys are used without asking again; zero means 10 min.
+	// CacheMaxAge is how long fetched keys are used without asking again; zero means 5 min.
 	CacheMaxAge time.Duration
 	// HTTPClient fetches the JWKS; nil means one with a 5 s timeout.
 	HTTPClient *http.Client
@@ -74,7 +74,7 @@ func New(config Config) (*Verifier, error) {
 	}
 	return &Verifier{
 		keys: newKeySet(config.JWKSURL, client, orDefault(config.RefetchCooldown, 30*time.Second),
-			orDefault(config.CacheMaxAge, 10*time.Minute)),
+			orDefault(config.CacheMaxAge, 5*time.Minute)),
 		parser: jwt.NewParser(
 			jwt.WithValidMethods(AcceptedAlgorithms),
 			jwt.WithIssuer(config.Issuer),

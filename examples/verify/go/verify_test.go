@@ -57,6 +57,11 @@ func TestAgainstARealServer(t *testing.T) {
 					len(claims.Audience) != 1 || claims.Audience[0] != s.appid {
 					t.Fatalf("claims %+v", claims)
 				}
+				// A server told which algorithm to sign with must use it.
+				header, _, _ := jwt.NewParser().ParseUnverified(answer.AccessToken, &Claims{})
+				if alg := header.Method.Alg(); alg != "ES256" && alg != "EdDSA" || (s.alg != "" && alg != s.alg) {
+					t.Fatalf("signed with %s, want %q", alg, s.alg)
+				}
 			})
 			t.Run("a flipped signature byte is refused", func(t *testing.T) {
 				parts := strings.Split(s.login(t, "bob").AccessToken, ".")

@@ -25,7 +25,7 @@ export const ACCEPTED_ALGORITHMS = Object.freeze(['ES256', 'EdDSA']);
  * @param {number} [options.clockToleranceSeconds=30]
  * @param {number} [options.refetchCooldownSeconds=30] least time between two JWKS fetches
  *   caused by unknown key ids (a stream of made-up kids must not become a stream of fetches)
- * @param {number} [options.cacheMaxAgeSeconds=600] how long fetched keys are trusted
+ * @param {number} [options.cacheMaxAgeSeconds=300] how long fetched keys are trusted
  *   without asking again
  * @returns {(token: string) => Promise<import('jose').JWTPayload>} resolves to the claims
  *   (`sub` user id, `aud` appid, `sid` session id, `roles` when any), rejects otherwise
@@ -36,7 +36,7 @@ export function createVerifier({
   audience,
   clockToleranceSeconds = 30,
   refetchCooldownSeconds = 30,
-  cacheMaxAgeSeconds = 600,
+  cacheMaxAgeSeconds = 300,
 }) {
   if (!jwksUrl || !issuer || !audience) throw new TypeError('jwksUrl, issuer and audience are all required');
   const keys = createRemoteJWKSet(new URL(jwksUrl), {

@@ -48,6 +48,9 @@ def test_a_servers_token_verifies_and_gives_its_claims(server):
     assert claims["iss"] == ISSUER
     assert isinstance(claims["sid"], str) and claims["sid"]
     assert jwt.get_unverified_header(token)["alg"] in ("ES256", "EdDSA")
+    # A server told which algorithm to sign with must use it.
+    if server.alg:
+        assert jwt.get_unverified_header(token)["alg"] == server.alg
 
 
 def test_a_flipped_signature_byte_is_refused(server):

@@ -41,6 +41,7 @@ def post_json(url: str, body: dict[str, Any]) -> dict[str, Any]:
 @dataclass
 class Server:
     issuer: str
+    alg: str | None
     url: str
     sim_url: str
     appid: str
@@ -94,4 +95,4 @@ def start_server(issuer: str, alg: str | None = None, access_token_ttl: int | No
         raise RuntimeError(f"wxlogin did not start: {''.join(stderr)}")
     # Keep reading stdout so the server never blocks on a full pipe.
     threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()
-    return Server(issuer=issuer, process=process, directory=directory, stderr=stderr, **found)
+    return Server(issuer=issuer, alg=alg, process=process, directory=directory, stderr=stderr, **found)

@@ -41,7 +41,7 @@ class Verifier:
         *,
         leeway: float = 30,
         refetch_cooldown: float = 30,
-        cache_lifespan: float = 600,
+        cache_lifespan: float = 300,
         timeout: float = 5,
     ) -> None:
         if not (jwks_url and issuer and audience):

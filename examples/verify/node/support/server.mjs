@@ -47,6 +47,7 @@ export async function startServer({ issuer, alg = null, accessTokenTtl = null })
   return {
     ...found,
     issuer,
+    alg,
     jwksUrl: `${found.url}/.well-known/jwks.json`,
     async login(user) {
       const { code } = await postJson(`${found.simUrl}/sim/login`, { appid: found.appid, user });

@@ -44,6 +44,8 @@ forEachServer("a server's token verifies and gives its claims", async (server) =
   assert.equal(claims.iss, ISSUER);
   assert.equal(typeof claims.sid, 'string');
   assert.ok(['ES256', 'EdDSA'].includes(part(token, 0).alg));
+  // A server told which algorithm to sign with must use it.
+  if (server.alg) assert.equal(part(token, 0).alg, server.alg);
 });
 
 forEachServer('a flipped signature byte is refused', async (server) => {
