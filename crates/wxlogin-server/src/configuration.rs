@@ -11,6 +11,7 @@ use serde::Deserialize;
 use wxlogin_client::AppCredentials;
 
 use crate::domain::AppId;
+pub use crate::tokens::SigningAlgorithm;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://wxlogin.db";
@@ -168,6 +169,8 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// Most access tokens whose signature check is remembered (bounded memory); 0: none.
     pub access_token_cache_size: usize,
+    /// The algorithm of new signing keys (ES256 by default; EdDSA on request).
+    pub access_token_alg: SigningAlgorithm,
     /// Send the caller's `openid` with getuserphonenumber, so WeChat checks the phone code
     /// belongs to that user.
     pub phone_send_openid: bool,
@@ -207,6 +210,7 @@ impl Settings {
             rate_limit_period: DEFAULT_RATE_LIMIT_PERIOD,
             trust_forwarded_for: false,
             access_token_cache_size: DEFAULT_ACCESS_TOKEN_CACHE_SIZE,
+            access_token_alg: SigningAlgorithm::default(),
             phone_send_openid: DEFAULT_PHONE_SEND_OPENID,
         }
     }
@@ -364,6 +368,8 @@ pub struct SettingsLayer {
     pub trust_forwarded_for: Option<bool>,
     /// Entries; 0 turns the cache off.
     pub access_token_cache_size: Option<usize>,
+    /// `ES256` (default) or `EdDSA`.
+    pub access_token_alg: Option<SigningAlgorithm>,
     pub phone_send_openid: Option<bool>,
 }
 
@@ -457,6 +463,7 @@ impl SettingsLayer {
             access_token_cache_size: self
                 .access_token_cache_size
                 .or(lower.access_token_cache_size),
+            access_token_alg: self.access_token_alg.or(lower.access_token_alg),
             phone_send_openid: self.phone_send_openid.or(lower.phone_send_openid),
         }
     }
@@ -552,6 +559,7 @@ impl SettingsLayer {
             access_token_cache_size: self
                 .access_token_cache_size
                 .unwrap_or(DEFAULT_ACCESS_TOKEN_CACHE_SIZE),
+            access_token_alg: self.access_token_alg.unwrap_or_default(),
             phone_send_openid: self.phone_send_openid.unwrap_or(DEFAULT_PHONE_SEND_OPENID),
         }
     }

@@ -63,6 +63,7 @@ impl Application {
         let store = open_store(&settings).await?;
         let key_policy = KeyPolicy {
             access_token_cache_size: settings.access_token_cache_size,
+            algorithm: settings.access_token_alg,
             ..KeyPolicy::new(settings.access_token_ttl)
         };
         let keys = SigningKeys::load_or_create(store.clone(), key_policy, clock.now()).await?;

@@ -1,4 +1,5 @@
-//! Ed25519 signing keys for access tokens: the 32-byte secret sealed, the public key clear.
+//! Signing keys for access tokens (ES256 or EdDSA): the 32-byte secret sealed, the public
+//! key and the algorithm clear.
 
 use std::fmt;
 
@@ -10,9 +11,11 @@ use super::{StorageError, Store, UnixSeconds};
 /// A key to store.
 pub struct NewSigningKey {
     pub kid: String,
-    /// The Ed25519 secret key (seed). Sealed before it is written.
+    /// `ES256` or `EdDSA`.
+    pub algorithm: &'static str,
+    /// The P-256 scalar or Ed25519 seed. Sealed before it is written.
     pub secret_key: Zeroizing<[u8; 32]>,
-    pub public_key: [u8; 32],
+    pub public_key: Vec<u8>,
     pub created_at: UnixSeconds,
 }
 
@@ -20,8 +23,9 @@ pub struct NewSigningKey {
 #[derive(Clone)]
 pub struct StoredSigningKey {
     pub kid: String,
+    pub algorithm: String,
     pub secret_key: Zeroizing<[u8; 32]>,
-    pub public_key: [u8; 32],
+    pub public_key: Vec<u8>,
     pub created_at: UnixSeconds,
     pub retired_at: Option<UnixSeconds>,
 }
@@ -47,12 +51,13 @@ impl Store {
             .master_key()
             .seal(key.secret_key.as_slice(), &signing_key_binding(&key.kid));
         query(
-            "INSERT INTO signing_keys (kid, sealed_private, public_key, created_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO signing_keys (kid, sealed_private, public_key, created_at, alg) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&key.kid)
         .bind(sealed)
-        .bind(key.public_key.to_vec())
+        .bind(key.public_key.as_slice())
         .bind(key.created_at)
+        .bind(key.algorithm)
         .execute(self.writer())
         .await?;
         Ok(())
@@ -61,7 +66,7 @@ impl Store {
     /// Every signing key, oldest first (ties broken by kid, so every instance orders alike).
     pub async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StorageError> {
         let rows = query(
-            "SELECT kid, sealed_private, public_key, created_at, retired_at FROM signing_keys \
+            "SELECT kid, sealed_private, public_key, created_at, retired_at, alg FROM signing_keys \
              ORDER BY created_at, kid",
         )
         .fetch_all(self.readers())
@@ -80,14 +85,10 @@ impl Store {
                 )));
             }
             secret_key.copy_from_slice(&opened);
-            let public: Vec<u8> = row.try_get("public_key")?;
-            let public_key: [u8; 32] = public.as_slice().try_into().map_err(|_| {
-                StorageError::Corrupt(format!(
-                    "signing key {kid} has a public key of the wrong length"
-                ))
-            })?;
+            let public_key: Vec<u8> = row.try_get("public_key")?;
             keys.push(StoredSigningKey {
                 kid,
+                algorithm: row.try_get("alg")?,
                 secret_key,
                 public_key,
                 created_at: row.try_get("created_at")?,

@@ -1,16 +1,16 @@
-//! The Ed25519 signing keys of access tokens, shared by every instance through the database.
+//! The key ring of access tokens, shared by every instance through the database: which key
+//! signs, which keys verify and stay published, re-reading and rotating them. What a key
+//! is (ES256 or EdDSA, its JWK, signing) lives in `jws.rs`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use ed25519_dalek::Signer;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
-use sha2::{Digest, Sha256};
-use zeroize::Zeroizing;
+use jsonwebtoken::{DecodingKey, Validation};
 
+use super::jws::{sign_compact, JwkSet, KeyPair, SigningAlgorithm};
 use super::verified_cache::{NotBefore, SignedToken, VerifiedTokenCache};
 use super::{AccessClaims, AccessTokenRules, TokenError};
 use crate::configuration::DEFAULT_ACCESS_TOKEN_CACHE_SIZE;
@@ -34,6 +34,9 @@ pub struct KeyPolicy {
     pub min_reload_gap: Duration,
     /// Most access tokens remembered as signature-verified (0: verify every time).
     pub access_token_cache_size: usize,
+    /// The algorithm of the keys this instance creates (first start, `rotate`), and that
+    /// the current key is moved to at start when it differs.
+    pub algorithm: SigningAlgorithm,
 }
 
 impl KeyPolicy {
@@ -46,6 +49,7 @@ impl KeyPolicy {
             reload_interval: Duration::from_secs(30),
             min_reload_gap: Duration::from_secs(1),
             access_token_cache_size: DEFAULT_ACCESS_TOKEN_CACHE_SIZE,
+            algorithm: SigningAlgorithm::default(),
         }
     }
 
@@ -65,6 +69,7 @@ impl Default for KeyPolicy {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeySummary {
     pub kid: String,
+    pub algorithm: SigningAlgorithm,
     pub created_at: UnixSeconds,
     pub retired_at: Option<UnixSeconds>,
     /// Signs new tokens.
@@ -77,10 +82,8 @@ struct LoadedKey {
     kid: String,
     created_at: UnixSeconds,
     retired_at: Option<UnixSeconds>,
-    public_key: [u8; 32],
-    /// Kept parsed: jsonwebtoken 9 re-parses its PKCS#8 key on every `encode`, which cost
-    /// as much as a verify.
-    signer: ed25519_dalek::SigningKey,
+    public_key: Arc<[u8]>,
+    pair: KeyPair,
     decoding: DecodingKey,
 }
 
@@ -144,27 +147,25 @@ impl std::fmt::Debug for SigningKeys {
     }
 }
 
-/// The RFC 7638 JWK thumbprint of an Ed25519 public key: a stable, unique `kid`.
-fn thumbprint_kid(public_key: &[u8; 32]) -> String {
-    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(public_key);
-    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
-}
-
 fn load_key(stored: &StoredSigningKey) -> Result<LoadedKey, TokenError> {
-    let signing_key = ed25519_dalek::SigningKey::from_bytes(&stored.secret_key);
-    if signing_key.verifying_key().to_bytes() != stored.public_key {
-        return Err(TokenError::Storage(crate::storage::StorageError::Corrupt(
-            format!("signing key {} does not match its public key", stored.kid),
-        )));
+    let corrupt = |what: &str| {
+        TokenError::Storage(crate::storage::StorageError::Corrupt(format!(
+            "signing key {}: {what}",
+            stored.kid
+        )))
+    };
+    let algorithm: SigningAlgorithm = stored.algorithm.parse().map_err(|_| corrupt("unknown algorithm"))?;
+    let pair = KeyPair::from_secret(algorithm, &stored.secret_key)?;
+    if pair.public_key() != stored.public_key {
+        return Err(corrupt("does not match its public key"));
     }
     Ok(LoadedKey {
         kid: stored.kid.clone(),
         created_at: stored.created_at,
         retired_at: stored.retired_at,
-        public_key: stored.public_key,
-        signer: signing_key,
-        decoding: DecodingKey::from_ed_der(&stored.public_key),
+        public_key: stored.public_key.as_slice().into(),
+        decoding: pair.decoding_key()?,
+        pair,
     })
 }
 
@@ -180,10 +181,21 @@ impl SigningKeys {
         policy: KeyPolicy,
         now: UnixSeconds,
     ) -> Result<SigningKeys, TokenError> {
+        let algorithm = policy.algorithm;
         let keys = SigningKeys::load(store, policy).await?;
-        if keys.snapshot().current().is_none() {
-            let kid = keys.add_key(now).await?;
-            tracing::info!(kid = %kid, "created the first access-token signing key");
+        let current = keys.snapshot().current().map(|key| key.pair.algorithm());
+        match current {
+            None => {
+                let kid = keys.add_key(now, algorithm).await?;
+                tracing::info!(kid = %kid, %algorithm, "created the first access-token signing key");
+            }
+            // A deployment moving to another algorithm (the default became ES256): the old
+            // key stays published until its tokens have expired, so nobody is logged out.
+            Some(current) if current != algorithm => {
+                let kid = keys.add_key(now, algorithm).await?;
+                tracing::info!(kid = %kid, from = %current, to = %algorithm, "rotated the access-token signing key to the configured algorithm");
+            }
+            Some(_) => {}
         }
         Ok(keys)
     }
@@ -215,14 +227,27 @@ impl SigningKeys {
     /// Add a new current key and retire the older ones (they stay published until their
     /// tokens have expired). Returns the new kid.
     pub async fn rotate(&self, now: UnixSeconds) -> Result<String, TokenError> {
-        self.reload().await?;
-        self.add_key(now).await
+        self.rotate_to(self.inner.policy.algorithm, now).await
     }
 
-    async fn add_key(&self, now: UnixSeconds) -> Result<String, TokenError> {
-        let signing_key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-        let public_key = signing_key.verifying_key().to_bytes();
-        let kid = thumbprint_kid(&public_key);
+    /// [`SigningKeys::rotate`] to a key of `algorithm` (how a running deployment moves
+    /// between ES256 and EdDSA: tokens of the old kind verify until they expire).
+    pub async fn rotate_to(
+        &self,
+        algorithm: SigningAlgorithm,
+        now: UnixSeconds,
+    ) -> Result<String, TokenError> {
+        self.reload().await?;
+        self.add_key(now, algorithm).await
+    }
+
+    async fn add_key(
+        &self,
+        now: UnixSeconds,
+        algorithm: SigningAlgorithm,
+    ) -> Result<String, TokenError> {
+        let pair = KeyPair::generate(algorithm);
+        let kid = pair.thumbprint();
         // Keys are ordered by creation second; a second rotation within one second must
         // still sort after the first.
         let newest = self.snapshot().keys.last().map(|key| key.created_at);
@@ -231,8 +256,9 @@ impl SigningKeys {
             .store
             .insert_signing_key(&NewSigningKey {
                 kid: kid.clone(),
-                secret_key: Zeroizing::new(signing_key.to_bytes()),
-                public_key,
+                algorithm: algorithm.as_str(),
+                secret_key: pair.secret(),
+                public_key: pair.public_key(),
                 created_at,
             })
             .await?;
@@ -328,11 +354,25 @@ impl SigningKeys {
             .clone()
     }
 
-    /// The kid that signs new tokens.
-    /// The JWS algorithms of the keys that verify live tokens (for discovery metadata).
+    /// The JWS algorithms of the keys that verify live tokens, the current key's first
+    /// (for discovery metadata).
     pub fn algorithms(&self) -> Vec<&'static str> {
-        vec!["EdDSA"]
+        let set = self.snapshot();
+        let mut algorithms: Vec<&'static str> = set
+            .current()
+            .map(|key| key.pair.algorithm().as_str())
+            .into_iter()
+            .collect();
+        for key in set.keys.iter().rev() {
+            let algorithm = key.pair.algorithm().as_str();
+            if !algorithms.contains(&algorithm) {
+                algorithms.push(algorithm);
+            }
+        }
+        algorithms
     }
+
+    /// The kid that signs new tokens.
 
     pub fn current_kid(&self) -> Option<String> {
         self.snapshot().current().map(|key| key.kid.clone())
@@ -344,12 +384,10 @@ impl SigningKeys {
             .await;
         let set = self.snapshot();
         let key = set.current().ok_or(TokenError::NoSigningKey)?;
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(key.kid.clone());
-        sign_compact(&header, claims, &key.signer)
+        sign_compact(&key.kid, claims, &key.pair)
     }
 
-    /// Verify an access token: EdDSA only, a published `kid` (re-reading the keys once if
+    /// Verify an access token: ES256 or EdDSA as the key it names signs, a published `kid` (re-reading the keys once if
     /// it is unknown), signature, issuer, audience among the configured apps, expiry, and
     /// neither issued (`iat`) nor valid from (`nbf`) later than `now` plus the leeway and
     /// `CLOCK_SKEW_SECONDS`.
@@ -383,10 +421,10 @@ impl SigningKeys {
 
     /// Whether the key that signed a remembered token is still published at `now`, in the
     /// keys as last read (no re-read: a remembered key was known).
-    fn is_published_key(&self, kid: &str, public_key: &[u8; 32], now: UnixSeconds) -> bool {
+    fn is_published_key(&self, kid: &str, public_key: &[u8], now: UnixSeconds) -> bool {
         self.snapshot()
             .published(now, &self.inner.policy)
-            .any(|key| key.kid == kid && &key.public_key == public_key)
+            .any(|key| key.kid == kid && &*key.public_key == public_key)
     }
 
     /// The part of verification that depends only on the token's bytes and the key:
@@ -397,17 +435,16 @@ impl SigningKeys {
         now: UnixSeconds,
     ) -> Result<SignedToken, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
-        if header.alg != Algorithm::EdDSA {
-            return Err(TokenError::UnsupportedAlgorithm);
-        }
+        let algorithm =
+            SigningAlgorithm::of_header(header.alg).ok_or(TokenError::UnsupportedAlgorithm)?;
         let kid = header.kid.ok_or(TokenError::UnknownKey)?;
         let payload = payload_text(token)?;
         let find = |set: &KeySet| {
             set.published(now, &self.inner.policy)
                 .find(|key| key.kid == kid)
-                .map(|key| (key.decoding.clone(), key.public_key))
+                .map(|key| (key.decoding.clone(), key.public_key.clone(), key.pair.algorithm()))
         };
-        let (decoding, public_key) = match find(&self.snapshot()) {
+        let (decoding, public_key, key_algorithm) = match find(&self.snapshot()) {
             Some(found) => found,
             None => {
                 self.reload_for_unknown_kid().await?;
@@ -415,7 +452,12 @@ impl SigningKeys {
             }
         };
 
-        let mut validation = Validation::new(Algorithm::EdDSA);
+        // The key decides the algorithm: an EdDSA key never verifies an ES256 header, nor
+        // the other way round (no algorithm confusion).
+        if key_algorithm != algorithm {
+            return Err(TokenError::UnsupportedAlgorithm);
+        }
+        let mut validation = Validation::new(algorithm.jwt());
         // Expiry, issuer and audience are checked by `check_claims` on every call, against
         // the caller's clock and rules; only the presence of the claims is checked here.
         validation.validate_exp = false;
@@ -453,23 +495,14 @@ impl SigningKeys {
 
     /// The JWKS: every published key (current and recently retired), re-reading the
     /// database at most once per `min_reload_gap` so a rotation elsewhere shows promptly.
-    pub async fn jwks(&self, now: UnixSeconds) -> serde_json::Value {
+    pub async fn jwks(&self, now: UnixSeconds) -> JwkSet {
         self.best_effort_reload(Duration::ZERO).await;
         let set = self.snapshot();
-        let keys: Vec<serde_json::Value> = set
+        let keys = set
             .published(now, &self.inner.policy)
-            .map(|key| {
-                serde_json::json!({
-                    "kty": "OKP",
-                    "crv": "Ed25519",
-                    "x": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key.public_key),
-                    "kid": key.kid,
-                    "alg": "EdDSA",
-                    "use": "sig",
-                })
-            })
+            .map(|key| key.pair.jwk(&key.kid))
             .collect();
-        serde_json::json!({ "keys": keys })
+        JwkSet { keys }
     }
 
     /// Every key with its state, oldest first (for `wxlogin keys list`).
@@ -480,6 +513,7 @@ impl SigningKeys {
             .iter()
             .map(|key| KeySummary {
                 kid: key.kid.clone(),
+                algorithm: key.pair.algorithm(),
                 created_at: key.created_at,
                 retired_at: key.retired_at,
                 current: current.as_deref() == Some(key.kid.as_str()),
@@ -487,28 +521,6 @@ impl SigningKeys {
             })
             .collect()
     }
-}
-
-/// A compact JWS of `claims` signed with Ed25519: what `jsonwebtoken::encode` produces
-/// (Ed25519 is deterministic, so byte for byte), without re-parsing the key each time.
-fn sign_compact(
-    header: &Header,
-    claims: &AccessClaims,
-    signer: &ed25519_dalek::SigningKey,
-) -> Result<String, TokenError> {
-    let encode_part = |value: Result<Vec<u8>, serde_json::Error>| {
-        value
-            .map(|json| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json))
-            .map_err(|error| TokenError::Signing(error.to_string()))
-    };
-    let mut message = encode_part(serde_json::to_vec(header))?;
-    message.push('.');
-    message.push_str(&encode_part(serde_json::to_vec(claims))?);
-    let signature = signer.sign(message.as_bytes());
-    message.push('.');
-    message
-        .push_str(&base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(signature.to_bytes()));
-    Ok(message)
 }
 
 /// The checks that depend on the clock and the rules, made on every call in the order
@@ -571,48 +583,5 @@ fn not_before(payload: &str) -> NotBefore {
         Ok(NotBeforeClaim { nbf: Some(nbf) }) => NotBefore::At(nbf),
         Ok(NotBeforeClaim { nbf: None }) => NotBefore::Absent,
         Err(_) => NotBefore::Unreadable,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signing_with_the_cached_key_matches_jsonwebtoken_byte_for_byte() {
-        use ed25519_dalek::pkcs8::EncodePrivateKey;
-        let signer = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some("kid-1".to_string());
-        let claims = AccessClaims {
-            iss: "wxlogin".to_string(),
-            sub: "user-1".to_string(),
-            aud: "wxapp1".to_string(),
-            sid: "session-1".to_string(),
-            iat: 1_700_000_000,
-            exp: 1_700_001_800,
-            roles: Vec::new(),
-        };
-        let pkcs8 = signer.to_pkcs8_der().unwrap();
-        let expected = jsonwebtoken::encode(
-            &header,
-            &claims,
-            &jsonwebtoken::EncodingKey::from_ed_der(pkcs8.as_bytes()),
-        )
-        .unwrap();
-        assert_eq!(sign_compact(&header, &claims, &signer).unwrap(), expected);
-    }
-
-    #[test]
-    fn kid_is_the_rfc7638_thumbprint() {
-        // RFC 8037 appendix A.3: the thumbprint of its Ed25519 example key.
-        let x = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo")
-            .unwrap();
-        let public_key: [u8; 32] = x.try_into().unwrap();
-        assert_eq!(
-            thumbprint_kid(&public_key),
-            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
-        );
     }
 }

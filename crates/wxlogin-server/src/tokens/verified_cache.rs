@@ -39,7 +39,7 @@ pub(super) struct SignedToken {
     pub(super) kid: Box<str>,
     /// The key that verified it; the kid is its thumbprint, but the key itself is what
     /// the signature was checked against.
-    pub(super) public_key: [u8; 32],
+    pub(super) public_key: Arc<[u8]>,
     pub(super) claims: AccessClaims,
     pub(super) not_before: NotBefore,
 }
@@ -115,7 +115,7 @@ mod tests {
     fn signed(sub: &str) -> Arc<SignedToken> {
         Arc::new(SignedToken {
             kid: "kid-1".into(),
-            public_key: [1; 32],
+            public_key: Arc::from(&[1u8; 32][..]),
             claims: AccessClaims {
                 iss: "wxlogin".into(),
                 sub: sub.into(),

@@ -7,7 +7,7 @@ use wxlogin_server::at_rest::{
 use wxlogin_server::storage::{rfc3339, unix_now, Store, StoreOptions};
 use wxlogin_server::tokens::{KeyPolicy, SigningKeys};
 
-/// Manage the Ed25519 keys that sign access tokens.
+/// Manage the keys that sign access tokens (ES256 or EdDSA).
 #[derive(clap::Args)]
 pub struct KeysArgs {
     /// sqlite://PATH or postgres://USER:PASSWORD@HOST/DB.
@@ -46,7 +46,12 @@ pub struct KeysArgs {
 pub enum KeysCommand {
     /// Add a new current signing key. The previous key stays in the JWKS until the tokens
     /// it signed have expired.
-    Rotate,
+    Rotate {
+        /// The new key's algorithm: ES256 or EdDSA (moves a running deployment from one to
+        /// the other without logging anyone out) [default: ES256]
+        #[arg(long, value_name = "ALG")]
+        alg: Option<wxlogin_server::tokens::SigningAlgorithm>,
+    },
     /// List the keys: current, still published, or retired.
     List,
 }
@@ -62,10 +67,11 @@ pub fn run(args: KeysArgs) -> anyhow::Result<()> {
             .await
             .context("cannot read the signing keys (is this the master key the server uses?)")?;
         match args.command {
-            KeysCommand::Rotate => {
+            KeysCommand::Rotate { alg } => {
                 let previous = keys.current_kid();
-                let kid = keys.rotate(unix_now()).await?;
-                println!("new current key: {kid}");
+                let alg = alg.unwrap_or_default();
+                let kid = keys.rotate_to(alg, unix_now()).await?;
+                println!("new current key: {kid} ({alg})");
                 if let Some(previous) = previous {
                     println!(
                         "previous key {previous} stays in the JWKS for {} s (access-token lifetime + margin)",
@@ -85,7 +91,10 @@ fn list(keys: &SigningKeys) {
         println!("no signing keys yet (the server creates the first one when it starts)");
         return;
     }
-    println!("{:<45}  {:<20}  {:<20}  STATE", "KID", "CREATED", "RETIRED");
+    println!(
+        "{:<45}  {:<5}  {:<20}  {:<20}  STATE",
+        "KID", "ALG", "CREATED", "RETIRED"
+    );
     for key in summaries {
         let state = if key.current {
             "current"
@@ -99,8 +108,9 @@ fn list(keys: &SigningKeys) {
             .map(rfc3339)
             .unwrap_or_else(|| "-".to_string());
         println!(
-            "{:<45}  {:<20}  {:<20}  {state}",
+            "{:<45}  {:<5}  {:<20}  {:<20}  {state}",
             key.kid,
+            key.algorithm.as_str(),
             rfc3339(key.created_at),
             retired
         );

@@ -135,6 +135,11 @@ pub struct ServeArgs {
     /// [default: 10000]
     #[arg(long, env = "WXLOGIN_ACCESS_TOKEN_CACHE_SIZE", value_name = "N")]
     pub access_token_cache_size: Option<usize>,
+    /// Algorithm of the access tokens: ES256 (P-256; every backend stack verifies it) or
+    /// EdDSA (Ed25519). A different algorithm than the current key's rotates the key at
+    /// start; old tokens verify until they expire [default: ES256]
+    #[arg(long, env = "WXLOGIN_ACCESS_TOKEN_ALG", value_name = "ALG")]
+    pub access_token_alg: Option<wxlogin_server::tokens::SigningAlgorithm>,
     /// Send the caller's openid with getuserphonenumber so WeChat checks the phone code
     /// is that user's (optional in WeChat's API; one report says WeChat then answers a
     /// format error) [default: false]
@@ -228,6 +233,7 @@ fn settings_layer(args: &ServeArgs) -> anyhow::Result<SettingsLayer> {
         // A flag can only switch trust on; leave the file's choice otherwise.
         trust_forwarded_for: args.trust_forwarded_for.then_some(true),
         access_token_cache_size: args.access_token_cache_size,
+        access_token_alg: args.access_token_alg,
         // A flag can only switch it on; leave the file's choice otherwise.
         phone_send_openid: args.phone_send_openid.then_some(true),
     };
