@@ -16,6 +16,7 @@ mod access_tokens;
 mod database;
 mod error;
 mod login_codes;
+mod master_key_rotation;
 mod session_keys;
 mod sessions;
 mod signing_keys;
@@ -25,12 +26,15 @@ mod users;
 
 use std::sync::Arc;
 
-use crate::at_rest::MasterKey;
+use crate::master_keys::MasterKeys;
 
 pub use access_tokens::{CachedAccessToken, DatabaseAccessTokenStore};
 pub use database::{Backend, Database, MigrationReport, StoreOptions};
 pub use error::StorageError;
 pub use login_codes::{hash_login_code, CodeClaim};
+pub use master_key_rotation::{
+    ResealOptions, ResealProgress, ResealReport, SealedCount, SealedTable,
+};
 pub use session_keys::session_key_binding;
 pub use sessions::{NewSession, PurgeReport, RefreshRotation, SessionRecord};
 pub use signing_keys::{NewSigningKey, StoredSigningKey};
@@ -47,12 +51,12 @@ pub fn unix_now() -> UnixSeconds {
         .unwrap_or(0)
 }
 
-/// The domain store: a [`Database`] plus the master key that seals secrets at rest.
+/// The domain store: a [`Database`] plus the master keys that seal secrets at rest.
 /// Cheap to clone (shares one pool).
 #[derive(Clone)]
 pub struct Store {
     database: Database,
-    master_key: Arc<MasterKey>,
+    master_keys: Arc<MasterKeys>,
 }
 
 impl std::fmt::Debug for Store {
@@ -64,10 +68,12 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    pub fn new(database: Database, master_key: MasterKey) -> Self {
+    /// `master_keys`: one [`crate::at_rest::MasterKey`], or [`MasterKeys`] with previous
+    /// keys still accepted for opening (during a master-key roll).
+    pub fn new(database: Database, master_keys: impl Into<MasterKeys>) -> Self {
         Store {
             database,
-            master_key: Arc::new(master_key),
+            master_keys: Arc::new(master_keys.into()),
         }
     }
 
@@ -75,11 +81,11 @@ impl Store {
     pub async fn connect(
         database_url: &str,
         options: &StoreOptions,
-        master_key: MasterKey,
+        master_keys: impl Into<MasterKeys>,
     ) -> Result<Self, StorageError> {
         Ok(Store::new(
             Database::connect(database_url, options).await?,
-            master_key,
+            master_keys,
         ))
     }
 
@@ -111,7 +117,8 @@ impl Store {
         self.database.begin().await
     }
 
-    pub(crate) fn master_key(&self) -> &MasterKey {
-        &self.master_key
+    /// The key that seals, and those that still open.
+    pub fn master_keys(&self) -> &MasterKeys {
+        &self.master_keys
     }
 }
