@@ -36,6 +36,11 @@ pub struct ServeArgs {
     /// SQLite only: a generated key kept in a 0600 file beside the database (development).
     #[arg(long, env = "WXLOGIN_MASTER_KEY", hide_env_values = true)]
     pub master_key: Option<String>,
+    /// During a master-key roll only: the key being replaced, still accepted for opening
+    /// what it sealed (everything new is sealed with --master-key). See docs/production.md
+    /// [default: none]
+    #[arg(long, env = "WXLOGIN_PREVIOUS_MASTER_KEY", hide_env_values = true)]
+    pub previous_master_key: Option<String>,
     /// Start the WeChat simulator in this process and point the server at it; without
     /// configured apps, its demo app is used.
     #[arg(long)]
@@ -144,6 +149,7 @@ fn settings_layer(args: &ServeArgs) -> anyhow::Result<SettingsLayer> {
         wechat_base_url: args.wechat_base_url.clone(),
         wechat_timeout: args.wechat_timeout,
         master_key: args.master_key.clone().map(MasterKeyText::new),
+        previous_master_key: args.previous_master_key.clone().map(MasterKeyText::new),
         access_token_ttl: args.access_token_ttl,
         refresh_token_ttl: args.refresh_token_ttl,
         code_retry_window: args.code_retry_window,
