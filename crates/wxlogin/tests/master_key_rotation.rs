@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{json, Value};
+use support::database::{postgres_or_skip, FreshDatabase};
 use support::process::{wxlogin_command, LogDir, ServerProcess};
 use wxlogin_server::at_rest::MasterKey;
 use wxlogin_sim::{SimApp, SimConfig, Simulator};
@@ -30,12 +31,17 @@ fn database_url(dir: &Path) -> String {
     format!("sqlite://{}", dir.join("wxlogin.db").display())
 }
 
-/// `wxlogin serve` on the database in `dir` with `keys` as extra flags.
-async fn start_server(dir: &Path, name: &str, wechat: &str, keys: &[&str]) -> ServerProcess {
-    let url = database_url(dir);
+/// `wxlogin serve` on `url` with `keys` as extra flags, logging into `dir`.
+async fn start_server(
+    dir: &Path,
+    url: &str,
+    name: &str,
+    wechat: &str,
+    keys: &[&str],
+) -> ServerProcess {
     let mut args: Vec<String> = [
         "--database-url",
-        &url,
+        url,
         "--appid",
         APPID,
         "--secret",
@@ -212,6 +218,23 @@ async fn load(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_master_key_is_rolled_while_the_server_answers_logins_and_me() {
     let dir = LogDir::new("master-key-roll");
+    let url = database_url(dir.path());
+    roll_the_master_key(&dir, &url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_master_key_is_rolled_on_postgres_while_the_server_answers() {
+    let Some(admin_url) = postgres_or_skip("the_master_key_is_rolled_on_postgres") else {
+        return;
+    };
+    let database = FreshDatabase::create(&admin_url).await;
+    let dir = LogDir::new("master-key-roll-postgres");
+    roll_the_master_key(&dir, &database.url).await;
+    database.drop_database().await;
+}
+
+/// The roll as docs/production.md describes it, against `url`.
+async fn roll_the_master_key(dir: &LogDir, url: &str) {
     let sim = Simulator::new(SimConfig::default());
     let sim_handle = sim.clone().spawn_on_loopback().await.unwrap();
     let client = Arc::new(Client {
@@ -222,11 +245,11 @@ async fn the_master_key_is_rolled_while_the_server_answers_logins_and_me() {
         sim,
     });
     let (old, new) = (key_text(1), key_text(2));
-    let url = database_url(dir.path());
 
     // Before: users logged in under the old key.
     let before = start_server(
         dir.path(),
+        url,
         "serve-old",
         &sim_handle.base_url,
         &["--master-key", &old],
@@ -248,6 +271,7 @@ async fn the_master_key_is_rolled_while_the_server_answers_logins_and_me() {
     let rolling = Arc::new(
         start_server(
             dir.path(),
+            url,
             "serve-rolling",
             &sim_handle.base_url,
             &["--master-key", &new, "--previous-master-key", &old],
@@ -270,7 +294,7 @@ async fn the_master_key_is_rolled_while_the_server_answers_logins_and_me() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let env = [
-        ("WXLOGIN_DATABASE_URL", url.as_str()),
+        ("WXLOGIN_DATABASE_URL", url),
         ("WXLOGIN_MASTER_KEY", old.as_str()),
         ("WXLOGIN_NEW_MASTER_KEY", new.as_str()),
     ];
@@ -319,7 +343,7 @@ async fn the_master_key_is_rolled_while_the_server_answers_logins_and_me() {
     let status = master_key_command(
         &["status"],
         &[
-            ("WXLOGIN_DATABASE_URL", url.as_str()),
+            ("WXLOGIN_DATABASE_URL", url),
             ("WXLOGIN_MASTER_KEY", new.as_str()),
         ],
     )
@@ -336,6 +360,7 @@ async fn the_master_key_is_rolled_while_the_server_answers_logins_and_me() {
     rolling.kill().await.unwrap();
     let after = start_server(
         dir.path(),
+        url,
         "serve-new",
         &sim_handle.base_url,
         &["--master-key", &new],
@@ -361,7 +386,7 @@ async fn rotating_the_development_key_file_replaces_it_after_resealing() {
     let url = database_url(dir.path());
     let key_file = dir.path().join("wxlogin.db.master-key");
 
-    let before = start_server(dir.path(), "serve-dev", &sim_handle.base_url, &[]).await;
+    let before = start_server(dir.path(), &url, "serve-dev", &sim_handle.base_url, &[]).await;
     let session = client.login(&before, "dev-user").await.unwrap();
     client.check(&before, &session).await.unwrap();
     before.kill().await.unwrap();
@@ -395,7 +420,14 @@ async fn rotating_the_development_key_file_replaces_it_after_resealing() {
     );
 
     // Started again without --master-key, the server reads the new key from the file.
-    let after = start_server(dir.path(), "serve-dev-after", &sim_handle.base_url, &[]).await;
+    let after = start_server(
+        dir.path(),
+        &url,
+        "serve-dev-after",
+        &sim_handle.base_url,
+        &[],
+    )
+    .await;
     client.check(&after, &session).await.unwrap();
 }
 
