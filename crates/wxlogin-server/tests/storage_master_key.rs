@@ -10,7 +10,8 @@ use wxlogin_crypto::SessionKey;
 use wxlogin_server::at_rest::{AtRestError, MasterKey};
 use wxlogin_server::master_keys::MasterKeys;
 use wxlogin_server::storage::{
-    CachedAccessToken, NewSigningKey, ResealOptions, SealedTable, StorageError, Store, StoreOptions,
+    CachedAccessToken, NewSigningKey, ResealOptions, ResealReport, SealedTable, StorageError,
+    Store, StoreOptions,
 };
 use zeroize::Zeroizing;
 
@@ -305,5 +306,42 @@ async fn values_no_given_key_opens_are_reported_and_left_as_they_are() {
             Some(session_key(50))
         );
         assert_eq!(store.values_not_under_current_key().await.unwrap(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_value_a_server_rewrites_between_read_and_write_is_kept() {
+    for db in fresh_stores().await {
+        seed(&db.store, 5).await;
+        let new = MasterKey::generate();
+        let rotator = rolling(&db, &new).await;
+        let server = rolling(&db, &new).await;
+        let batch = rotator
+            .pending_batch(SealedTable::SessionKeys, 10)
+            .await
+            .unwrap();
+        assert_eq!(batch.len(), 5, "{}", db.label);
+        // The user logs in again on a server after the rotation read the old value.
+        server
+            .save_session_key(APPID, "openid-3", &session_key(33), 200)
+            .await
+            .unwrap();
+        let mut report = ResealReport::default();
+        let resealed = rotator.reseal_batch(batch, &mut report).await.unwrap();
+        assert_eq!(resealed, 4, "{}", db.label);
+        assert_eq!(
+            report.changed_meanwhile.get(&SealedTable::SessionKeys),
+            Some(&1)
+        );
+        assert_eq!(
+            rotator.session_key(APPID, "openid-3").await.unwrap(),
+            Some(session_key(33)),
+            "{}: the newer login was overwritten by the rotation",
+            db.label
+        );
+        assert_eq!(
+            rotator.session_key(APPID, "openid-2").await.unwrap(),
+            Some(session_key(2))
+        );
     }
 }

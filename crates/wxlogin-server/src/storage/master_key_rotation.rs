@@ -150,6 +150,23 @@ struct Candidate {
     key_id: Option<String>,
 }
 
+/// Values read for re-sealing, not yet written back: the two halves of one batch of
+/// [`Store::reseal_under_current_key`], apart so that a test can write in between.
+pub struct PendingBatch {
+    table: SealedTable,
+    rows: Vec<Candidate>,
+}
+
+impl PendingBatch {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
 impl Store {
     /// How many sealed values each table holds under each master key id.
     pub async fn sealed_value_counts(&self) -> Result<Vec<SealedCount>, StorageError> {
@@ -214,12 +231,12 @@ impl Store {
                 let take = budget.map_or(u64::from(batch_size), |left| {
                     left.min(u64::from(batch_size))
                 });
-                let batch = self.pending_batch(table, after.as_deref(), take).await?;
-                let Some(last) = batch.last() else {
+                let batch = self.read_pending(table, after.as_deref(), take).await?;
+                let Some(last) = batch.rows.last() else {
                     break;
                 };
                 after = Some(last.key.clone());
-                let resealed = self.reseal_batch(table, batch, &mut report).await?;
+                let resealed = self.reseal_batch(batch, &mut report).await?;
                 state.resealed += resealed;
                 *report.resealed.entry(table).or_default() += resealed;
                 if let Some(left) = budget.as_mut() {
@@ -246,13 +263,23 @@ impl Store {
         Ok(u64::try_from(pending).unwrap_or(0))
     }
 
+    /// The first `take` values of `table` not under the current key, read for
+    /// [`Store::reseal_batch`].
+    pub async fn pending_batch(
+        &self,
+        table: SealedTable,
+        take: u64,
+    ) -> Result<PendingBatch, StorageError> {
+        self.read_pending(table, None, take).await
+    }
+
     /// The next `take` rows after `after` whose value is not under the current key.
-    async fn pending_batch(
+    async fn read_pending(
         &self,
         table: SealedTable,
         after: Option<&[String]>,
         take: u64,
-    ) -> Result<Vec<Candidate>, StorageError> {
+    ) -> Result<PendingBatch, StorageError> {
         let columns = table.key_columns();
         let after_condition = match after {
             Some(_) => format!("AND {}", table.after_condition(3)),
@@ -273,19 +300,24 @@ impl Store {
             statement = statement.bind(value);
         }
         let rows = statement.fetch_all(self.readers()).await?;
-        rows.iter()
-            .map(|row| candidate(table, row))
-            .collect::<Result<_, _>>()
+        Ok(PendingBatch {
+            table,
+            rows: rows
+                .iter()
+                .map(|row| candidate(table, row))
+                .collect::<Result<_, _>>()?,
+        })
     }
 
-    /// Open each value, seal it again under the current key and swap it in if unchanged.
-    /// Returns how many were swapped in.
-    async fn reseal_batch(
+    /// Open each value, seal it again under the current key and swap it in, in one
+    /// transaction, where it is still the value read (a value rewritten meanwhile is kept
+    /// and counted in `report.changed_meanwhile`). Returns how many were swapped in.
+    pub async fn reseal_batch(
         &self,
-        table: SealedTable,
-        batch: Vec<Candidate>,
+        batch: PendingBatch,
         report: &mut ResealReport,
     ) -> Result<u64, StorageError> {
+        let table = batch.table;
         let keys = self.master_keys();
         let update = format!(
             "UPDATE {table} SET {sealed} = $1, master_key_id = $2 WHERE {sealed} = $3 AND {key_match}",
@@ -295,7 +327,7 @@ impl Store {
         );
         let mut transaction = self.begin().await?;
         let mut resealed = 0;
-        for row in batch {
+        for row in batch.rows {
             let binding = table.binding(&row.key);
             let Ok(plaintext) = keys.open(&row.sealed, row.key_id.as_deref(), &binding) else {
                 *report.unopened.entry((table, row.key_id)).or_default() += 1;

@@ -33,7 +33,7 @@ pub use database::{Backend, Database, MigrationReport, StoreOptions};
 pub use error::StorageError;
 pub use login_codes::{hash_login_code, CodeClaim};
 pub use master_key_rotation::{
-    ResealOptions, ResealProgress, ResealReport, SealedCount, SealedTable,
+    PendingBatch, ResealOptions, ResealProgress, ResealReport, SealedCount, SealedTable,
 };
 pub use session_keys::session_key_binding;
 pub use sessions::{NewSession, PurgeReport, RefreshRotation, SessionRecord};
