@@ -476,3 +476,44 @@ async fn rotate_without_a_key_to_open_with_says_what_is_missing() {
     );
     assert!(!bad.output.contains(&new), "{}", bad.output);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_list_during_the_roll_opens_with_the_previous_key() {
+    let dir = LogDir::new("master-key-keys-list");
+    let sim = Simulator::new(SimConfig::default());
+    let sim_handle = sim.clone().spawn_on_loopback().await.unwrap();
+    let url = database_url(dir.path());
+    let (old, new) = (key_text(5), key_text(6));
+    // The server creates its first signing key, sealed under the old key.
+    let server = start_server(
+        dir.path(),
+        &url,
+        "serve-keys",
+        &sim_handle.base_url,
+        &["--master-key", &old],
+    )
+    .await;
+    server.kill().await.unwrap();
+    let list = |env: Vec<(&'static str, String)>| {
+        let mut command = wxlogin_command();
+        command
+            .args(["keys", "list", "--database-url", &url])
+            .envs(env)
+            .kill_on_drop(true);
+        async move { command.output().await.unwrap() }
+    };
+    let new_only = list(vec![("WXLOGIN_MASTER_KEY", new.clone())]).await;
+    assert!(!new_only.status.success());
+    let rolling = list(vec![
+        ("WXLOGIN_MASTER_KEY", new.clone()),
+        ("WXLOGIN_PREVIOUS_MASTER_KEY", old.clone()),
+    ])
+    .await;
+    let stdout = String::from_utf8_lossy(&rolling.stdout);
+    assert!(
+        rolling.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&rolling.stderr)
+    );
+    assert!(stdout.contains("current"), "{stdout}");
+}

@@ -134,15 +134,9 @@ fn old_keys(args: &MasterKeyArgs, required: bool) -> anyhow::Result<OldKeys> {
 }
 
 async fn connect(database_url: &str, keys: MasterKeys) -> anyhow::Result<Store> {
-    let store = Store::connect(database_url, &StoreOptions::default(), keys)
+    Store::connect(database_url, &StoreOptions::default(), keys)
         .await
-        .context("cannot open the database")?;
-    // Additive and idempotent: the key-id columns exist even if no new instance started yet.
-    store
-        .migrate()
-        .await
-        .context("cannot migrate the database")?;
-    Ok(store)
+        .context("cannot open the database")
 }
 
 async fn rotate(args: &MasterKeyArgs, rotate_args: &RotateArgs) -> anyhow::Result<()> {
@@ -158,6 +152,11 @@ async fn rotate(args: &MasterKeyArgs, rotate_args: &RotateArgs) -> anyhow::Resul
         keys.current_id()
     );
     let store = connect(&args.database_url, keys).await?;
+    // Additive and idempotent: the key-id columns exist even if no new instance started yet.
+    store
+        .migrate()
+        .await
+        .context("cannot migrate the database")?;
 
     let options = ResealOptions {
         batch_size: rotate_args.batch_size,
