@@ -20,13 +20,16 @@ export interface PhoneNumber {
 }
 
 /**
- * Every rejection is an Error with these fields.
+ * Every rejection of every method is an Error with these fields.
  *
  * `code` is the server's error code (`unauthorized`, `invalid_code`, `code_used`,
  * `decrypt_failed`, `rate_limited`, `upstream_unavailable`, ...) or one of the client's:
  * `network_error`, `user_denied`, `phone_quota_exhausted`, `phone_unavailable`,
  * `wx_login_failed`, `not_logged_in`, `logged_out`, `invalid_request`, `no_wx`,
- * `http_error` (a non-2xx answer without a wxlogin error body).
+ * `http_error` (a non-2xx answer without a wxlogin error body), `invalid_response` (a 2xx
+ * answer that is not what the server sends, e.g. a captive portal's page; nothing was
+ * stored), `storage_failed` (setStorageSync threw, e.g. storage full), `client_error`
+ * (anything else that threw; the original is in `cause`).
  */
 export interface WxLoginError extends Error {
   name: 'WxLoginError';
@@ -43,6 +46,10 @@ export interface WxLoginError extends Error {
   loginError?: WxLoginError;
   /** WeChat's errno from a failed getPhoneNumber event. */
   errno?: number;
+  /** Seconds to wait before trying again, from the answer's Retry-After (429, 503). */
+  retryAfter?: number;
+  /** On `client_error`, what was thrown. */
+  cause?: unknown;
 }
 
 export interface ClientOptions {
@@ -58,6 +65,12 @@ export interface ClientOptions {
   timeout?: number;
   /** request(), me() and the like log in when there is no session (default true). */
   autoLogin?: boolean;
+  /**
+   * Further origins ("https://api.example.com") that request() sends the access token to.
+   * The baseUrl's origin always gets it; a request to any other origin goes out without
+   * it (and without logging in or refreshing for it).
+   */
+  tokenOrigins?: string[];
   /** The wx API; defaults to the `wx` global. */
   wx?: WxApi;
 }
@@ -100,17 +113,32 @@ export interface ProfileUpdate {
 }
 
 export interface WxLoginClient {
-  /** wx.login, then POST /v1/login; concurrent calls share one login. Resolves with the user. */
+  /**
+   * Always starts a new session: wx.login, then POST /v1/login, even when one is stored
+   * (which it replaces). Concurrent calls share one login. Resolves with the user. To log
+   * in only when needed, use me() or accessToken().
+   */
   login(): Promise<WxLoginUser>;
   /**
-   * wx.request with the access token. Refreshes ahead of expiry and on 401 (one refresh
-   * shared by all callers, then a replay); logs in again when the refresh is refused.
+   * wx.request with the access token (to the baseUrl's origin and `tokenOrigins` only).
+   * Refreshes ahead of expiry and on 401 (one refresh shared by all callers, then a
+   * replay); logs in when there is no session or the refresh is refused.
    * Resolves with 2xx answers, rejects with a WxLoginError otherwise.
    */
   request<T = any>(options: RequestOptions | string): Promise<RequestResponse<T>>;
-  /** POST /v1/logout; storage is cleared even when the server cannot be reached. */
+  /**
+   * POST /v1/logout, after waiting for a login or refresh in flight. Storage is cleared
+   * at once; when the server cannot be reached the logout is kept and retried at the next
+   * start (see retryLogout()).
+   */
   logout(): Promise<{ serverRevoked: boolean }>;
-  /** GET /v1/me. */
+  /**
+   * Sends the logouts that found no server before. Runs by itself when the client is
+   * created; call it again e.g. when the network comes back. `revoked`: sessions ended now;
+   * `remaining`: sessions still to be revoked later.
+   */
+  retryLogout(): Promise<{ revoked: number; remaining: number }>;
+  /** GET /v1/me; logs in only when there is no session. */
   me(): Promise<WxLoginUser>;
   /** The avatar-and-nickname fill-in flow: updates the user on the server (sent as PUT /v1/me). */
   updateProfile(profile: ProfileUpdate): Promise<WxLoginUser>;
@@ -121,7 +149,7 @@ export interface WxLoginClient {
    * encrypted with a rotated session key.
    */
   bindPhoneNumber(event: GetPhoneNumberEvent): Promise<PhoneNumber>;
-  /** A fresh access token, e.g. for wx.uploadFile; logs in or refreshes when needed. */
+  /** A fresh access token, e.g. for wx.uploadFile; logs in or refreshes only when needed. */
   accessToken(): Promise<string>;
   /** The user stored with the session, without a request; null when logged out. */
   currentUser(): WxLoginUser | null;

@@ -5,7 +5,11 @@
 //   data into a query string, JSON-encodes other data, parses JSON answers when it can
 //   and calls `fail` only when no answer arrived,
 // - storage is an in-memory map that, like the real one, stores copies.
-// It records every request (method, path, Authorization header) so tests can count them.
+// It records every request (method, path, Authorization header, and the answer's status
+// and data) so tests can count them. Tests can also make it misbehave as phones do:
+// `offline` (every wx.request fails), `storageFull` (setStorageSync throws, as at the
+// 10 MB quota) and `overrideAnswer` (a proxy, firewall or captive portal that answers
+// in the server's place).
 
 const { httpRequest, postJson } = require('./http');
 
@@ -21,6 +25,9 @@ function createFakeWx({ simUrl, appid, user }) {
   const storage = new Map();
   const requests = [];
   const stats = { logins: 0 };
+  const overrides = new Map();
+  const listeners = [];
+  const state = { offline: false, storageFull: false };
 
   function finish(callbacks, outcome, value) {
     const callback = callbacks[outcome];
@@ -48,6 +55,11 @@ function createFakeWx({ simUrl, appid, user }) {
         if (name.toLowerCase() === 'authorization') record.authorization = header[name];
       }
       requests.push(record);
+      for (const listener of listeners.splice(0)) listener(record);
+      if (state.offline) {
+        setImmediate(() => finish(options, 'fail', { errMsg: 'request:fail net::ERR_INTERNET_DISCONNECTED' }));
+        return { abort() {} };
+      }
       if (!WX_REQUEST_METHODS.includes(method)) {
         setImmediate(() =>
           finish(options, 'fail', {
@@ -71,8 +83,11 @@ function createFakeWx({ simUrl, appid, user }) {
           }
         }
       }
-      httpRequest({ method, url, headers: header, body }).then(
-        (answer) => {
+      const override = overrides.get(record.path);
+      const sent = override && !override.forward ? Promise.resolve(null) : httpRequest({ method, url, headers: header, body });
+      sent.then(
+        (real) => {
+          const answer = override ? { status: override.status, headers: override.headers || {}, text: override.text } : real;
           let data = answer.text;
           if ((options.dataType || 'json') === 'json') {
             try {
@@ -82,6 +97,7 @@ function createFakeWx({ simUrl, appid, user }) {
             }
           }
           record.status = answer.status;
+          record.data = data;
           finish(options, 'success', { statusCode: answer.status, data, header: answer.headers, errMsg: 'request:ok' });
         },
         (error) => finish(options, 'fail', { errMsg: `request:fail ${error.message}` })
@@ -90,6 +106,7 @@ function createFakeWx({ simUrl, appid, user }) {
     },
 
     setStorageSync(key, value) {
+      if (state.storageFull) throw new Error('setStorageSync:fail exceed storage max size 10MB');
       storage.set(key, JSON.stringify(value));
     },
     getStorageSync(key) {
@@ -105,6 +122,36 @@ function createFakeWx({ simUrl, appid, user }) {
     stats,
     requests,
     storage,
+    get offline() {
+      return state.offline;
+    },
+    set offline(value) {
+      state.offline = value;
+    },
+    get storageFull() {
+      return state.storageFull;
+    },
+    set storageFull(value) {
+      state.storageFull = value;
+    },
+    // From now on requests to `path` get this answer ({status, text, headers}) instead of
+    // the server's; with `forward: true` they still reach the server first.
+    overrideAnswer(path, answer) {
+      overrides.set(path, answer);
+    },
+    clearOverrides() {
+      overrides.clear();
+    },
+    // Resolves with the record of the next request sent to `path`.
+    nextRequest(path) {
+      return new Promise((resolve) => {
+        const listener = (record) => {
+          if (record.path === path) resolve(record);
+          else listeners.push(listener);
+        };
+        listeners.push(listener);
+      });
+    },
     // How many requests went to `path` (optionally with `method`).
     count(path, method) {
       return requests.filter((r) => r.path === path && (!method || r.method === method)).length;

@@ -18,11 +18,17 @@ function uniqueUser(label) {
 function newDevice(server, label, clientOptions = {}) {
   const user = uniqueUser(label);
   const fake = createFakeWx({ simUrl: server.simUrl, appid: server.appid, user });
-  const client = createClient({ baseUrl: server.baseUrl, appid: server.appid, wx: fake.wx, ...clientOptions });
-  return {
-    ...fake,
+  const startClient = (options = clientOptions) =>
+    createClient({ baseUrl: server.baseUrl, appid: server.appid, wx: fake.wx, ...options });
+  // Copied with their accessors, so that `device.offline = true` reaches the fake.
+  const device = Object.defineProperties({}, Object.getOwnPropertyDescriptors(fake));
+  return Object.assign(device, {
     user,
-    client,
+    client: startClient(),
+    // The app started again on the same phone: a new client on the same storage.
+    restart(options) {
+      return startClient(options);
+    },
     session() {
       return fake.wx.getStorageSync(STORAGE_KEY);
     },
@@ -31,7 +37,7 @@ function newDevice(server, label, clientOptions = {}) {
       change(session);
       fake.wx.setStorageSync(STORAGE_KEY, session);
     },
-  };
+  });
 }
 
 // Makes the client believe its access token is about to expire.
@@ -44,4 +50,13 @@ function makeStale(device) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
-module.exports = { newDevice, uniqueUser, makeStale, sleep, STORAGE_KEY };
+// For what the client does in the background: resolves once `condition()` holds.
+async function waitFor(condition, what, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
+
+module.exports = { newDevice, uniqueUser, makeStale, sleep, waitFor, STORAGE_KEY };

@@ -27,7 +27,7 @@ function environmentWithoutWxlogin() {
  * Resolves with { baseUrl, simUrl, appid, stop() } once the server has printed
  * `listening on http://ADDR`, `simulator on http://ADDR` and `demo appid APPID`.
  */
-function startServer({ accessTokenTtl = 600 } = {}) {
+function startServer({ accessTokenTtl = 600, loginRateLimitPerIp = 0, loginRateLimitBurst } = {}) {
   const binary = wxloginBinary();
   if (!fs.existsSync(binary)) {
     return Promise.reject(
@@ -45,12 +45,13 @@ function startServer({ accessTokenTtl = 600 } = {}) {
     '--access-token-ttl',
     String(accessTokenTtl),
     // Every simulated phone logs in from 127.0.0.1: the per-address abuse limits would
-    // count the whole suite as one client.
+    // count the whole suite as one client (a test of the limit itself sets its own).
     '--rate-limit-login-per-ip',
-    '0',
+    String(loginRateLimitPerIp),
     '--rate-limit-phone-per-ip',
     '0',
   ];
+  if (loginRateLimitBurst !== undefined) args.push('--rate-limit-login-burst', String(loginRateLimitBurst));
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: environmentWithoutWxlogin() });
   let output = '';
   const found = {};

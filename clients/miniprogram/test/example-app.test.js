@@ -111,6 +111,7 @@ test('the sample mini program keeps its session across launches and tells the us
 
   const offline = launchExample({ baseUrl: 'http://127.0.0.1:9', appid: server.appid, simulatorUrl: server.simUrl });
   await offline.page.onLogout();
+  assert.equal(offline.page.data.status, 'Logged out on this phone; the server will be told at the next start.');
   await offline.page.onWhoAmI();
   assert.match(offline.page.data.status, /server could not be reached/);
 });

@@ -6,6 +6,7 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 
 const { startServer } = require('../test-support/server');
+const { postJson } = require('../test-support/http');
 const { newDevice, sleep } = require('../test-support/harness');
 
 const TTL_SECONDS = 2;
@@ -75,5 +76,34 @@ test('the refreshed session keeps working across a second expiry', async () => {
   await sleep(TTL_SECONDS * 1000 + 200);
   await device.client.me();
   assert.equal(device.count('/v1/token/refresh', 'POST'), 2);
+  assert.equal(device.stats.logins, 1);
+});
+
+test('logout() during a refresh of an expired token waits for it: one refresh, and the renewed session is revoked', async () => {
+  const device = newDevice(server, 'logout-during-expired-refresh');
+  await device.client.login();
+  await sleep(TTL_SECONDS * 1000 + 500);
+  device.clearRequests();
+  const refreshSent = device.nextRequest('/v1/token/refresh');
+
+  const discarded = assert.rejects(device.client.me(), { name: 'WxLoginError', code: 'logged_out' });
+  await refreshSent;
+  const outcome = await device.client.logout();
+  await discarded;
+
+  assert.equal(device.count('/v1/token/refresh', 'POST'), 1, 'logout() sent no refresh of its own beside the one in flight');
+  assert.deepEqual(outcome, { serverRevoked: true });
+  const logouts = device.requests.filter((r) => r.path === '/v1/logout');
+  assert.deepEqual(
+    logouts.map((r) => r.status),
+    [204],
+    'one logout, with the access token of the refresh that was in flight'
+  );
+  const refreshed = device.requests.find((r) => r.path === '/v1/token/refresh');
+  assert.equal(refreshed.status, 200);
+  assert.equal(logouts[0].authorization, `Bearer ${refreshed.data.access_token}`);
+  const afterLogout = await postJson(`${server.baseUrl}/v1/token/refresh`, { refresh_token: refreshed.data.refresh_token });
+  assert.equal(afterLogout.status, 401, 'the renewed session is revoked on the server');
+  assert.equal(device.session(), '');
   assert.equal(device.stats.logins, 1);
 });

@@ -15,8 +15,8 @@ const { createClient } = require(MODULE_PATH);
 // Only code, not comments, counts.
 const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
 
-test('the module needs nothing a mini program lacks: no require, Node globals, fetch, async or console', () => {
-  for (const forbidden of [/\brequire\s*\(/, /\bprocess\./, /\bBuffer\b/, /\bfetch\s*\(/, /\basync\b/, /\bawait\b/, /\bconsole\b/, /\bclass\b/]) {
+test('the module needs nothing a mini program lacks: no require, Node globals, fetch, URL, async or console', () => {
+  for (const forbidden of [/\brequire\s*\(/, /\bprocess\./, /\bBuffer\b/, /\bfetch\s*\(/, /\basync\b/, /\bawait\b/, /\bconsole\b/, /\bclass\b/, /\bnew URL\b/]) {
     assert.doesNotMatch(code, forbidden);
   }
   assert.match(code, /module\.exports\s*=/);

@@ -223,3 +223,45 @@ test('logout() while a refresh is in flight: the refresh result is discarded and
   assert.equal(device.stats.logins, 1);
   assert.equal(device.session(), '');
 });
+
+test('logout() while POST /v1/login is on its way waits for its answer and revokes the session it made', async () => {
+  const device = newDevice(server, 'logout-during-login');
+  const loginSent = device.nextRequest('/v1/login');
+  const discarded = assert.rejects(device.client.login(), { name: 'WxLoginError', code: 'logged_out' });
+  await loginSent;
+  const outcome = await device.client.logout();
+  await discarded;
+
+  assert.deepEqual(outcome, { serverRevoked: true });
+  const loggedIn = device.requests.find((r) => r.path === '/v1/login');
+  assert.equal(loggedIn.status, 200);
+  const logout = device.requests.find((r) => r.path === '/v1/logout');
+  assert.equal(logout.authorization, `Bearer ${loggedIn.data.access_token}`);
+  const afterLogout = await postJson(`${server.baseUrl}/v1/token/refresh`, { refresh_token: loggedIn.data.refresh_token });
+  assert.equal(afterLogout.status, 401, 'the session the login made is revoked on the server');
+  assert.equal(device.session(), '');
+});
+
+test('logout() while wx.login is still running: the login never reaches the server', async () => {
+  const device = newDevice(server, 'logout-during-wx-login');
+  const discarded = assert.rejects(device.client.login(), { name: 'WxLoginError', code: 'logged_out' });
+  const outcome = await device.client.logout();
+  await discarded;
+  assert.deepEqual(outcome, { serverRevoked: false });
+  assert.equal(device.stats.logins, 1);
+  assert.equal(device.count('/v1/login'), 0);
+  assert.equal(device.session(), '');
+});
+
+test('as documented: me() and accessToken() log in only without a session, login() always starts a new one', async () => {
+  const device = newDevice(server, 'when-login');
+  await device.client.accessToken();
+  assert.equal(device.stats.logins, 1, 'no session: accessToken() logs in');
+  const first = device.session();
+  await device.client.me();
+  await device.client.accessToken();
+  assert.equal(device.stats.logins, 1, 'with a session, me() and accessToken() do not log in');
+  await device.client.login();
+  assert.equal(device.stats.logins, 2, 'login() logs in although a session is stored');
+  assert.notEqual(device.session().refresh_token, first.refresh_token);
+});

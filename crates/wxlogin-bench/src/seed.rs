@@ -130,6 +130,7 @@ pub async fn seed(plan: &SeedPlan) -> Result<SeededTokens, SeedError> {
                     sid: user.session_id.clone(),
                     iat: now,
                     exp: now + plan.access_token_ttl.as_secs() as i64,
+                    roles: Vec::new(),
                 };
                 tokens.access_tokens.push(keys.sign(&claims).await?);
                 tokens.refresh_tokens.push(refresh.expose().to_string());

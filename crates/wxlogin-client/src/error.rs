@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use crate::rid::extract_rid;
 
+/// [`WeChatError::api`] of getuserphonenumber's answers.
+pub(crate) const PHONE_NUMBER_API: &str = "getuserphonenumber";
+
 /// Why a call to WeChat did not produce its answer.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ClientError {
@@ -27,6 +30,11 @@ pub enum ClientError {
     /// burn quota.
     #[error("force refresh of the access token refused by the client-side limit; retry in {} s", retry_after.as_secs())]
     ForceRefreshLimited { retry_after: Duration },
+    /// WeChat refused the access token with 40001/40014/42001, `stable_token` keeps
+    /// handing back that same token, and forcing a new one is not allowed yet (WeChat's
+    /// force-refresh limits, 30 s apart and 20 a day, or WeChat itself refreshed nothing).
+    #[error("WeChat refuses the access token that stable_token keeps handing back; a forced renewal is possible in {} s", retry_after.as_secs())]
+    RefusedTokenNotRenewed { retry_after: Duration },
     /// The configuration cannot work (bad base URL, or an operation the configured token
     /// source does not support).
     #[error("invalid client configuration: {0}")]
@@ -67,6 +75,10 @@ pub struct WeChatError {
     pub errmsg: String,
     /// WeChat's request id (`rid: xxxxxxxx-xxxxxxxx-xxxxxxxx` in errmsg), for WeChat support.
     pub rid: Option<String>,
+    /// The WeChat API that answered (`jscode2session`, `stable_token`,
+    /// `getuserphonenumber`, …), when known: an errcode's cause can depend on it (40029 is
+    /// a login code on jscode2session, a phone-number code on getuserphonenumber).
+    pub api: Option<&'static str>,
 }
 
 /// What a WeChat errcode means for the caller.
@@ -92,6 +104,9 @@ pub enum WeChatErrorKind {
     HighRiskUser,
     /// 87009: the session key (signature) is not valid.
     InvalidSignature,
+    /// 89503: a call from this IP waits for the administrator's confirmation in the mini
+    /// program console (a risky-IP check of the token APIs).
+    IpNeedsConfirmation,
     /// Anything else; see `errcode`.
     Other,
 }
@@ -110,6 +125,7 @@ impl WeChatErrorKind {
             40164 => WeChatErrorKind::IpNotWhitelisted,
             40226 => WeChatErrorKind::HighRiskUser,
             87009 => WeChatErrorKind::InvalidSignature,
+            89503 => WeChatErrorKind::IpNeedsConfirmation,
             _ => WeChatErrorKind::Other,
         }
     }
@@ -155,12 +171,25 @@ impl WeChatError {
             errcode,
             errmsg,
             rid,
+            api: None,
         }
+    }
+
+    /// The same error, as answered by the WeChat API named `api` (see [`WeChatError::api`]).
+    pub fn answered_by(mut self, api: &'static str) -> Self {
+        self.api = Some(api);
+        self
     }
 
     /// What usually causes this error when the caller can fix it.
     pub fn hint(&self) -> Option<&'static str> {
         let hint = match (self.kind, self.errcode) {
+            (WeChatErrorKind::InvalidCode, _) if self.api == Some(PHONE_NUMBER_API) => {
+                "the phone-number code is not valid for this appid: it lives 5 minutes from \
+                 when the authorization sheet opened (a user slow to confirm gets this), it is \
+                 single use, and it must come from the getPhoneNumber button (a wx.login code \
+                 is not a phone-number code): ask the user to tap the button again"
+            }
             (WeChatErrorKind::InvalidCode, _) => {
                 "the code is not a valid login code for this appid: a phone-number code sent \
                  as a login code, a code minted for another appid, or an expired code \
@@ -198,6 +227,11 @@ impl WeChatError {
             (WeChatErrorKind::InvalidSignature, _) => {
                 "the stored session_key is no longer valid (a newer wx.login rotated it): the \
                  user must log in again"
+            }
+            (WeChatErrorKind::IpNeedsConfirmation, _) => {
+                "this IP's call needs the administrator's confirmation in the mini program \
+                 console: an admin must approve this server's IP there; retrying does not help \
+                 until then"
             }
             (WeChatErrorKind::SystemBusy, _) => "WeChat is busy: retry later with backoff",
             (WeChatErrorKind::Other, 40243) => {

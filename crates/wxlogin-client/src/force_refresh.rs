@@ -1,6 +1,8 @@
 //! WeChat's limits on `stable_token` with `force_refresh: true`, enforced before calling:
 //! at least 30 s apart (closer calls refresh nothing) and at most 20 a day (then 45009).
-//! The count is per process; WeChat's is per AppID.
+//! The count is per process; WeChat's is per AppID. The automatic force refresh of a token
+//! WeChat refused runs under the cross-instance lease, so instances do not race; a force
+//! within WeChat's 30 s of another instance's refreshes nothing and is detected as such.
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;

@@ -22,7 +22,9 @@
 //! What is repeated and what is not: a login code and a phone code are sent exactly
 //! once (WeChat may have consumed them); token fetches and checksession are repeated
 //! with jittered backoff on -1 and transport failures; any call rejected for its access
-//! token (40001/40014/42001) is sent once more with a fresh token.
+//! token (40001/40014/42001) is sent once more with a fresh token. When stable_token hands
+//! back the very token WeChat refused, that token is force-refreshed once, under the
+//! cross-instance lease and within WeChat's limits (30 s apart, 20 a day).
 //!
 //! Secrets (AppSecret, access tokens, session keys, phone numbers) never appear in
 //! Debug output, error messages or logs.

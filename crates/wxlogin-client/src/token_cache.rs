@@ -34,6 +34,17 @@ pub(crate) struct TokenSlot {
 pub(crate) struct SlotState {
     pub cached: Option<CachedToken>,
     pub refresh_in_flight: Option<SharedRefresh>,
+    /// The token WeChat last refused (40001/40014/42001), until a new one replaces it: a
+    /// refresh that gets this same token back from stable_token must force a new one.
+    pub refused: Option<String>,
+}
+
+impl SlotState {
+    /// A token to hand out from now on; whatever was refused before is replaced.
+    pub fn replace(&mut self, cached: CachedToken) {
+        self.cached = Some(cached);
+        self.refused = None;
+    }
 }
 
 #[derive(Clone)]
@@ -63,7 +74,8 @@ impl TokenSlot {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Forget the cached token only if it is still `failed_token`.
+    /// Forget the cached token only if it is still `failed_token`, remembering that WeChat
+    /// refused it.
     pub fn invalidate_if_current(&self, failed_token: &str) {
         let mut state = self.lock();
         if state
@@ -72,6 +84,7 @@ impl TokenSlot {
             .is_some_and(|cached| cached.token.expose() == failed_token)
         {
             state.cached = None;
+            state.refused = Some(failed_token.to_string());
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Getting an access token: from the in-process cache, else from one refresh shared by
 //! every concurrent caller, which reads the shared store, takes the cross-instance lease
-//! and only then asks WeChat (with bounded, jittered retries).
+//! and only then asks WeChat (with bounded, jittered retries). A refresh replacing a token
+//! WeChat refused does not accept that token back: it forces a new one.
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,6 +10,7 @@ use serde_json::json;
 
 use crate::backoff::retry_delay;
 use crate::client::Core;
+use crate::force_refresh::MIN_SPACING;
 use crate::token_cache::{
     freshly_fetched, loaded, loaded_short_lived, since_epoch, unix_now, CachedToken,
     RefreshInFlightGuard, SharedRefresh, TokenSlot,
@@ -41,11 +43,14 @@ impl Core {
             match &state.refresh_in_flight {
                 Some(refresh) => refresh.clone(),
                 None => {
+                    let refused = state.refused.clone();
                     let stale_token = state
                         .cached
                         .as_ref()
-                        .map(|cached| cached.token.expose().to_string());
-                    let refresh = self.spawn_refresh(slot.clone(), app.clone(), stale_token);
+                        .map(|cached| cached.token.expose().to_string())
+                        .or_else(|| refused.clone());
+                    let refresh =
+                        self.spawn_refresh(slot.clone(), app.clone(), stale_token, refused);
                     state.refresh_in_flight = Some(refresh.clone());
                     refresh
                 }
@@ -80,13 +85,16 @@ impl Core {
         slot: Arc<TokenSlot>,
         app: AppCredentials,
         stale_token: Option<String>,
+        refused: Option<String>,
     ) -> SharedRefresh {
         let core = self.clone();
         let task = tokio::spawn(async move {
             let _clear_when_done = RefreshInFlightGuard(slot.clone());
-            let refreshed = core.refresh(&app, stale_token.as_deref()).await;
+            let refreshed = core
+                .refresh(&app, stale_token.as_deref(), refused.as_deref())
+                .await;
             if let Ok(cached) = &refreshed {
-                slot.lock().cached = Some(cached.clone());
+                slot.lock().replace(cached.clone());
             }
             refreshed.map(|cached| cached.token)
         });
@@ -102,10 +110,13 @@ impl Core {
     }
 
     /// A fresh token: another instance's from the store, or one fetched under the lease.
+    /// `stale_token` is never taken from the store; `refused` (WeChat refused it) is not
+    /// accepted from WeChat either, see [`Core::force_refresh_refused`].
     async fn refresh(
         &self,
         app: &AppCredentials,
         stale_token: Option<&str>,
+        refused: Option<&str>,
     ) -> Result<CachedToken, ClientError> {
         let appid = app.appid.as_str();
         let margin = self.config.refresh_margin;
@@ -132,7 +143,15 @@ impl Core {
                 let fetched = match saved_meanwhile {
                     Some(cached) => Ok(cached),
                     None => {
-                        let fetched = self.fetch_with_retries(app).await;
+                        let fetched = match (self.fetch_with_retries(app).await, refused) {
+                            (Ok(cached), Some(refused))
+                                if cached.token.expose() == refused
+                                    && self.config.token_mode == AccessTokenMode::Stable =>
+                            {
+                                self.force_refresh_refused(app, refused).await
+                            }
+                            (fetched, _) => fetched,
+                        };
                         if let Ok(cached) = &fetched {
                             self.save_to_store(appid, cached).await;
                         }
@@ -172,6 +191,43 @@ impl Core {
         Err(ClientError::TokenStore(StoreError(
             "no access token appeared while another instance held the refresh lease".to_string(),
         )))
+    }
+
+    /// stable_token handed back the very token WeChat just refused (reported by developers:
+    /// it can go on doing so until the token expires, up to 2 h). Only `force_refresh`
+    /// replaces it. Called under the refresh lease, so instances force one at a time; the
+    /// limiter keeps WeChat's 30 s spacing and 20 a day.
+    async fn force_refresh_refused(
+        &self,
+        app: &AppCredentials,
+        refused: &str,
+    ) -> Result<CachedToken, ClientError> {
+        let appid = app.appid.as_str();
+        if let Err(retry_after) = self.force_refresh_limiter.reserve(appid, since_epoch()) {
+            tracing::warn!(
+                appid,
+                retry_after_s = retry_after.as_secs(),
+                "stable_token handed back the access token WeChat refused; a forced refresh is not allowed yet (30 s apart, 20 a day)"
+            );
+            return Err(ClientError::RefusedTokenNotRenewed { retry_after });
+        }
+        tracing::warn!(
+            appid,
+            "stable_token handed back the access token WeChat refused; forcing a new one (force_refresh, at most 20 a day)"
+        );
+        let forced = self.fetch_once(app, true).await?;
+        if forced.token.expose() == refused {
+            // WeChat refreshed nothing: some other force refresh of this app (another
+            // system, say) came less than 30 s before.
+            tracing::warn!(
+                appid,
+                "the forced refresh returned the refused access token again; WeChat refreshes at most every 30 s"
+            );
+            return Err(ClientError::RefusedTokenNotRenewed {
+                retry_after: MIN_SPACING,
+            });
+        }
+        Ok(forced)
     }
 
     async fn save_to_store(&self, appid: &str, cached: &CachedToken) {
@@ -290,7 +346,7 @@ impl Core {
             .reserve(&app.appid, since_epoch())
             .map_err(|retry_after| ClientError::ForceRefreshLimited { retry_after })?;
         let cached = self.fetch_once(app, true).await?;
-        self.tokens.slot(&app.appid).lock().cached = Some(cached.clone());
+        self.tokens.slot(&app.appid).lock().replace(cached.clone());
         self.save_to_store(&app.appid, &cached).await;
         Ok(cached.token)
     }

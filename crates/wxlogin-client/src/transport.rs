@@ -35,7 +35,7 @@ pub(crate) const CLASSIC_TOKEN: Endpoint = Endpoint {
     issues_tokens: true,
 };
 pub(crate) const GET_USER_PHONE_NUMBER: Endpoint = Endpoint {
-    name: "getuserphonenumber",
+    name: crate::error::PHONE_NUMBER_API,
     path: "/wxa/business/getuserphonenumber",
     issues_tokens: false,
 };
@@ -267,7 +267,7 @@ pub(crate) fn parse_answer(
         } else {
             WeChatError::from_answer(errcode, errmsg)
         };
-        return Err(ClientError::WeChat(error));
+        return Err(ClientError::WeChat(error.answered_by(endpoint.name)));
     }
     Ok(answer)
 }

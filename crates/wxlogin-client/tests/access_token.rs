@@ -44,6 +44,48 @@ async fn stable_mode_posts_json_without_force_refresh() {
 }
 
 #[tokio::test]
+async fn the_remaining_life_stable_token_answers_is_the_cached_expiry() {
+    let fake = FakeWeChat::start().await;
+    // Normal mode answers the current token with the time it has left (the doc's example).
+    fake.always(STABLE_TOKEN, Answer::token("LEFT-345", 345));
+    let store = Arc::new(InMemoryAccessTokenStore::new());
+    let client = fake.client().with_token_store(store.clone());
+    let token = client.access_token(&app()).await.unwrap();
+    assert!((token.expires_at_unix() - unix_now() - 345).abs() <= 2);
+    let stored = store.load(APPID).await.unwrap().unwrap();
+    assert_eq!(stored.expires_at_unix, token.expires_at_unix());
+    // Inside the default 5-minute margin, yet used for half of what is left, not
+    // refetched at every call.
+    for _ in 0..3 {
+        client.access_token(&app()).await.unwrap();
+    }
+    assert_eq!(fake.count(STABLE_TOKEN), 1);
+}
+
+#[tokio::test]
+async fn ip_awaiting_admin_confirmation_is_a_configuration_error_not_retried() {
+    let fake = FakeWeChat::start().await;
+    fake.always(
+        STABLE_TOKEN,
+        Answer::error(
+            89503,
+            "this IP call needs the administrator's confirmation rid: 6543a555-23f9c67a-5e25193c",
+        ),
+    );
+    let error = fake.client().access_token(&app()).await.unwrap_err();
+    let wechat = error.wechat().unwrap();
+    assert_eq!(wechat.kind, WeChatErrorKind::IpNeedsConfirmation);
+    assert!(
+        wechat
+            .hint()
+            .unwrap()
+            .contains("administrator's confirmation in the mini program console"),
+        "{wechat}"
+    );
+    assert_eq!(fake.count(STABLE_TOKEN), 1, "not retried");
+}
+
+#[tokio::test]
 async fn classic_mode_gets_with_encoded_query() {
     let fake = FakeWeChat::start().await;
     fake.always(

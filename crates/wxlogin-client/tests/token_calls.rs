@@ -116,6 +116,12 @@ async fn phone_number_errors_keep_their_meaning() {
     assert_eq!(wechat.kind, WeChatErrorKind::InvalidCode);
     assert_eq!(wechat.rid.as_deref(), Some("6129ee10-272863a4-64d75414"));
     assert_eq!(fake.count(PHONE), 1);
+    // The hint is about the phone-number code, not about wx.login codes.
+    assert_eq!(wechat.api, Some("getuserphonenumber"));
+    let hint = wechat.hint().unwrap();
+    assert!(hint.contains("phone-number code"), "{hint}");
+    assert!(hint.contains("sheet opened"), "{hint}");
+    assert!(!hint.contains("not a valid login code"), "{hint}");
 }
 
 #[tokio::test]

@@ -45,6 +45,7 @@ fn tokens(c: &mut Criterion) {
         sid: "5d0e8a64-7c1b-4f0e-9a7e-2b6f1c3d4e5f".into(),
         iat: now,
         exp: now + 1800,
+        roles: Vec::new(),
     };
     let rules = AccessTokenRules {
         issuer: "wxlogin".into(),

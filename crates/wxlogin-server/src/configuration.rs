@@ -48,6 +48,9 @@ pub const DEFAULT_RATE_LIMIT_PERIOD: Duration = Duration::from_secs(60);
 /// Access tokens remembered as signature-verified: a few MiB at most, and enough for the
 /// tokens of the clients active within one token lifetime at a few thousand requests/s.
 pub const DEFAULT_ACCESS_TOKEN_CACHE_SIZE: usize = 10_000;
+/// getuserphonenumber without `openid` by default: it is optional, one developer reports a
+/// format error whenever it is sent, and WxJava sends it only when asked to.
+pub const DEFAULT_PHONE_SEND_OPENID: bool = false;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -146,6 +149,9 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// Most access tokens whose signature check is remembered (bounded memory); 0: none.
     pub access_token_cache_size: usize,
+    /// Send the caller's `openid` with getuserphonenumber, so WeChat checks the phone code
+    /// belongs to that user.
+    pub phone_send_openid: bool,
 }
 
 impl Settings {
@@ -179,6 +185,7 @@ impl Settings {
             rate_limit_period: DEFAULT_RATE_LIMIT_PERIOD,
             trust_forwarded_for: false,
             access_token_cache_size: DEFAULT_ACCESS_TOKEN_CACHE_SIZE,
+            phone_send_openid: DEFAULT_PHONE_SEND_OPENID,
         }
     }
 
@@ -324,6 +331,7 @@ pub struct SettingsLayer {
     pub trust_forwarded_for: Option<bool>,
     /// Entries; 0 turns the cache off.
     pub access_token_cache_size: Option<usize>,
+    pub phone_send_openid: Option<bool>,
 }
 
 /// `[[apps]]` in the TOML file.
@@ -413,6 +421,7 @@ impl SettingsLayer {
             access_token_cache_size: self
                 .access_token_cache_size
                 .or(lower.access_token_cache_size),
+            phone_send_openid: self.phone_send_openid.or(lower.phone_send_openid),
         }
     }
 
@@ -499,6 +508,7 @@ impl SettingsLayer {
             access_token_cache_size: self
                 .access_token_cache_size
                 .unwrap_or(DEFAULT_ACCESS_TOKEN_CACHE_SIZE),
+            phone_send_openid: self.phone_send_openid.unwrap_or(DEFAULT_PHONE_SEND_OPENID),
         }
     }
 }

@@ -15,6 +15,8 @@ pub enum ErrorCode {
     InvalidCode,
     CodeUsed,
     Unauthorized,
+    /// An admin key without the route's scope (403).
+    Forbidden,
     LoginRefused,
     SignatureMismatch,
     DecryptFailed,
@@ -39,6 +41,7 @@ impl ErrorCode {
             ErrorCode::InvalidCode => "invalid_code",
             ErrorCode::CodeUsed => "code_used",
             ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
             ErrorCode::LoginRefused => "login_refused",
             ErrorCode::SignatureMismatch => "signature_mismatch",
             ErrorCode::DecryptFailed => "decrypt_failed",
@@ -75,7 +78,7 @@ impl ErrorCode {
             | ErrorCode::WatermarkMismatch => StatusCode::BAD_REQUEST,
             ErrorCode::CodeUsed => StatusCode::CONFLICT,
             ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
-            ErrorCode::LoginRefused => StatusCode::FORBIDDEN,
+            ErrorCode::LoginRefused | ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorCode::UpstreamUnavailable | ErrorCode::DatabaseUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
@@ -212,6 +215,7 @@ mod tests {
             (ErrorCode::InvalidCode, "invalid_code", 400),
             (ErrorCode::CodeUsed, "code_used", 409),
             (ErrorCode::Unauthorized, "unauthorized", 401),
+            (ErrorCode::Forbidden, "forbidden", 403),
             (ErrorCode::SignatureMismatch, "signature_mismatch", 400),
             (ErrorCode::DecryptFailed, "decrypt_failed", 400),
             (ErrorCode::WatermarkMismatch, "watermark_mismatch", 400),

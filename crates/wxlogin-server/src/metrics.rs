@@ -66,7 +66,7 @@ pub fn record_login(outcome: &'static str) {
     metrics::counter!(LOGINS_TOTAL, "outcome" => outcome).increment(1);
 }
 
-pub fn record_http_request(route: String, method: String, status: u16) {
+pub fn record_http_request(route: String, method: &'static str, status: u16) {
     metrics::counter!(HTTP_REQUESTS_TOTAL, "route" => route, "method" => method, "status" => status.to_string())
         .increment(1);
 }

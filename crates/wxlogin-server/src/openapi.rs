@@ -2,7 +2,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{health, jwks, login, me, metrics};
+use crate::routes::{admin, health, jwks, login, me, metrics};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,6 +15,7 @@ use crate::routes::{health, jwks, login, me, metrics};
         login::refresh,
         login::logout,
         me::get_me,
+        me::delete_me,
         me::patch_me,
         me::post_phone,
         me::post_userinfo,
@@ -22,6 +23,13 @@ use crate::routes::{health, jwks, login, me, metrics};
         health::healthz,
         metrics::metrics,
         openapi_path,
+        admin::search_users,
+        admin::get_user,
+        admin::put_roles,
+        admin::revoke_user,
+        admin::delete_user,
+        admin::list_events,
+        admin::list_audit,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth),
@@ -29,6 +37,7 @@ use crate::routes::{health, jwks, login, me, metrics};
         (name = "login", description = "Code exchange and our own tokens"),
         (name = "user", description = "The logged-in user"),
         (name = "operations", description = "Health, metrics, keys, this description"),
+        (name = "admin", description = "The team's backend and operators (admin API keys; each route names its scope)"),
     )
 )]
 struct ApiDoc;
@@ -50,6 +59,18 @@ impl Modify for BearerAuth {
                 Http::builder()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT (EdDSA)")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "admin_key",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("wxa_… admin key (wxlogin admin-keys create)")
+                    .description(Some(
+                        "An admin API key; each route lists the scope it needs",
+                    ))
                     .build(),
             ),
         );

@@ -164,6 +164,28 @@ async fn retry_window_is_configurable() {
         .assert_error(409, "code_used");
 }
 
+/// SECURITY.md promises one exchange per code: a replay after a short retry window, while
+/// the code would still be alive at WeChat, is refused here, not sent to WeChat again.
+#[tokio::test]
+async fn a_replay_after_a_short_retry_window_is_refused_without_asking_wechat() {
+    let app = spawn_app_with(SimConfig::default(), |settings| {
+        settings.code_retry_window = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let code = app.code(APPID, "hana");
+    app.post("/v1/login", None, json!({"code": code}))
+        .await
+        .assert_ok();
+    // 2 s, 60 s and 299 s after the exchange.
+    for step in [2, 58, 239] {
+        app.clock.advance(step);
+        app.post("/v1/login", None, json!({"code": code}))
+            .await
+            .assert_error(409, "code_used");
+    }
+    assert_eq!(app.jscode2session_calls(APPID), 1);
+}
+
 #[tokio::test]
 async fn invalid_codes_are_refused() {
     let app = spawn_app().await;

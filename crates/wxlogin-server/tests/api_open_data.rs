@@ -56,6 +56,96 @@ async fn phone_by_code_is_exchanged_and_stored() {
 }
 
 #[tokio::test]
+async fn a_refused_phone_code_is_explained_as_a_phone_code_not_a_login_code() {
+    let app = spawn_app().await;
+    let (_, access) = logged_in(&app, "paula").await;
+    let spent = app.sim.phone_grant(APPID, "paula", None).unwrap().code;
+    app.post("/v1/me/phone", Some(&access), json!({"code": spent}))
+        .await
+        .assert_ok();
+    let expired = app.sim.phone_grant(APPID, "paula", None).unwrap().code;
+    app.sim.advance_clock(301);
+    let login_code = app.code(APPID, "paula");
+    for code in [spent, expired, login_code] {
+        let answer = app
+            .post("/v1/me/phone", Some(&access), json!({"code": code}))
+            .await;
+        answer.assert_error(400, "invalid_code");
+        assert_eq!(answer.body["error"]["wechat_errcode"], 40029);
+        let message = answer.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("phone-number code"), "{message}");
+        assert!(message.contains("5 minutes"), "{message}");
+        assert!(!message.contains("not a valid login code"), "{message}");
+    }
+}
+
+/// Alice's session presents a phone code Bob's button produced: only the openid, when
+/// sent, lets WeChat tell.
+async fn phone_code_of_another_user(send_openid: bool) -> (TestApp, String, String) {
+    let app = spawn_app_with(SimConfig::default(), |settings| {
+        settings.phone_send_openid = send_openid
+    })
+    .await;
+    let (_, alice) = logged_in(&app, "alice").await;
+    logged_in(&app, "bob").await;
+    let bobs_code = app.sim.phone_grant(APPID, "bob", None).unwrap().code;
+    (app, alice, bobs_code)
+}
+
+#[tokio::test]
+async fn the_openid_is_not_sent_with_the_phone_code_by_default() {
+    let (app, alice, bobs_code) = phone_code_of_another_user(false).await;
+    assert!(!app.settings.phone_send_openid, "off by default");
+    // The simulator checks an openid whenever one is sent; none was, so it cannot refuse.
+    app.post("/v1/me/phone", Some(&alice), json!({"code": bobs_code}))
+        .await
+        .assert_ok();
+}
+
+#[tokio::test]
+async fn the_openid_is_sent_with_the_phone_code_when_configured() {
+    let (app, alice, bobs_code) = phone_code_of_another_user(true).await;
+    let answer = app
+        .post("/v1/me/phone", Some(&alice), json!({"code": bobs_code}))
+        .await;
+    answer.assert_error(400, "invalid_code");
+    assert_eq!(answer.body["error"]["wechat_errcode"], 40029);
+    // Alice's own code, with her openid, is accepted.
+    let own = app.sim.phone_grant(APPID, "alice", None).unwrap().code;
+    app.post("/v1/me/phone", Some(&alice), json!({"code": own}))
+        .await
+        .assert_ok();
+}
+
+#[tokio::test]
+async fn the_shared_token_expires_when_stable_token_says_it_does() {
+    let app = spawn_app().await;
+    let (_, access) = logged_in(&app, "tina").await;
+    // Someone fetched the app's stable token 6800 s ago: WeChat now hands it out with the
+    // 400 s it has left, not with a fresh 7200.
+    let first = app
+        .http
+        .post(format!("{}/cgi-bin/stable_token", app.sim_handle.base_url))
+        .json(&json!({"grant_type": "client_credential", "appid": APPID, "secret": SimApp::DEMO_SECRET}))
+        .send()
+        .await
+        .unwrap();
+    assert!(first.status().is_success());
+    app.sim.advance_clock(6800);
+    let grant = app.sim.phone_grant(APPID, "tina", None).unwrap();
+    app.post("/v1/me/phone", Some(&access), json!({"code": grant.code}))
+        .await
+        .assert_ok();
+    let stored = app.store().load_access_token(APPID).await.unwrap().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let left = stored.expires_at_unix - now;
+    assert!((395..=400).contains(&left), "stored with {left} s left");
+}
+
+#[tokio::test]
 async fn phone_by_code_maps_wechat_errors() {
     let app = spawn_app().await;
     let (_, access) = logged_in(&app, "amy").await;

@@ -218,6 +218,9 @@ async fn me_refuses_bad_profile_values() {
         json!({"nickname": ""}),
         json!({"nickname": "x".repeat(65)}),
         json!({"nickname": "a\u{0007}b"}),
+        json!({"nickname": "admin\u{202E}nimda"}),
+        json!({"nickname": "al\u{200B}ice"}),
+        json!({"nickname": "bob\u{2028}eve"}),
         json!({"avatar_url": "javascript:alert(1)"}),
         json!({"avatar_url": "wxfile://tmp/a.png"}),
         json!({"avatar_url": format!("https://example.com/{}", "a".repeat(1020))}),
@@ -306,4 +309,84 @@ impl ClockNow for common::TestApp {
         use wxlogin_server::clock::Clock;
         self.clock.now()
     }
+}
+
+/// RFC 6749 §5.1: answers carrying tokens or personal data say no-store, errors too.
+#[tokio::test]
+async fn token_and_personal_answers_are_not_cacheable() {
+    let app = spawn_app().await;
+    let code = app.code(common::APPID, "nocache");
+    let login = app
+        .http
+        .post(app.url("/v1/login"))
+        .json(&json!({"code": code}));
+    let login = login.send().await.unwrap();
+    assert_not_cacheable(&login);
+    let login = common::answer(login).await.assert_ok().clone();
+    let refresh = app
+        .http
+        .post(app.url("/v1/token/refresh"))
+        .json(&json!({"refresh_token": token(&login, "refresh_token")}))
+        .send()
+        .await
+        .unwrap();
+    assert_not_cacheable(&refresh);
+    let access_after = token(common::answer(refresh).await.assert_ok(), "access_token");
+    for (method, path, body) in [
+        (Method::GET, "/v1/me", None),
+        (Method::PATCH, "/v1/me", Some(json!({"nickname": "N"}))),
+        (Method::POST, "/v1/me/phone", Some(json!({"code": "bogus"}))),
+        (Method::POST, "/v1/me/userinfo", Some(json!({}))),
+    ] {
+        let mut request = app
+            .http
+            .request(method.clone(), app.url(path))
+            .bearer_auth(&access_after);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        assert_not_cacheable(&response);
+    }
+    // A refused login (an error answer) is not cached either.
+    let refused = app
+        .http
+        .post(app.url("/v1/login"))
+        .json(&json!({"code": "bogus"}))
+        .send()
+        .await
+        .unwrap();
+    assert_not_cacheable(&refused);
+    // Public material may be cached.
+    let jwks = app
+        .http
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap();
+    assert!(jwks
+        .headers()
+        .get("cache-control")
+        .is_none_or(|v| v != "no-store"));
+}
+
+fn assert_not_cacheable(response: &reqwest::Response) {
+    assert_eq!(
+        response
+            .headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap()),
+        Some("no-store"),
+        "{}",
+        response.url()
+    );
+    assert_eq!(
+        response
+            .headers()
+            .get("pragma")
+            .map(|v| v.to_str().unwrap()),
+        Some("no-cache"),
+        "{}",
+        response.url()
+    );
 }

@@ -1,6 +1,7 @@
 //! WeChat misbehaving, through the in-process simulator's fault injection against the
-//! real app: slow answers past the deadline, `-1 system busy`, dropped connections, and
-//! an outage of the access-token endpoint while a cached token is still valid.
+//! real app: slow answers past the deadline, `-1 system busy`, dropped connections, an
+//! outage of the access-token endpoint while a cached token is still valid, a refused
+//! token that stable_token keeps handing back, and an IP awaiting the admin's approval.
 mod common;
 
 use std::time::{Duration, Instant};
@@ -243,4 +244,54 @@ async fn the_server_recovers_when_wechat_does() {
     let login = app.login("recovering").await;
     let access = token(&login, "access_token");
     phone_by_code(&app, &access, "recovering").await.assert_ok();
+}
+
+#[tokio::test]
+async fn a_refused_token_that_stable_token_hands_back_is_force_refreshed_once() {
+    let app = app().await;
+    let access = token(&app.login("stuck").await, "access_token");
+    phone_by_code(&app, &access, "stuck").await.assert_ok();
+    assert_eq!(calls(&app, Endpoint::StableToken), 1);
+    // WeChat now refuses the cached token but stable_token keeps handing it back.
+    assert!(app.sim.refuse_stable_token(APPID));
+    phone_by_code(&app, &access, "stuck").await.assert_ok();
+    // The refetch that handed it back, then one forced refresh.
+    assert_eq!(calls(&app, Endpoint::StableToken), 3);
+    assert_eq!(calls(&app, Endpoint::Getuserphonenumber), 3);
+    phone_by_code(&app, &access, "stuck").await.assert_ok();
+    assert_eq!(
+        calls(&app, Endpoint::StableToken),
+        3,
+        "the forced token is cached"
+    );
+
+    // Refused again within 30 s: no second force refresh yet, and the answer does not send
+    // the operator to the appid and secret.
+    assert!(app.sim.refuse_stable_token(APPID));
+    let answer = phone_by_code(&app, &access, "stuck").await;
+    answer.assert_error(502, "upstream_unavailable");
+    let message = answer.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("access token"), "{message}");
+    assert!(
+        !message.contains("appid") && !message.contains("secret"),
+        "{message}"
+    );
+    assert_eq!(calls(&app, Endpoint::StableToken), 4, "a refetch, no force");
+}
+
+#[tokio::test]
+async fn an_ip_awaiting_the_admins_confirmation_is_502_with_that_hint_and_not_retried() {
+    let app = app().await;
+    let access = token(&app.login("risky").await, "access_token");
+    app.force_errcode(Endpoint::StableToken, 89503);
+    let answer = phone_by_code(&app, &access, "risky").await;
+    answer.assert_error(502, "upstream_unavailable");
+    assert_eq!(answer.body["error"]["wechat_errcode"], 89503);
+    let message = answer.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("administrator's confirmation in the mini program console"),
+        "{message}"
+    );
+    assert_eq!(calls(&app, Endpoint::StableToken), 1, "not retried");
+    assert_eq!(calls(&app, Endpoint::Getuserphonenumber), 0);
 }

@@ -690,3 +690,57 @@ async fn a_login_with_an_unconfigured_appid_is_refused_before_wechat() {
         .await
         .assert_ok();
 }
+
+/// Client-chosen methods and paths must not create metrics series: each series stays in
+/// memory and in every scrape for good.
+#[tokio::test]
+async fn invented_methods_and_paths_do_not_grow_the_metrics() {
+    let app = spawn_app().await;
+    for index in 0..40 {
+        let method = Method::from_bytes(format!("INVENTED{index}X").as_bytes()).unwrap();
+        let status = app
+            .http
+            .request(method, app.url("/v1/login"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 405);
+        app.get(&format!("/no/such/path/{index}"), None)
+            .await
+            .assert_error(404, "not_found");
+    }
+    let text = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !text.contains("INVENTED"),
+        "a client's method became a label"
+    );
+    assert!(
+        !text.contains("/no/such/path"),
+        "a client's path became a label"
+    );
+    assert!(
+        text.contains(r#"method="other",route="/v1/login",status="405""#)
+            || text.contains(r#"route="/v1/login",method="other",status="405""#),
+        "unknown methods are counted as other:\n{text}"
+    );
+    // At most one series per standard method (other tests of this binary share the
+    // process-wide recorder), where 40 invented methods would make 40.
+    let series = text
+        .lines()
+        .filter(|line| {
+            line.starts_with("wxlogin_http_requests_total{")
+                && line.contains(r#"route="/v1/login""#)
+                && line.contains(r#"status="405""#)
+        })
+        .count();
+    assert!(series <= 10, "{series} series of 405s on /v1/login");
+}

@@ -590,3 +590,55 @@ async fn a_refresh_racing_a_logout_never_outlives_it() {
         assert_refused(&app, &access, "the logged-out token").await;
     }
 }
+
+/// An instance that no longer serves app A (its app list changed) refuses A's sessions on
+/// refresh with the documented 401, without spending the token: the same token still
+/// refreshes on an instance that serves A.
+#[tokio::test]
+async fn refresh_refuses_a_session_of_an_app_this_instance_does_not_serve() {
+    let mut sim = SimConfig::default();
+    sim.apps
+        .push(SimApp::new(OTHER_APPID, "0000000000000000000000000other1"));
+    let app = spawn_app_with(sim, |_| {}).await;
+    let login = app.login_to(APPID, "removed-app").await;
+    let refresh_token = token(&login, "refresh_token");
+
+    let mut other_only = app.settings.clone();
+    other_only.listen = "127.0.0.1:0".to_owned();
+    other_only
+        .apps
+        .retain(|configured| configured.appid == OTHER_APPID);
+    let other_instance = wxlogin_server::Application::build(other_only)
+        .await
+        .unwrap();
+    let other_address = format!("http://{}", other_instance.local_addr());
+    tokio::spawn(other_instance.run());
+    let http = reqwest::Client::new();
+    let refused = common::answer(
+        http.post(format!("{other_address}/v1/token/refresh"))
+            .json(&json!({"refresh_token": refresh_token}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    refused.assert_error(401, "unauthorized");
+    let me = common::answer(
+        http.get(format!("{other_address}/v1/me"))
+            .bearer_auth(token(&login, "access_token"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    me.assert_error(401, "unauthorized");
+
+    let rotated = app
+        .post(
+            "/v1/token/refresh",
+            None,
+            json!({"refresh_token": refresh_token}),
+        )
+        .await;
+    assert_eq!(rotated.assert_ok()["user"]["appid"], APPID);
+}

@@ -41,6 +41,7 @@ fn claims(aud: &str, iat: i64) -> AccessClaims {
         sid: "session-1".into(),
         iat,
         exp: iat + TTL,
+        roles: Vec::new(),
     }
 }
 

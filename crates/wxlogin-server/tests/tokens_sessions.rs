@@ -267,7 +267,10 @@ async fn revoking_a_user_ends_all_their_sessions_only() {
             2
         );
         assert_eq!(
-            sessions.revoke_user(&alice.id, NOW + 1).await.unwrap(),
+            db.store
+                .revoke_user(&alice.id, wxlogin_server::storage::Actor::Operator, NOW + 1)
+                .await
+                .unwrap(),
             2,
             "{}",
             db.label
@@ -297,7 +300,13 @@ async fn revoking_a_user_ends_all_their_sessions_only() {
             .await
             .is_ok());
         assert_eq!(sessions.count_active_sessions(NOW + 2).await.unwrap(), 1);
-        assert_eq!(sessions.revoke_user(&alice.id, NOW + 3).await.unwrap(), 0);
+        assert_eq!(
+            db.store
+                .revoke_user(&alice.id, wxlogin_server::storage::Actor::Operator, NOW + 3)
+                .await
+                .unwrap(),
+            0
+        );
     }
 }
 
@@ -412,6 +421,7 @@ async fn a_rotation_answers_the_session_as_extended_and_refuses_an_ended_one() {
                 "successor-hash",
                 NOW + 10,
                 NOW + 10 + REFRESH_TTL,
+                &|_| true,
             )
             .await
             .unwrap();
@@ -439,6 +449,7 @@ async fn a_rotation_answers_the_session_as_extended_and_refuses_an_ended_one() {
                 "third-hash",
                 NOW + 30,
                 NOW + 30 + REFRESH_TTL,
+                &|_| true,
             )
             .await
             .unwrap();

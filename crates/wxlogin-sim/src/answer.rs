@@ -70,6 +70,8 @@ pub(crate) fn errmsg_text(errcode: i64) -> &'static str {
         50002 => "user limited",
         87008 => "invalid sig_method",
         87009 => "invalid signature",
+        // The doc's meaning; WeChat's exact errmsg is unknown (a guess).
+        89503 => "this IP call needs the administrator's confirmation",
         _ => "simulated error",
     }
 }

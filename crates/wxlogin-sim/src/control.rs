@@ -35,6 +35,30 @@ pub(crate) async fn set_faults(State(sim): State<Simulator>, body: Bytes) -> Res
 }
 
 #[derive(Deserialize)]
+struct RefuseToken {
+    appid: String,
+}
+
+/// `{"appid"}` → `{"refused":true}`: that app's current stable token is refused from now on
+/// while normal-mode stable_token keeps handing it back (see
+/// [`Simulator::refuse_stable_token`]); 404 when the app has no usable stable token.
+pub(crate) async fn refuse_stable_token(State(sim): State<Simulator>, body: Bytes) -> Response {
+    let request: RefuseToken = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => return bad_request(format!("expected {{\"appid\": \"…\"}}: {error}")),
+    };
+    if sim.refuse_stable_token(&request.appid) {
+        Json(serde_json::json!({ "refused": true })).into_response()
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            Json(serde_json::json!({ "error": "this app has no usable stable token" })),
+        )
+            .into_response()
+    }
+}
+
+#[derive(Deserialize)]
 struct Advance {
     seconds: u64,
 }

@@ -4,7 +4,8 @@
 //!   `/sns/jscode2session`, `/cgi-bin/token`, `/cgi-bin/stable_token`,
 //!   `/wxa/business/getuserphonenumber`, `/wxa/checksession`, `/wxa/resetusersessionkey`.
 //! * Device side, playing the phone: `POST /sim/login`, `/sim/phone`, `/sim/userinfo`.
-//! * Control side: `/sim/faults`, `/sim/clock/advance`, `/sim/stats`, `/sim/reset-stats`.
+//! * Control side: `/sim/faults`, `/sim/tokens/refuse`, `/sim/clock/advance`, `/sim/stats`,
+//!   `/sim/reset-stats`.
 //!
 //! See the crate README for the behaviour chosen where WeChat documents none.
 

@@ -78,7 +78,8 @@ impl Simulator {
     }
 
     /// WeChat's paths, the device side (`/sim/login`, `/sim/phone`, `/sim/userinfo`) and the
-    /// control side (`/sim/faults`, `/sim/clock/advance`, `/sim/stats`, `/sim/reset-stats`).
+    /// control side (`/sim/faults`, `/sim/tokens/refuse`, `/sim/clock/advance`, `/sim/stats`,
+    /// `/sim/reset-stats`).
     /// Any other path answers 40066 `invalid url`, as WeChat does.
     pub fn router(&self) -> Router {
         Router::new()
@@ -98,6 +99,7 @@ impl Simulator {
                 "/sim/faults",
                 get(control::get_faults).post(control::set_faults),
             )
+            .route("/sim/tokens/refuse", post(control::refuse_stable_token))
             .route("/sim/clock", get(control::clock))
             .route("/sim/clock/advance", post(control::advance_clock))
             .route("/sim/stats", get(control::stats))
@@ -158,6 +160,15 @@ impl Simulator {
 
     pub fn reset_stats(&self) {
         self.world().stats = SimStats::default();
+    }
+
+    /// Make `appid`'s current stable token refused (40001) by the APIs that take a token,
+    /// while normal-mode stable_token keeps handing it back, as developers report WeChat
+    /// doing; only a force refresh (or the token's own rotation) replaces it. False when the
+    /// app has no usable stable token.
+    pub fn refuse_stable_token(&self, appid: &str) -> bool {
+        let now = self.now_unix();
+        self.world().tokens.refuse_current_stable(appid, now)
     }
 
     /// The openid `user` has in `appid` (stable, derived; the app need not be registered).

@@ -27,6 +27,9 @@ struct TokenRecord {
     expires_at: i64,
     /// Set when a newer token superseded this one, or a force refresh revoked it.
     cut_off_at: Option<i64>,
+    /// Refused (40001) by the APIs that take a token, though normal-mode stable_token still
+    /// hands it back: the stuck token developers report, cured only by force_refresh.
+    refused: bool,
 }
 
 /// A token as handed out. Its `Debug` hides the token.
@@ -80,13 +83,33 @@ impl TokenBook {
         if now >= record.expires_at {
             return Err(WxError(code::ACCESS_TOKEN_EXPIRED));
         }
-        if record
-            .cut_off_at
-            .is_some_and(|cut_off_at| now >= cut_off_at)
+        if record.refused
+            || record
+                .cut_off_at
+                .is_some_and(|cut_off_at| now >= cut_off_at)
         {
             return Err(WxError(code::INVALID_CREDENTIAL));
         }
         Ok(record.appid.clone())
+    }
+
+    /// Make the current stable token of `appid` refused by every API while stable_token
+    /// (normal mode) keeps handing it back, until a force refresh or its rotation replaces
+    /// it. False if the app has no usable stable token at `now`.
+    pub(crate) fn refuse_current_stable(&mut self, appid: &str, now: i64) -> bool {
+        let Some(current) = self.current.get(&(Pool::Stable, appid.to_owned())) else {
+            return false;
+        };
+        match self.tokens.get_mut(current) {
+            Some(record)
+                if now < record.expires_at
+                    && record.cut_off_at.is_none_or(|cut_off_at| now < cut_off_at) =>
+            {
+                record.refused = true;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The app a token was issued to, usable or not.
@@ -173,6 +196,7 @@ impl TokenBook {
             appid: appid.to_owned(),
             expires_at: now + TOKEN_TTL_SECS,
             cut_off_at: None,
+            refused: false,
         };
         self.tokens.insert(access_token.clone(), record);
         self.current
@@ -231,6 +255,22 @@ mod tests {
             book.validate(&first.access_token, 7200),
             Err(WxError(42001))
         );
+    }
+
+    #[test]
+    fn a_refused_stable_token_is_handed_back_until_force_refreshed() {
+        let mut book = TokenBook::default();
+        assert!(!book.refuse_current_stable("wxA", 0), "no token yet");
+        let stuck = book.issue_stable("wxA", 0);
+        assert!(book.refuse_current_stable("wxA", 100));
+        assert_eq!(book.validate(&stuck.access_token, 100), Err(WxError(40001)));
+        let again = book.issue_stable("wxA", 100);
+        assert_eq!(again.access_token, stuck.access_token);
+        assert_eq!(again.expires_in, 7100);
+        let forced = book.force_refresh_stable("wxA", 100, RULES).unwrap();
+        assert_ne!(forced.access_token, stuck.access_token);
+        assert_eq!(book.validate(&forced.access_token, 100).unwrap(), "wxA");
+        assert_eq!(book.validate(&stuck.access_token, 100), Err(WxError(40001)));
     }
 
     #[test]

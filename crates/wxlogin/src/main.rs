@@ -32,6 +32,10 @@ enum Command {
     MasterKey(commands::master_key::MasterKeyArgs),
     /// Create or upgrade the database schema.
     Migrate(commands::migrate::MigrateArgs),
+    /// Manage the admin API keys of the team's backend and operators.
+    AdminKeys(commands::admin_keys::AdminKeysArgs),
+    /// Show what admin keys and operators changed.
+    Audit(commands::audit::AuditArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -45,6 +49,8 @@ fn main() -> std::process::ExitCode {
         Command::Keys(args) => commands::keys::run(args),
         Command::Migrate(args) => commands::migrate::run(args),
         Command::MasterKey(args) => commands::master_key::run(args),
+        Command::AdminKeys(args) => commands::admin_keys::run(args),
+        Command::Audit(args) => commands::audit::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -469,6 +469,11 @@ async fn rotate_without_a_key_to_open_with_says_what_is_missing() {
     .await;
     assert!(!bad.success);
     assert!(
+        !bad.output.contains("was given on the command line"),
+        "{}",
+        bad.output
+    );
+    assert!(
         bad.output
             .contains("--new-key / WXLOGIN_NEW_MASTER_KEY must be"),
         "{}",
@@ -516,4 +521,36 @@ async fn keys_list_during_the_roll_opens_with_the_previous_key() {
         String::from_utf8_lossy(&rolling.stderr)
     );
     assert!(stdout.contains("current"), "{stdout}");
+}
+
+#[tokio::test]
+async fn a_key_on_the_rotate_command_line_is_warned_about_and_not_printed() {
+    let dir = LogDir::new("master-key-flag-warning");
+    let url = database_url(dir.path());
+    let migrated = wxlogin_command()
+        .args(["migrate", "--database-url", &url])
+        .output()
+        .await
+        .unwrap();
+    assert!(migrated.status.success());
+    let (old, new) = (key_text(7), key_text(8));
+    let rotation = master_key_command(
+        &["rotate", "--database-url", &url, "--new-key", &new],
+        &[("WXLOGIN_MASTER_KEY", old.as_str())],
+    )
+    .await;
+    assert!(rotation.success, "{}", rotation.output);
+    assert!(
+        rotation.output.contains(
+            "--new-key was given on the command line, where other local users can read it"
+        ),
+        "{}",
+        rotation.output
+    );
+    assert!(
+        !rotation.output.contains("--master-key was given"),
+        "{}",
+        rotation.output
+    );
+    assert!(!rotation.output.contains(&new) && !rotation.output.contains(&old));
 }

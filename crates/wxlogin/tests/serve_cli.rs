@@ -191,6 +191,59 @@ fn serve_with_sim_prints_addresses_and_logs_in() {
     assert!(server.terminate().success(), "SIGTERM ends serve cleanly");
 }
 
+/// Secrets given as flags are readable in /proc/PID/cmdline: serve warns (naming the
+/// variable to use instead, never the value); the same secret from the environment is
+/// not warned about.
+#[test]
+fn a_secret_given_as_a_flag_is_warned_about_without_its_value() {
+    let dir = TempDir::new("secret-flag");
+    let stderr_path = dir.0.join("stderr.log");
+    let master_key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let previous_key = "Hx4dHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=";
+    let mut child = wxlogin()
+        .env("WXLOGIN_MASTER_KEY", master_key)
+        .args([
+            "serve",
+            "--appid",
+            "wx1111111111111111",
+            "--secret",
+            "FLAG-SECRET-VALUE-1234",
+            "--previous-master-key",
+            previous_key,
+            "--listen",
+            "127.0.0.1:0",
+            "--wechat-base-url",
+            "http://127.0.0.1:9",
+        ])
+        .current_dir(&dir.0)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&stderr_path).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let listening = stdout
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.starts_with("listening on "));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(listening, "serve started");
+    let log = std::fs::read_to_string(&stderr_path).unwrap();
+    assert!(
+        log.contains("--secret was given on the command line") && log.contains("WXLOGIN_SECRET"),
+        "{log}"
+    );
+    assert!(!log.contains("--master-key was given"), "{log}");
+    assert!(!log.contains("FLAG-SECRET-VALUE-1234"), "{log}");
+    assert!(!log.contains(master_key), "{log}");
+    assert!(
+        log.contains("--previous-master-key was given on the command line")
+            && log.contains("WXLOGIN_PREVIOUS_MASTER_KEY"),
+        "{log}"
+    );
+    assert!(!log.contains(previous_key), "{log}");
+}
+
 #[test]
 fn serve_reads_apps_from_the_config_file_by_flag_or_env() {
     let dir = TempDir::new("config");

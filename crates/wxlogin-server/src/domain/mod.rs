@@ -1,9 +1,11 @@
 //! Values that arrive from outside, parsed once into types that can only hold valid data.
+mod admin_key;
 mod app_id;
 mod login_code;
 mod phone;
 mod profile;
 
+pub use admin_key::{hash_admin_key, AdminKeyName, AdminKeySecret, AdminScope, AdminScopes, Roles};
 pub use app_id::AppId;
 pub use login_code::LoginCode;
 pub use phone::MaskedPhone;

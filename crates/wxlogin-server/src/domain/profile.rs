@@ -25,6 +25,12 @@ impl Nickname {
                 "nickname must not contain control characters".to_owned(),
             ));
         }
+        if has_invisible_formatting(text) {
+            return Err(DomainError(
+                "nickname must not contain direction overrides, zero-width characters or line separators"
+                    .to_owned(),
+            ));
+        }
         Ok(Nickname(text.to_owned()))
     }
 
@@ -35,6 +41,42 @@ impl Nickname {
     pub fn into_inner(self) -> String {
         self.0
     }
+}
+
+/// Characters that change how the text around them is shown without showing themselves:
+/// bidirectional embeddings, overrides and isolates (a name that reads backwards in an
+/// admin list or a chat), zero-width spaces and joiners (two names that look identical),
+/// and line and paragraph separators (a name that breaks a log line or a table row).
+/// A zero-width joiner between two emoji is how emoji sequences (families, flags with
+/// a profession) are written, so that one use of it stays allowed.
+fn has_invisible_formatting(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    chars.iter().enumerate().any(|(index, &c)| match c {
+        '\u{200D}' => {
+            let before = index.checked_sub(1).map(|i| chars[i]);
+            let after = chars.get(index + 1).copied();
+            !(before.is_some_and(is_emoji_like) && after.is_some_and(is_emoji_like))
+        }
+        '\u{061C}'
+        | '\u{180E}'
+        | '\u{200B}'
+        | '\u{200C}'
+        | '\u{200E}'
+        | '\u{200F}'
+        | '\u{2028}'
+        | '\u{2029}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{FEFF}'
+        | '\u{FFF9}'..='\u{FFFB}' => true,
+        _ => false,
+    })
+}
+
+/// Pictographs and the variation selector that ends an emoji presentation.
+fn is_emoji_like(c: char) -> bool {
+    matches!(c, '\u{2600}'..='\u{27BF}' | '\u{FE0F}' | '\u{1F000}'..='\u{1FAFF}')
 }
 
 /// An avatar address: an absolute http(s) URL with a host, at most 1024 bytes, kept in
@@ -98,6 +140,31 @@ mod tests {
         assert!(Nickname::parse(&"字".repeat(65)).is_err());
         assert!(Nickname::parse("").is_err());
         assert!(Nickname::parse("a\u{7}b").is_err());
+    }
+
+    #[test]
+    fn nickname_refuses_invisible_formatting_but_keeps_emoji_sequences() {
+        for sneaky in [
+            "admin\u{202E}nimda",
+            "\u{2066}abc\u{2069}",
+            "al\u{200B}ice",
+            "al\u{200D}ice",
+            "bob\u{2028}injected",
+            "bob\u{2029}injected",
+            "\u{FEFF}carol",
+            "dave\u{200F}",
+            "\u{200D}\u{1F469}",
+        ] {
+            let error = Nickname::parse(sneaky).unwrap_err();
+            assert!(error.0.contains("zero-width"), "{sneaky:?}: {error:?}");
+        }
+        for fine in [
+            "👨\u{200D}👩\u{200D}👧",
+            "❤\u{FE0F}\u{200D}🔥 小明",
+            "Zoë 李",
+        ] {
+            assert_eq!(Nickname::parse(fine).unwrap().as_str(), fine);
+        }
     }
 
     #[test]

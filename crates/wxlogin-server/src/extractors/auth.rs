@@ -21,7 +21,7 @@ impl FromRequestParts<AppState> for Authenticated {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(parts)?;
+        let token = bearer_token(parts, "access_token")?;
         match state.sessions().authenticate(token, state.now()).await {
             Ok(context) => Ok(Authenticated(context)),
             Err(error) => Err(refusal(error)),
@@ -41,7 +41,7 @@ impl FromRequestParts<AppState> for AuthenticatedUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(parts)?;
+        let token = bearer_token(parts, "access_token")?;
         match state
             .sessions()
             .authenticate_with_user(token, state.now())
@@ -67,22 +67,19 @@ fn refusal(error: AuthError) -> ApiError {
     }
 }
 
-fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
+/// The credential of `Authorization: Bearer <credential>` (`what` names it in the answer).
+pub(super) fn bearer_token<'a>(parts: &'a Parts, what: &str) -> Result<&'a str, ApiError> {
+    let expected = || ApiError::unauthorized(format!("expected Authorization: Bearer <{what}>"));
     let header = parts
         .headers
         .get(AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <access_token>"))?;
+        .ok_or_else(|| ApiError::unauthorized(format!("missing Authorization: Bearer <{what}>")))?;
     let value = header
         .to_str()
         .map_err(|_| ApiError::unauthorized("the Authorization header is not readable text"))?;
-    let (scheme, token) = value
-        .trim()
-        .split_once(' ')
-        .ok_or_else(|| ApiError::unauthorized("expected Authorization: Bearer <access_token>"))?;
+    let (scheme, token) = value.trim().split_once(' ').ok_or_else(expected)?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(ApiError::unauthorized(
-            "expected Authorization: Bearer <access_token>",
-        ));
+        return Err(expected());
     }
     Ok(token.trim())
 }

@@ -11,7 +11,30 @@ use crate::rate_limit::ClientAddress;
 use crate::services::phone::{phone_by_code, phone_by_encrypted_data};
 use crate::services::userinfo::{apply_user_info, update_profile, SignedUserInfo};
 use crate::state::AppState;
-use crate::storage::User;
+use crate::storage::{Actor, User};
+
+/// Close the account: the user, their identities, session keys, sessions and tokens are
+/// deleted at once (WeChat's platform rules and PIPL); their next login creates a new user.
+#[utoipa::path(delete, path = "/v1/me", tag = "user", security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Account deleted; every token of it stops working"),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+    ))]
+pub async fn delete_me(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let deleted = state
+        .store()
+        .delete_user(&caller.user_id, Actor::TheUser, state.now())
+        .await
+        .map_err(crate::services::storage_error)?;
+    if !deleted {
+        return Err(crate::services::user_gone());
+    }
+    tracing::info!(user_id = %caller.user_id, "account closed by its user");
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
 
 /// The current user.
 #[utoipa::path(get, path = "/v1/me", tag = "user", security(("bearer" = [])),

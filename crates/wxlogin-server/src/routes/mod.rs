@@ -1,5 +1,6 @@
 //! The HTTP surface: every route of the contract, the middleware around them, and JSON
 //! answers for unknown routes, wrong methods, oversized bodies and panics.
+pub mod admin;
 mod fallback;
 pub mod health;
 pub mod jwks;
@@ -12,12 +13,14 @@ use std::any::Any;
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{header, HeaderValue, Method};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::{DefaultOnRequest, TraceLayer};
 use tracing::Level;
@@ -33,28 +36,60 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/me"),
     ("patch", "/v1/me"),
     ("put", "/v1/me"),
+    ("delete", "/v1/me"),
     ("post", "/v1/me/phone"),
     ("post", "/v1/me/userinfo"),
     ("get", "/.well-known/jwks.json"),
     ("get", "/healthz"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
+    ("get", "/admin/v1/users"),
+    ("get", "/admin/v1/users/{id}"),
+    ("delete", "/admin/v1/users/{id}"),
+    ("put", "/admin/v1/users/{id}/roles"),
+    ("post", "/admin/v1/users/{id}/revoke"),
+    ("get", "/admin/v1/events"),
+    ("get", "/admin/v1/audit"),
 ];
 
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings().body_limit;
     let read_timeout = state.settings().request_read_timeout;
-    Router::new()
+    // Answers that carry tokens or personal data (and their errors) must not be kept by
+    // a browser, proxy or WebView cache (RFC 6749 §5.1).
+    let personal = Router::new()
         .route("/v1/login", post(login::login))
         .route("/v1/token/refresh", post(login::refresh))
         .route("/v1/logout", post(login::logout))
         // PUT too: the mini program's wx.request has no PATCH.
         .route(
             "/v1/me",
-            get(me::get_me).patch(me::patch_me).put(me::patch_me),
+            get(me::get_me)
+                .patch(me::patch_me)
+                .put(me::patch_me)
+                .delete(me::delete_me),
         )
         .route("/v1/me/phone", post(me::post_phone))
         .route("/v1/me/userinfo", post(me::post_userinfo))
+        .route("/admin/v1/users", get(admin::search_users))
+        .route(
+            "/admin/v1/users/{id}",
+            get(admin::get_user).delete(admin::delete_user),
+        )
+        .route("/admin/v1/users/{id}/roles", put(admin::put_roles))
+        .route("/admin/v1/users/{id}/revoke", post(admin::revoke_user))
+        .route("/admin/v1/events", get(admin::list_events))
+        .route("/admin/v1/audit", get(admin::list_audit))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::PRAGMA,
+            HeaderValue::from_static("no-cache"),
+        ));
+    Router::new()
+        .merge(personal)
         .route("/.well-known/jwks.json", get(jwks::jwks))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics::metrics))
@@ -104,13 +139,16 @@ fn request_id(request: &Request) -> &str {
     }
 }
 
+/// Every label comes from a bounded set: the route template (not the path), a known
+/// method or `other`, and the status. A client choosing the method or path must not be
+/// able to create new series (each one is kept in memory and in every scrape for good).
 async fn count_requests(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|path| path.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     crate::metrics::record_http_request(route, method, response.status().as_u16());
@@ -119,6 +157,22 @@ async fn count_requests(request: Request, next: Next) -> Response {
         "request done"
     );
     response
+}
+
+/// The method as a metrics label: one of HTTP's standard methods, or `other`.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
 }
 
 /// A handler panicked: answer like any internal fault. The panic text is not logged in

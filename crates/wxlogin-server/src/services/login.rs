@@ -24,6 +24,17 @@ use super::{storage_error, upstream_error};
 /// How often a request waiting for another instance's exchange reads the store.
 const IN_FLIGHT_POLL: Duration = Duration::from_millis(100);
 
+/// How long WeChat accepts a login code. A spent code's record is kept at least this long,
+/// whatever the retry window, so a replay after the window is answered `code_used` here
+/// instead of being sent to WeChat a second time (SECURITY.md: one exchange per code).
+const WECHAT_CODE_LIFETIME: Duration = Duration::from_secs(5 * 60);
+
+/// How long a succeeded code's record is kept: the retry window, but never less than the
+/// code's life at WeChat.
+fn spent_code_record_lifetime(retry_window: Duration) -> Duration {
+    retry_window.max(WECHAT_CODE_LIFETIME)
+}
+
 /// How a login ended, for the metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LoginKind {
@@ -156,7 +167,7 @@ async fn exchange_and_record(
             &user.id,
             &user.openid,
             now,
-            state.settings().code_retry_window,
+            spent_code_record_lifetime(state.settings().code_retry_window),
         )
         .await
         .map_err(storage_error)?;

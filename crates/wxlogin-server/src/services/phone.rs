@@ -32,11 +32,15 @@ pub async fn phone_by_code(
     // all the same. A fetch under way keeps running (it is its own task) and fills the
     // cache for the next request.
     let deadline = state.settings().wechat_timeout;
+    // Only where configured: the optional openid has been reported to make WeChat answer
+    // a format error, and the call works without it.
+    let openid = state
+        .settings()
+        .phone_send_openid
+        .then_some(caller.openid.as_str());
     let info = tokio::time::timeout(
         deadline,
-        state
-            .wechat()
-            .get_user_phone_number(app, code, Some(&caller.openid)),
+        state.wechat().get_user_phone_number(app, code, openid),
     )
     .await
     .unwrap_or(Err(ClientError::Timeout))

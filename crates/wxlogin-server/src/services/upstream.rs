@@ -41,10 +41,39 @@ pub fn upstream_error(call: &str, error: &ClientError) -> ApiError {
                     ErrorCode::LoginRefused,
                     "WeChat refused this login: the account is flagged as high risk".to_owned(),
                 ),
+                WeChatErrorKind::InvalidCredential => {
+                    // Never the appid or secret (those fail the token fetch itself): WeChat
+                    // refused a token it had just handed out, even after a refetch.
+                    tracing::error!(
+                        call,
+                        errcode = wechat.errcode,
+                        "WeChat refused the access token again after it was refetched"
+                    );
+                    (
+                        ErrorCode::UpstreamMisconfigured,
+                        format!(
+                            "WeChat refused this server's access token even after fetching a new one (errcode {}); retry shortly. If it persists, another system may be fetching this app's tokens with /cgi-bin/token or force-refreshing them",
+                            wechat.errcode
+                        ),
+                    )
+                }
+                WeChatErrorKind::IpNeedsConfirmation => {
+                    tracing::error!(
+                        call,
+                        errcode = wechat.errcode,
+                        "WeChat holds this server's calls until an administrator confirms its IP in the mini program console"
+                    );
+                    (
+                        ErrorCode::UpstreamMisconfigured,
+                        explain(&format!(
+                            "WeChat refused the {call} request (errcode {})",
+                            wechat.errcode
+                        )),
+                    )
+                }
                 WeChatErrorKind::InvalidAppId
                 | WeChatErrorKind::InvalidSecret
-                | WeChatErrorKind::IpNotWhitelisted
-                | WeChatErrorKind::InvalidCredential => {
+                | WeChatErrorKind::IpNotWhitelisted => {
                     tracing::error!(
                         call,
                         errcode = wechat.errcode,
@@ -99,6 +128,21 @@ pub fn upstream_error(call: &str, error: &ClientError) -> ApiError {
             ErrorCode::UpstreamUnavailable,
             "WeChat access token is being renewed; retry shortly",
         ),
+        ClientError::RefusedTokenNotRenewed { retry_after } => {
+            tracing::error!(
+                call,
+                retry_after_s = retry_after.as_secs(),
+                "WeChat refuses the access token that stable_token keeps handing back, and a forced refresh is not allowed yet"
+            );
+            ApiError::new(
+                ErrorCode::UpstreamMisconfigured,
+                format!(
+                    "WeChat refuses this server's access token and keeps handing the same one back; a forced renewal (at most 20 a day, 30 s apart) is possible in {} s, retry then",
+                    retry_after.as_secs().max(1)
+                ),
+            )
+            .with_retry_after(*retry_after)
+        }
         ClientError::InvalidResponse(reason) => {
             tracing::warn!(call, %reason, "unexpected answer from WeChat");
             ApiError::new(
@@ -137,6 +181,8 @@ mod tests {
             (40013, "upstream_unavailable", 502),
             (40125, "upstream_unavailable", 502),
             (40164, "upstream_unavailable", 502),
+            (89503, "upstream_unavailable", 502),
+            (40001, "upstream_unavailable", 502),
         ];
         for (errcode, code, status) in cases {
             let error = upstream_error("login", &wechat(errcode));
@@ -144,6 +190,37 @@ mod tests {
             assert_eq!(error.status().as_u16(), status, "{errcode}");
             assert_eq!(error.wechat_errcode, Some(errcode));
         }
+    }
+
+    #[test]
+    fn an_ip_awaiting_confirmation_says_so() {
+        let error = upstream_error("phone number", &wechat(89503));
+        assert!(
+            error
+                .message
+                .contains("administrator's confirmation in the mini program console"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn a_refused_access_token_does_not_blame_the_appid_or_secret() {
+        let refused = upstream_error("phone number", &wechat(40001));
+        let not_renewed = upstream_error(
+            "phone number",
+            &ClientError::RefusedTokenNotRenewed {
+                retry_after: std::time::Duration::from_secs(12),
+            },
+        );
+        for error in [&refused, &not_renewed] {
+            assert_eq!(error.status().as_u16(), 502);
+            assert!(error.message.contains("access token"), "{}", error.message);
+            for blamed in ["appid", "secret", "whitelist"] {
+                assert!(!error.message.contains(blamed), "{}", error.message);
+            }
+        }
+        assert_eq!(not_renewed.retry_after_secs, Some(12));
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::storage::{
-    NewSession, RefreshRotation, SessionRecord, StorageError, Store, UnixSeconds, User,
+    NewSession, RefreshRotation, RevocationReason, SessionRecord, StorageError, Store, UnixSeconds,
+    User,
 };
 use crate::tokens::{
     hash_refresh_token, AccessClaims, AccessTokenRules, RefreshToken, SigningKeys, TokenError,
@@ -97,6 +98,8 @@ pub enum RefreshError {
     Reused,
     #[error("the session has ended")]
     SessionEnded,
+    #[error("the session is for a mini program this server does not serve")]
+    AppNotServed,
     #[error(transparent)]
     Storage(#[from] StorageError),
     #[error(transparent)]
@@ -200,7 +203,7 @@ impl Sessions {
             .create_session(&session, &refresh_token.hash())
             .await?;
         let access_token = self
-            .sign_access_token(&user.id, &user.appid, &session.id, now)
+            .sign_access_token(&user.id, &user.appid, &session.id, &user.roles, now)
             .await?;
         self.purge_expired_if_due(now);
         Ok(self.pair(access_token, &refresh_token))
@@ -238,6 +241,9 @@ impl Sessions {
     ) -> Result<(TokenPair, User), RefreshError> {
         let successor = RefreshToken::generate();
         let new_expires_at = now.saturating_add(whole_seconds(self.policy.refresh_token_ttl));
+        // An app removed from the configuration ends its sessions here as it does for
+        // access tokens (whose `aud` must be a configured appid).
+        let audiences = &self.policy.audiences;
         let rotation = self
             .store
             .rotate_refresh_token(
@@ -245,6 +251,7 @@ impl Sessions {
                 &successor.hash(),
                 now,
                 new_expires_at,
+                &|appid| audiences.contains(appid),
             )
             .await?;
         let session = match rotation {
@@ -255,6 +262,10 @@ impl Sessions {
             }
             RefreshRotation::Expired => return Err(RefreshError::Expired),
             RefreshRotation::SessionEnded { .. } => return Err(RefreshError::SessionEnded),
+            RefreshRotation::AppNotServed { session_id } => {
+                tracing::info!(session_id = %session_id, "refresh refused: the session's app is not configured here");
+                return Err(RefreshError::AppNotServed);
+            }
             RefreshRotation::Unknown => return Err(RefreshError::Unknown),
         };
         let user = self
@@ -263,7 +274,13 @@ impl Sessions {
             .await?
             .ok_or(RefreshError::SessionEnded)?;
         let access_token = self
-            .sign_access_token(&session.user_id, &session.appid, &session.id, now)
+            .sign_access_token(
+                &session.user_id,
+                &session.appid,
+                &session.id,
+                &user.roles,
+                now,
+            )
             .await?;
         Ok((self.pair(access_token, &successor), user))
     }
@@ -308,12 +325,9 @@ impl Sessions {
 
     /// End one session (logout). False if it was already ended.
     pub async fn logout(&self, session_id: &str, now: UnixSeconds) -> Result<bool, StorageError> {
-        self.store.revoke_session(session_id, now).await
-    }
-
-    /// End every session of a user; returns how many were live.
-    pub async fn revoke_user(&self, user_id: &str, now: UnixSeconds) -> Result<u64, StorageError> {
-        self.store.revoke_user_sessions(user_id, now).await
+        self.store
+            .revoke_session(session_id, RevocationReason::Logout, now)
+            .await
     }
 
     /// Sessions neither revoked nor expired (for metrics).
@@ -326,6 +340,7 @@ impl Sessions {
         user_id: &str,
         appid: &str,
         session_id: &str,
+        roles: &[String],
         now: UnixSeconds,
     ) -> Result<String, TokenError> {
         let claims = AccessClaims {
@@ -335,6 +350,7 @@ impl Sessions {
             sid: session_id.to_string(),
             iat: now,
             exp: now.saturating_add(whole_seconds(self.policy.access_token_ttl)),
+            roles: roles.to_vec(),
         };
         self.keys.sign(&claims).await
     }

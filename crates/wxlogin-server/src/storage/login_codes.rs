@@ -103,15 +103,15 @@ impl Store {
         }
     }
 
-    /// Record that the claimed code was exchanged for `user_id`/`openid`; retries are
-    /// answered from this row for `retry_window`, after which it counts as absent.
+    /// Record that the claimed code was exchanged for `user_id`/`openid`; the row answers
+    /// retries (and refuses replays) for `keep_for`, after which it counts as absent.
     pub async fn complete_login_code(
         &self,
         code_hash: &str,
         user_id: &str,
         openid: &str,
         now: UnixSeconds,
-        retry_window: Duration,
+        keep_for: Duration,
     ) -> Result<(), StorageError> {
         query(
             "UPDATE login_codes SET state = $2, user_id = $3, openid = $4, completed_at = $5, expires_at = $6 \
@@ -122,7 +122,7 @@ impl Store {
         .bind(user_id)
         .bind(openid)
         .bind(now)
-        .bind(now.saturating_add(seconds(retry_window)))
+        .bind(now.saturating_add(seconds(keep_for)))
         .execute(self.writer())
         .await?;
         Ok(())

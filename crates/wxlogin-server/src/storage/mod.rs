@@ -13,8 +13,10 @@
 //! (`sqlite.rs`: one writer, `query_only` readers, a background checkpointer).
 
 mod access_tokens;
+mod admin_keys;
 mod database;
 mod error;
+mod events;
 mod login_codes;
 mod master_key_rotation;
 mod session_keys;
@@ -22,6 +24,7 @@ mod sessions;
 mod signing_keys;
 mod sql;
 mod sqlite;
+mod user_admin;
 mod users;
 
 use std::sync::Arc;
@@ -29,8 +32,10 @@ use std::sync::Arc;
 use crate::master_keys::MasterKeys;
 
 pub use access_tokens::{CachedAccessToken, DatabaseAccessTokenStore};
+pub use admin_keys::{AdminKeyRecord, CreateAdminKeyError};
 pub use database::{Backend, Database, MigrationReport, StoreOptions};
 pub use error::StorageError;
+pub use events::{Actor, AuditEntry, EventRecord, EventType, RevocationReason};
 pub use login_codes::{hash_login_code, CodeClaim};
 pub use master_key_rotation::{
     PendingBatch, ResealOptions, ResealProgress, ResealReport, SealedCount, SealedTable,
@@ -38,6 +43,7 @@ pub use master_key_rotation::{
 pub use session_keys::session_key_binding;
 pub use sessions::{NewSession, PurgeReport, RefreshRotation, SessionRecord};
 pub use signing_keys::{NewSigningKey, StoredSigningKey};
+pub use user_admin::{IdentityRecord, UserCursor};
 pub use users::{mask_phone_number, rfc3339, PhoneNumber, User, UserRecord};
 
 /// Unix time in whole seconds.

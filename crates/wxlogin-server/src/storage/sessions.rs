@@ -1,7 +1,10 @@
 //! Sessions (one refresh-token family each; the id is the access token's `sid`) and their
 //! refresh tokens, stored only as hashes.
 
-use super::sql::{query, Row};
+use serde_json::json;
+
+use super::events::{record_event, EventType, RevocationReason};
+use super::sql::{query, Row, Transaction};
 
 use super::users::{user_from_row, USER_VIEW_COLUMNS};
 use super::{StorageError, Store, UnixSeconds, User};
@@ -49,6 +52,9 @@ pub enum RefreshRotation {
     Expired,
     /// The session was revoked (logout, admin revoke, earlier reuse) or has expired.
     SessionEnded { session_id: String },
+    /// The session belongs to a mini program this server no longer serves. Nothing was
+    /// changed: the token is not spent, so the session goes on if the app comes back.
+    AppNotServed { session_id: String },
     /// No such token.
     Unknown,
 }
@@ -110,13 +116,15 @@ impl Store {
     /// Spend the presented refresh token and store its successor, atomically: of several
     /// concurrent rotations of one token (on any instances) exactly one gets
     /// [`RefreshRotation::Rotated`]. Presenting a token that was already spent revokes the
-    /// whole session ([`RefreshRotation::Reused`]).
+    /// whole session ([`RefreshRotation::Reused`]). A session whose appid `is_served`
+    /// refuses is left as it was ([`RefreshRotation::AppNotServed`]).
     pub async fn rotate_refresh_token(
         &self,
         presented_hash: &str,
         new_hash: &str,
         now: UnixSeconds,
         new_expires_at: UnixSeconds,
+        is_served: &(dyn Fn(&str) -> bool + Sync),
     ) -> Result<RefreshRotation, StorageError> {
         let mut transaction = self.begin().await?;
         // Writing first takes SQLite's write lock at once, so the busy timeout applies.
@@ -151,6 +159,10 @@ impl Store {
                 transaction.commit().await?;
                 return Ok(RefreshRotation::SessionEnded { session_id });
             };
+            if !is_served(&session.appid) {
+                transaction.rollback().await?;
+                return Ok(RefreshRotation::AppNotServed { session_id });
+            }
             query("INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)")
                 .bind(new_hash)
                 .bind(&session_id)
@@ -173,7 +185,8 @@ impl Store {
         let session_id: String = row.try_get("session_id")?;
         let spent_at: Option<i64> = row.try_get("spent_at")?;
         if spent_at.is_some() {
-            self.revoke_session(&session_id, now).await?;
+            self.revoke_session(&session_id, RevocationReason::ReuseDetected, now)
+                .await?;
             return Ok(RefreshRotation::Reused { session_id });
         }
         Ok(RefreshRotation::Expired)
@@ -232,37 +245,55 @@ impl Store {
         Ok(Some((session, user)))
     }
 
-    /// Revoke one session (its access and refresh tokens stop working at once). False if it
-    /// did not exist or was already revoked.
+    /// Revoke one session (its access and refresh tokens stop working at once), with its
+    /// `session.revoked` event. False if it did not exist or was already revoked.
     pub async fn revoke_session(
         &self,
         session_id: &str,
+        reason: RevocationReason,
         now: UnixSeconds,
     ) -> Result<bool, StorageError> {
-        let affected =
-            query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-                .bind(session_id)
-                .bind(now)
-                .execute(self.writer())
-                .await?
-                .rows_affected();
-        Ok(affected == 1)
+        let mut transaction = self.begin().await?;
+        let revoked = query(
+            "UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL \
+             RETURNING id, user_id",
+        )
+        .bind(session_id)
+        .bind(now)
+        .fetch_all(&mut transaction)
+        .await?;
+        record_revocations(&mut transaction, &revoked, reason, now).await?;
+        transaction.commit().await?;
+        Ok(!revoked.is_empty())
     }
 
-    /// Revoke every session of a user; returns how many were still unrevoked.
+    /// Revoke every session of a user, each with its `session.revoked` event; returns how
+    /// many were still unrevoked.
     pub async fn revoke_user_sessions(
         &self,
         user_id: &str,
+        reason: RevocationReason,
         now: UnixSeconds,
     ) -> Result<u64, StorageError> {
-        Ok(
-            query("UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
-                .bind(user_id)
-                .bind(now)
-                .execute(self.writer())
-                .await?
-                .rows_affected(),
-        )
+        let mut transaction = self.begin().await?;
+        let revoked = revoke_all_of_user(&mut transaction, user_id, now).await?;
+        record_revocations(&mut transaction, &revoked, reason, now).await?;
+        transaction.commit().await?;
+        Ok(revoked.len() as u64)
+    }
+
+    /// Sessions of one user, newest first (for administration).
+    pub async fn user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StorageError> {
+        let sql = format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id"
+        );
+        query(&sql)
+            .bind(user_id)
+            .fetch_all(self.readers())
+            .await?
+            .iter()
+            .map(session_from_row)
+            .collect()
     }
 
     /// Sessions neither revoked nor expired.
@@ -317,4 +348,43 @@ impl Store {
             sessions,
         })
     }
+}
+
+/// End every live session of `user_id` inside `transaction`; the (id, user_id) rows of the
+/// sessions it ended.
+pub(super) async fn revoke_all_of_user(
+    transaction: &mut Transaction,
+    user_id: &str,
+    now: UnixSeconds,
+) -> Result<Vec<Row>, StorageError> {
+    Ok(query(
+        "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL \
+         RETURNING id, user_id",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(transaction)
+    .await?)
+}
+
+/// One `session.revoked` event per ended session (rows of `id, user_id`).
+pub(super) async fn record_revocations(
+    transaction: &mut Transaction,
+    revoked: &[Row],
+    reason: RevocationReason,
+    now: UnixSeconds,
+) -> Result<(), StorageError> {
+    for row in revoked {
+        let session_id: String = row.try_get("id")?;
+        let user_id: String = row.try_get("user_id")?;
+        record_event(
+            &mut *transaction,
+            EventType::SessionRevoked,
+            Some(&user_id),
+            json!({"session_id": session_id, "reason": reason.as_str()}),
+            now,
+        )
+        .await?;
+    }
+    Ok(())
 }

@@ -7,8 +7,12 @@ use std::fmt;
 use super::sql::{query, Row};
 use serde::Serialize;
 
+use serde_json::json;
+
 use super::error::is_unique_violation;
+use super::events::{record_event, EventType};
 use super::{StorageError, Store, UnixSeconds};
+use crate::domain::Roles;
 
 /// The user as the HTTP contract shows it, seen through one identity (the app the
 /// caller's session belongs to). `created_at` is RFC 3339. `Debug` masks the phone number.
@@ -23,6 +27,9 @@ pub struct User {
     pub avatar_url: Option<String>,
     /// RFC 3339, e.g. `2026-11-21T23:22:26Z`.
     pub created_at: String,
+    /// Given by the team's backend (`PUT /admin/v1/users/{id}/roles`); carried by the
+    /// access tokens as the `roles` claim.
+    pub roles: Vec<String>,
 }
 
 impl fmt::Debug for User {
@@ -39,6 +46,7 @@ impl fmt::Debug for User {
             .field("nickname", &self.nickname)
             .field("avatar_url", &self.avatar_url)
             .field("created_at", &self.created_at)
+            .field("roles", &self.roles)
             .finish()
     }
 }
@@ -74,6 +82,7 @@ pub struct UserRecord {
     pub updated_at: UnixSeconds,
     /// (appid, openid) pairs, oldest first.
     pub identities: Vec<(String, String)>,
+    pub roles: Vec<String>,
 }
 
 impl fmt::Debug for UserRecord {
@@ -87,6 +96,7 @@ impl fmt::Debug for UserRecord {
             .field("created_at", &self.created_at)
             .field("updated_at", &self.updated_at)
             .field("identities", &self.identities)
+            .field("roles", &self.roles)
             .finish()
     }
 }
@@ -122,7 +132,7 @@ const UPDATE_PROFILE_SQL: &str = "UPDATE users SET nickname = COALESCE($2, nickn
 
 pub(super) const USER_VIEW_COLUMNS: &str =
     "u.id, i.appid, i.openid, COALESCE(u.unionid, i.unionid) AS unionid, \
-     u.phone_number, u.nickname, u.avatar_url, u.created_at";
+     u.phone_number, u.nickname, u.avatar_url, u.created_at, u.roles";
 
 pub(super) fn user_from_row(row: &Row) -> Result<User, StorageError> {
     Ok(User {
@@ -134,6 +144,7 @@ pub(super) fn user_from_row(row: &Row) -> Result<User, StorageError> {
         nickname: row.try_get("nickname")?,
         avatar_url: row.try_get("avatar_url")?,
         created_at: rfc3339(row.try_get("created_at")?),
+        roles: Roles::from_stored(&row.try_get::<String>("roles")?),
     })
 }
 
@@ -188,7 +199,7 @@ impl Store {
                     .bind(now)
                     .execute(&mut transaction)
                     .await?;
-                candidate_id
+                candidate_id.clone()
             }
         };
         let inserted = query(
@@ -204,6 +215,17 @@ impl Store {
         .await?
         .rows_affected();
         if inserted == 1 {
+            // A unionid already carried by a user links this identity to it: not a new user.
+            if user_id == candidate_id {
+                record_event(
+                    &mut transaction,
+                    EventType::UserCreated,
+                    Some(&user_id),
+                    json!({"appid": appid}),
+                    now,
+                )
+                .await?;
+            }
             transaction.commit().await?;
         } else {
             // Another login created this identity first: drop our candidate user with it.
@@ -291,7 +313,7 @@ impl Store {
     pub async fn user_record(&self, user_id: &str) -> Result<Option<UserRecord>, StorageError> {
         let row = query(
             "SELECT id, unionid, phone_number, pure_phone_number, country_code, nickname, avatar_url, \
-             created_at, updated_at FROM users WHERE id = $1",
+             created_at, updated_at, roles FROM users WHERE id = $1",
         )
         .bind(user_id)
         .fetch_optional(self.readers())
@@ -310,7 +332,7 @@ impl Store {
     ) -> Result<Vec<UserRecord>, StorageError> {
         let rows = query(
             "SELECT id, unionid, phone_number, pure_phone_number, country_code, nickname, avatar_url, \
-             created_at, updated_at FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2",
+             created_at, updated_at, roles FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2",
         )
         .bind(i64::from(limit))
         .bind(i64::try_from(offset).unwrap_or(i64::MAX))
@@ -331,7 +353,7 @@ impl Store {
             .try_get("n")?)
     }
 
-    async fn user_record_from_row(&self, row: &Row) -> Result<UserRecord, StorageError> {
+    pub(super) async fn user_record_from_row(&self, row: &Row) -> Result<UserRecord, StorageError> {
         let id: String = row.try_get("id")?;
         let identities = query(
             "SELECT appid, openid FROM identities WHERE user_id = $1 ORDER BY created_at, appid, openid",
@@ -364,6 +386,7 @@ impl Store {
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
             identities,
+            roles: Roles::from_stored(&row.try_get::<String>("roles")?),
         })
     }
 
@@ -411,6 +434,18 @@ impl Store {
         if affected != 1 {
             return Ok(None);
         }
+        let fields: Vec<&str> = [("nickname", nickname), ("avatar_url", avatar_url)]
+            .into_iter()
+            .filter_map(|(field, value)| value.map(|_| field))
+            .collect();
+        record_event(
+            &mut transaction,
+            EventType::UserProfileUpdated,
+            Some(user_id),
+            json!({"appid": appid, "fields": fields}),
+            now,
+        )
+        .await?;
         let sql = format!(
             "SELECT {USER_VIEW_COLUMNS} FROM identities i JOIN users u ON u.id = i.user_id \
              WHERE i.appid = $1 AND i.openid = $2 AND u.id = $3"
@@ -426,13 +461,15 @@ impl Store {
         Ok(user)
     }
 
-    /// Store the user's phone number. False if the user does not exist.
+    /// Store the user's phone number (and its `user.phone_bound` event, which does not
+    /// carry the number). False if the user does not exist.
     pub async fn set_phone_number(
         &self,
         user_id: &str,
         phone: &PhoneNumber,
         now: UnixSeconds,
     ) -> Result<bool, StorageError> {
+        let mut transaction = self.begin().await?;
         let affected = query(
             "UPDATE users SET phone_number = $2, pure_phone_number = $3, country_code = $4, updated_at = $5 \
              WHERE id = $1",
@@ -442,10 +479,23 @@ impl Store {
         .bind(&phone.pure_phone_number)
         .bind(&phone.country_code)
         .bind(now)
-        .execute(self.writer())
+        .execute(&mut transaction)
         .await?
         .rows_affected();
-        Ok(affected == 1)
+        if affected != 1 {
+            transaction.rollback().await?;
+            return Ok(false);
+        }
+        record_event(
+            &mut transaction,
+            EventType::UserPhoneBound,
+            Some(user_id),
+            json!({"fields": ["phone_number"]}),
+            now,
+        )
+        .await?;
+        transaction.commit().await?;
+        Ok(true)
     }
 }
 
@@ -485,6 +535,7 @@ mod tests {
             nickname: None,
             avatar_url: None,
             created_at: rfc3339(0),
+            roles: Vec::new(),
         };
         let rendered = format!("{user:?}");
         assert!(

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::storage::UnixSeconds;
 
 /// The claims of an access token (DESIGN.md): issuer, user id, appid, session id, issued
-/// at, expiry.
+/// at, expiry, and the user's roles when they have any.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
     pub iss: String,
@@ -17,6 +17,9 @@ pub struct AccessClaims {
     pub sid: String,
     pub iat: UnixSeconds,
     pub exp: UnixSeconds,
+    /// The user's roles when the token was issued (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 
 /// What a verifier demands of an access token besides a valid EdDSA signature by a

@@ -586,6 +586,7 @@ mod tests {
             sid: "session-1".to_string(),
             iat: 1_700_000_000,
             exp: 1_700_001_800,
+            roles: Vec::new(),
         };
         let pkcs8 = signer.to_pkcs8_der().unwrap();
         let expected = jsonwebtoken::encode(

@@ -123,6 +123,7 @@ mod tests {
                 sid: "session-1".into(),
                 iat: 1_700_000_000,
                 exp: 1_700_001_800,
+                roles: Vec::new(),
             },
             not_before: NotBefore::Absent,
         })

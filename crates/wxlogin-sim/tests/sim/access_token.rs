@@ -293,3 +293,52 @@ async fn the_client_recovers_from_a_token_that_expired_under_it() {
         2
     );
 }
+
+#[tokio::test]
+async fn a_refused_stable_token_is_handed_back_until_a_force_refresh_replaces_it() {
+    let sim = start().await;
+    let (status, body) = sim
+        .post("/sim/tokens/refuse", json!({ "appid": APPID }))
+        .await;
+    assert_eq!(status, 404, "no stable token to refuse yet: {body}");
+    let stuck = token_of(&sim.stable_token_raw(false).await);
+    let (status, body) = sim
+        .post("/sim/tokens/refuse", json!({ "appid": APPID }))
+        .await;
+    assert_eq!((status, &body), (200, &json!({ "refused": true })));
+    assert_eq!(sim.token_verdict(&stuck).await, 40001);
+    // Normal mode keeps handing the refused token back, with the life it has left.
+    let again = sim.stable_token_raw(false).await;
+    assert_eq!(token_of(&again), stuck);
+    assert!(again["expires_in"].as_i64().unwrap() <= 7200, "{again}");
+    let forced = token_of(&sim.stable_token_raw(true).await);
+    assert_ne!(forced, stuck);
+    assert_eq!(
+        sim.token_verdict(&forced).await,
+        87008,
+        "the forced token works"
+    );
+    assert_eq!(token_of(&sim.stable_token_raw(false).await), forced);
+}
+
+#[tokio::test]
+async fn the_client_forces_a_new_token_when_stable_token_hands_back_a_refused_one() {
+    let sim = start().await;
+    let client = sim.client();
+    let stuck = client.access_token(&creds()).await.unwrap();
+    assert!(sim.simulator.refuse_stable_token(APPID));
+    let code = sim.login_code(APPID, "alice").await;
+    client.code2session(&creds(), &code).await.unwrap();
+    let phone = sim.phone_code(APPID, "alice").await;
+    client
+        .get_user_phone_number(&creds(), phone["code"].as_str().unwrap(), None)
+        .await
+        .expect("the forced token cures the 40001");
+    let fresh = client.access_token(&creds()).await.unwrap();
+    assert_ne!(fresh.expose(), stuck.expose());
+    // The first fetch, the refetch that handed the refused token back, the forced one.
+    assert_eq!(
+        sim.simulator.stats().calls_to(Endpoint::StableToken, APPID),
+        3
+    );
+}

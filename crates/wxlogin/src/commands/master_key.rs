@@ -71,6 +71,7 @@ pub struct RotateArgs {
 }
 
 pub fn run(args: MasterKeyArgs) -> anyhow::Result<()> {
+    warn_about_keys_on_the_command_line(&args);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -80,6 +81,38 @@ pub fn run(args: MasterKeyArgs) -> anyhow::Result<()> {
             MasterKeyCommand::Status => status(&args).await,
         }
     })
+}
+
+/// A key given as a flag is readable by every local user in `/proc/PID/cmdline` and lands
+/// in shell history; say so (never the value). clap fills a field from the flag first, so a
+/// value that differs from (or has no) environment variable is the flag's.
+fn warn_about_keys_on_the_command_line(args: &MasterKeyArgs) {
+    let new_key = match &args.command {
+        MasterKeyCommand::Rotate(rotate) => Some(rotate.new_key.as_str()),
+        MasterKeyCommand::Status => None,
+    };
+    let given = [
+        (
+            "--master-key",
+            "WXLOGIN_MASTER_KEY",
+            args.master_key.as_deref(),
+        ),
+        (
+            "--previous-master-key",
+            "WXLOGIN_PREVIOUS_MASTER_KEY",
+            args.previous_master_key.as_deref(),
+        ),
+        ("--new-key", "WXLOGIN_NEW_MASTER_KEY", new_key),
+    ];
+    for (flag, variable, value) in given {
+        let Some(value) = value else { continue };
+        if !std::env::var(variable).is_ok_and(|env| env == value) {
+            eprintln!(
+                "warning: {flag} was given on the command line, where other local users can read \
+                 it (/proc/<pid>/cmdline, shell history); set {variable} in the environment instead"
+            );
+        }
+    }
 }
 
 /// The keys given for opening, and the development key file when that is where the key

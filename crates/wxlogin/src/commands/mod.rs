@@ -1,3 +1,6 @@
+pub mod admin_keys;
+pub mod audit;
+pub mod database;
 pub mod decrypt;
 pub mod demo;
 pub mod keys;

@@ -121,14 +121,59 @@ pub struct ServeArgs {
     /// [default: 10000]
     #[arg(long, env = "WXLOGIN_ACCESS_TOKEN_CACHE_SIZE", value_name = "N")]
     pub access_token_cache_size: Option<usize>,
+    /// Send the caller's openid with getuserphonenumber so WeChat checks the phone code
+    /// is that user's (optional in WeChat's API; one report says WeChat then answers a
+    /// format error) [default: false]
+    #[arg(long, env = "WXLOGIN_PHONE_SEND_OPENID")]
+    pub phone_send_openid: bool,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let settings_layer = settings_layer(&args)?;
     let format = settings_layer.log_format.unwrap_or_default();
     wxlogin_server::telemetry::init(format);
+    warn_about_secrets_on_the_command_line(&args);
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(serve(settings_layer.resolve(), args.sim))
+}
+
+/// The secret-bearing flags and the variable that should carry each instead.
+const SECRET_FLAGS: [(&str, &str); 3] = [
+    ("--secret", "WXLOGIN_SECRET"),
+    ("--master-key", "WXLOGIN_MASTER_KEY"),
+    ("--previous-master-key", "WXLOGIN_PREVIOUS_MASTER_KEY"),
+];
+
+/// A secret given as a flag is readable by every local user in `/proc/PID/cmdline` and
+/// lands in shell history; say so at start (the value itself is never printed).
+fn warn_about_secrets_on_the_command_line(args: &ServeArgs) {
+    for (flag, variable) in secrets_from_flags(args) {
+        tracing::warn!(
+            "{flag} was given on the command line, where other local users can read it \
+             (/proc/<pid>/cmdline, shell history); set {variable} in the environment or use \
+             a --config file instead"
+        );
+    }
+}
+
+/// Which secrets came from a flag rather than the environment. clap fills a field from
+/// the flag first, so a value that differs from (or has no) environment variable is the
+/// flag's.
+fn secrets_from_flags(args: &ServeArgs) -> Vec<(&'static str, &'static str)> {
+    let given = [
+        args.secret.as_deref(),
+        args.master_key.as_deref(),
+        args.previous_master_key.as_deref(),
+    ];
+    SECRET_FLAGS
+        .into_iter()
+        .zip(given)
+        .filter_map(|((flag, variable), value)| {
+            let value = value?;
+            let from_environment = std::env::var(variable).is_ok_and(|env| env == value);
+            (!from_environment).then_some((flag, variable))
+        })
+        .collect()
 }
 
 /// Flags and environment over the config file.
@@ -171,6 +216,8 @@ fn settings_layer(args: &ServeArgs) -> anyhow::Result<SettingsLayer> {
         // A flag can only switch trust on; leave the file's choice otherwise.
         trust_forwarded_for: args.trust_forwarded_for.then_some(true),
         access_token_cache_size: args.access_token_cache_size,
+        // A flag can only switch it on; leave the file's choice otherwise.
+        phone_send_openid: args.phone_send_openid.then_some(true),
     };
     let file = match &args.config {
         Some(path) => SettingsLayer::from_toml_file(path)?,
@@ -328,6 +375,12 @@ mod tests {
         assert_eq!(settings.rate_limit_login_per_ip, 20);
         assert_eq!(settings.rate_limit_phone_per_user, 10);
         assert!(!settings.trust_forwarded_for);
+    }
+
+    #[test]
+    fn the_phone_openid_is_sent_only_when_asked_for() {
+        assert!(!settings(&[]).phone_send_openid);
+        assert!(settings(&["--phone-send-openid"]).phone_send_openid);
     }
 
     #[test]

@@ -1,21 +1,13 @@
 use anyhow::Context;
-use wxlogin_server::at_rest::{sqlite_database_file, MasterKey, SqliteLocation};
-use wxlogin_server::storage::{
-    mask_phone_number, rfc3339, unix_now, Store, StoreOptions, UserRecord,
-};
+use wxlogin_server::storage::{mask_phone_number, rfc3339, unix_now, Actor, Store, UserRecord};
+
+use super::database::{block_on, DatabaseArgs};
 
 /// Inspect users and end their sessions.
 #[derive(clap::Args)]
 pub struct UsersArgs {
-    /// sqlite://PATH or postgres://USER:PASSWORD@HOST/DB.
-    #[arg(
-        long,
-        env = "WXLOGIN_DATABASE_URL",
-        default_value = "sqlite://wxlogin.db",
-        hide_env_values = true,
-        global = true
-    )]
-    pub database_url: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
     #[command(subcommand)]
     pub command: UsersCommand,
 }
@@ -41,40 +33,24 @@ pub enum UsersCommand {
         /// The user id.
         id: String,
     },
+    /// Delete a user's account: identities, session keys, sessions and tokens, in one
+    /// transaction (only its `user.deleted` event stays). Their next login is a new user.
+    Delete {
+        /// The user id.
+        id: String,
+    },
 }
 
 pub fn run(args: UsersArgs) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let store = open_existing_database(&args.database_url).await?;
+    block_on(async {
+        let store = args.database.open_unsealed().await?;
         match args.command {
             UsersCommand::List { limit, offset } => list(&store, limit, offset).await,
             UsersCommand::Show { id } => show(&store, &id).await,
             UsersCommand::Revoke { id } => revoke(&store, &id).await,
+            UsersCommand::Delete { id } => delete(&store, &id).await,
         }
     })
-}
-
-/// Connect to a database that must already exist (an admin command never creates one).
-/// These commands never touch sealed columns, so they need no master key: the store gets
-/// a throw-away key that is never used.
-async fn open_existing_database(database_url: &str) -> anyhow::Result<Store> {
-    if let Some(SqliteLocation::File(path)) = sqlite_database_file(database_url) {
-        anyhow::ensure!(
-            path.exists(),
-            "database file {} does not exist (run `wxlogin migrate` or `wxlogin serve` first)",
-            path.display()
-        );
-    }
-    Store::connect(
-        database_url,
-        &StoreOptions::default(),
-        MasterKey::generate(),
-    )
-    .await
-    .context("cannot open the database")
 }
 
 fn identities_text(user: &UserRecord) -> String {
@@ -85,7 +61,7 @@ fn identities_text(user: &UserRecord) -> String {
         .join(", ")
 }
 
-fn print_table(header: &[&str], rows: &[Vec<String>]) {
+pub(crate) fn print_table(header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|title| title.chars().count()).collect();
     for row in rows {
         for (width, cell) in widths.iter_mut().zip(row) {
@@ -174,7 +150,16 @@ async fn revoke(store: &Store, id: &str) -> anyhow::Result<()> {
         store.user_record(id).await?.is_some(),
         "no user with id {id}"
     );
-    let ended = store.revoke_user_sessions(id, unix_now()).await?;
+    let ended = store.revoke_user(id, Actor::Operator, unix_now()).await?;
     println!("ended {ended} session(s) of user {id}");
+    Ok(())
+}
+
+async fn delete(store: &Store, id: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        store.delete_user(id, Actor::Operator, unix_now()).await?,
+        "no user with id {id}"
+    );
+    println!("deleted user {id}: identities, session keys, sessions and tokens are gone");
     Ok(())
 }

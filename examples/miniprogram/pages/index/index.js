@@ -7,6 +7,13 @@ function describe(action, error) {
       return 'No phone number shared. Tap again whenever you like.';
     case 'decrypt_failed':
       return 'Your WeChat session changed. Please tap "Share phone number" again.';
+    case 'rate_limited':
+    case 'upstream_unavailable':
+      return (
+        action +
+        ' failed: the server is busy. ' +
+        (error.retryAfter !== undefined ? 'Try again in ' + error.retryAfter + ' s.' : 'Try again later.')
+      );
     case 'network_error':
       return action + ' failed: the server could not be reached. Is `wxlogin serve` running at the baseUrl in config.js?';
     default:
@@ -71,7 +78,7 @@ Page({
     return this.run('Logging out', () =>
       app.wxlogin.logout().then((outcome) => {
         this.setData({ user: null });
-        return outcome.serverRevoked ? 'Logged out.' : 'Logged out on this phone (the server could not be told).';
+        return outcome.serverRevoked ? 'Logged out.' : 'Logged out on this phone; the server will be told at the next start.';
       })
     );
   },

@@ -1,0 +1,257 @@
+//! What the team's backend and operators do to users: search, roles, deletion. Each change
+//! writes its event (and, for admin keys and operators, its audit entry) in its own
+//! transaction.
+
+use serde_json::json;
+
+use super::events::{record_audit, record_event, Actor, EventType, RevocationReason};
+use super::sessions::{record_revocations, revoke_all_of_user};
+use super::sql::query;
+use super::{StorageError, Store, UnixSeconds, UserRecord};
+use crate::domain::Roles;
+
+/// Where a page of users starts: after the user created at `created_at` with id `id` (the
+/// order is `created_at, id`, stable while users are added).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserCursor {
+    pub created_at: UnixSeconds,
+    pub id: String,
+}
+
+impl UserCursor {
+    /// The opaque text handed out as `next_cursor`.
+    pub fn encode(&self) -> String {
+        format!("{}.{}", self.created_at, self.id)
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let (created_at, id) = text.split_once('.')?;
+        let id_ok = !id.is_empty()
+            && id.len() <= 64
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !id_ok {
+            return None;
+        }
+        Some(UserCursor {
+            created_at: created_at.parse().ok()?,
+            id: id.to_owned(),
+        })
+    }
+}
+
+const RECORD_COLUMNS: &str =
+    "u.id, u.unionid, u.phone_number, u.pure_phone_number, u.country_code, \
+     u.nickname, u.avatar_url, u.created_at, u.updated_at, u.roles";
+
+impl Store {
+    /// Users matching `q` exactly by user id, openid, unionid or full phone number, or by
+    /// nickname prefix (every user when `q` is empty), in a stable order, `limit` after
+    /// `after`. Each exact match is an index look-up.
+    pub async fn search_users(
+        &self,
+        q: &str,
+        after: Option<&UserCursor>,
+        limit: u32,
+    ) -> Result<Vec<UserRecord>, StorageError> {
+        let (after_created, after_id) = after.map_or((i64::MIN, ""), |cursor| {
+            (cursor.created_at, cursor.id.as_str())
+        });
+        let q = q.trim();
+        let page = "(u.created_at > $2 OR (u.created_at = $2 AND u.id > $3)) \
+                    ORDER BY u.created_at, u.id LIMIT $4";
+        let rows = if q.is_empty() {
+            let sql = format!("SELECT {RECORD_COLUMNS} FROM users u WHERE $1 = '' AND {page}");
+            query(&sql)
+                .bind(q)
+                .bind(after_created)
+                .bind(after_id)
+                .bind(i64::from(limit))
+                .fetch_all(self.readers())
+                .await?
+        } else {
+            // A nickname prefix as a range (an index range scan on both databases, with no
+            // LIKE escaping): every string that starts with q sorts in [q, q + U+10FFFF).
+            let sql = format!(
+                "SELECT {RECORD_COLUMNS} FROM users u WHERE u.id IN ( \
+                   SELECT id FROM users WHERE id = $1 \
+                   UNION SELECT user_id FROM identities WHERE openid = $1 \
+                   UNION SELECT id FROM users WHERE unionid = $1 \
+                   UNION SELECT user_id FROM identities WHERE unionid = $1 \
+                   UNION SELECT id FROM users WHERE phone_number = $1 \
+                   UNION SELECT id FROM users WHERE pure_phone_number = $1 \
+                   UNION SELECT id FROM users WHERE nickname >= $1 AND nickname < $5 \
+                 ) AND {page}"
+            );
+            query(&sql)
+                .bind(q)
+                .bind(after_created)
+                .bind(after_id)
+                .bind(i64::from(limit))
+                .bind(format!("{q}\u{10FFFF}"))
+                .fetch_all(self.readers())
+                .await?
+        };
+        let mut records = Vec::with_capacity(rows.len());
+        for row in &rows {
+            records.push(self.user_record_from_row(row).await?);
+        }
+        Ok(records)
+    }
+
+    /// Replace a user's roles; tokens issued from now on carry them. False if there is no
+    /// such user.
+    pub async fn set_roles(
+        &self,
+        user_id: &str,
+        roles: &Roles,
+        actor: Actor<'_>,
+        now: UnixSeconds,
+    ) -> Result<bool, StorageError> {
+        let mut transaction = self.begin().await?;
+        let affected = query("UPDATE users SET roles = $2, updated_at = $3 WHERE id = $1")
+            .bind(user_id)
+            .bind(roles.to_stored())
+            .bind(now)
+            .execute(&mut transaction)
+            .await?
+            .rows_affected();
+        if affected != 1 {
+            transaction.rollback().await?;
+            return Ok(false);
+        }
+        record_event(
+            &mut transaction,
+            EventType::UserRolesChanged,
+            Some(user_id),
+            json!({"roles": roles.as_slice(), "by": actor.as_str()}),
+            now,
+        )
+        .await?;
+        record_audit(
+            &mut transaction,
+            actor,
+            "user.roles_changed",
+            Some(user_id),
+            now,
+        )
+        .await?;
+        transaction.commit().await?;
+        Ok(true)
+    }
+
+    /// End every session of a user at once (admin revoke); returns how many were live.
+    pub async fn revoke_user(
+        &self,
+        user_id: &str,
+        actor: Actor<'_>,
+        now: UnixSeconds,
+    ) -> Result<u64, StorageError> {
+        let mut transaction = self.begin().await?;
+        let revoked = revoke_all_of_user(&mut transaction, user_id, now).await?;
+        record_revocations(&mut transaction, &revoked, RevocationReason::Admin, now).await?;
+        record_audit(
+            &mut transaction,
+            actor,
+            "user.sessions_revoked",
+            Some(user_id),
+            now,
+        )
+        .await?;
+        transaction.commit().await?;
+        Ok(revoked.len() as u64)
+    }
+
+    /// Delete a user and everything that is theirs, in one transaction: identities, session
+    /// keys, sessions and refresh tokens, login codes, and their earlier events. What stays
+    /// is the deletion's own events (`session.revoked` with reason `deleted` for each live
+    /// session, then `user.deleted`). The same WeChat user's next login creates a new user.
+    /// False if there was no such user.
+    pub async fn delete_user(
+        &self,
+        user_id: &str,
+        actor: Actor<'_>,
+        now: UnixSeconds,
+    ) -> Result<bool, StorageError> {
+        let mut transaction = self.begin().await?;
+        // Writing first takes SQLite's write lock at once (the busy timeout applies).
+        let revoked = revoke_all_of_user(&mut transaction, user_id, now).await?;
+        let identities = query("SELECT appid, openid FROM identities WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_all(&mut transaction)
+            .await?;
+        for identity in &identities {
+            let appid: String = identity.try_get("appid")?;
+            let openid: String = identity.try_get("openid")?;
+            query("DELETE FROM session_keys WHERE appid = $1 AND openid = $2")
+                .bind(&appid)
+                .bind(&openid)
+                .execute(&mut transaction)
+                .await?;
+        }
+        query("DELETE FROM login_codes WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut transaction)
+            .await?;
+        query("DELETE FROM events WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut transaction)
+            .await?;
+        // Identities, sessions and their refresh tokens go with the user (ON DELETE CASCADE).
+        let deleted = query("DELETE FROM users WHERE id = $1")
+            .bind(user_id)
+            .execute(&mut transaction)
+            .await?
+            .rows_affected();
+        if deleted != 1 {
+            transaction.rollback().await?;
+            return Ok(false);
+        }
+        record_revocations(&mut transaction, &revoked, RevocationReason::Deleted, now).await?;
+        record_event(
+            &mut transaction,
+            EventType::UserDeleted,
+            Some(user_id),
+            json!({"by": actor.as_str()}),
+            now,
+        )
+        .await?;
+        record_audit(&mut transaction, actor, "user.deleted", Some(user_id), now).await?;
+        transaction.commit().await?;
+        Ok(true)
+    }
+}
+
+/// One WeChat identity of a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityRecord {
+    pub appid: String,
+    pub openid: String,
+    pub unionid: Option<String>,
+    pub created_at: UnixSeconds,
+}
+
+impl Store {
+    /// A user's identities, oldest first.
+    pub async fn user_identities(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<IdentityRecord>, StorageError> {
+        query(
+            "SELECT appid, openid, unionid, created_at FROM identities WHERE user_id = $1 \
+             ORDER BY created_at, appid, openid",
+        )
+        .bind(user_id)
+        .fetch_all(self.readers())
+        .await?
+        .iter()
+        .map(|row| {
+            Ok(IdentityRecord {
+                appid: row.try_get("appid")?,
+                openid: row.try_get("openid")?,
+                unionid: row.try_get("unionid")?,
+                created_at: row.try_get("created_at")?,
+            })
+        })
+        .collect()
+    }
+}
