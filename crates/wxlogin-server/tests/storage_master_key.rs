@@ -345,3 +345,39 @@ async fn a_value_a_server_rewrites_between_read_and_write_is_kept() {
         );
     }
 }
+
+#[tokio::test]
+async fn instances_in_either_pass_of_the_restart_open_what_the_other_writes() {
+    for db in fresh_stores().await {
+        let (old, new) = (db.master_key.clone(), MasterKey::generate());
+        // First pass: the old key still seals, the new one already opens.
+        let first_pass =
+            open_with(&db, MasterKeys::new(old.clone()).with_previous(new.clone())).await;
+        // Second pass: the new key seals, the old one still opens.
+        let second_pass = rolling(&db, &new).await;
+        second_pass
+            .save_session_key(APPID, "by-second", &session_key(2), 100)
+            .await
+            .unwrap();
+        first_pass
+            .save_session_key(APPID, "by-first", &session_key(1), 100)
+            .await
+            .unwrap();
+        for store in [&first_pass, &second_pass] {
+            assert_eq!(
+                store.session_key(APPID, "by-second").await.unwrap(),
+                Some(session_key(2)),
+                "{}",
+                db.label
+            );
+            assert_eq!(
+                store.session_key(APPID, "by-first").await.unwrap(),
+                Some(session_key(1)),
+                "{}",
+                db.label
+            );
+        }
+        // An instance left on the old key alone is what the first pass avoids.
+        assert!(db.store.session_key(APPID, "by-second").await.is_err());
+    }
+}
