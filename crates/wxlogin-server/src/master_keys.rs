@@ -8,8 +8,9 @@
 //! with each previous key: AES-GCM's tag tells a wrong key apart, so trying is safe.
 //!
 //! The roll (docs/production.md, "Rotating the master key"): instances restart with the new
-//! key current and the old one previous; `wxlogin master-key rotate` re-seals what is still
-//! under the old key; then the previous key is dropped.
+//! key as a previous key (opening only), then again with it current and the old one
+//! previous; `wxlogin master-key rotate` re-seals what is still under the old key; then the
+//! previous key is dropped. "Previous" means "opens, never seals", whichever key is older.
 
 use std::fmt;
 use std::io::Write;
