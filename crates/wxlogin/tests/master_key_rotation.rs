@@ -189,6 +189,7 @@ impl Client {
 /// Logins, /v1/me, phone numbers and refreshes against `server` until `stop`; what failed,
 /// and the sessions with the refresh tokens they hold now.
 async fn load(
+    name: &'static str,
     client: Arc<Client>,
     server: Arc<ServerProcess>,
     mut sessions: Vec<Session>,
@@ -200,7 +201,7 @@ async fn load(
     while !stop.load(Ordering::Relaxed) {
         let index = round % sessions.len();
         let outcome = async {
-            let fresh = client.login(&server, &format!("during-{round}")).await?;
+            let fresh = client.login(&server, &format!("{name}-{round}")).await?;
             client.check(&server, &fresh).await?;
             client.check(&server, &sessions[index]).await?;
             client.refresh(&server, &mut sessions[index]).await
@@ -284,6 +285,7 @@ async fn roll_the_master_key(dir: &LogDir, url: &str) {
     let stop = Arc::new(AtomicBool::new(false));
     let requests = Arc::new(AtomicUsize::new(0));
     let running = tokio::spawn(load(
+        "during",
         client.clone(),
         rolling.clone(),
         sessions.clone(),
@@ -553,4 +555,151 @@ async fn a_key_on_the_rotate_command_line_is_warned_about_and_not_printed() {
         rotation.output
     );
     assert!(!rotation.output.contains(&new) && !rotation.output.contains(&old));
+}
+
+/// Two instances on one PostgreSQL database, restarted one at a time in the two passes of
+/// docs/production.md: at every moment both answer for every user, whichever instance
+/// last wrote the user's session key; then the rotation runs under load on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_roll_the_master_key_one_restart_at_a_time_on_postgres() {
+    let Some(admin_url) = postgres_or_skip("two_instances_roll_the_master_key") else {
+        return;
+    };
+    let database = FreshDatabase::create(&admin_url).await;
+    let url = database.url.clone();
+    let dir = LogDir::new("master-key-two-instances");
+    let sim = Simulator::new(SimConfig::default());
+    let sim_handle = sim.clone().spawn_on_loopback().await.unwrap();
+    let client = Arc::new(Client {
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap(),
+        sim,
+    });
+    let (old, new) = (key_text(9), key_text(10));
+    let first_pass = [
+        "--master-key",
+        old.as_str(),
+        "--previous-master-key",
+        new.as_str(),
+    ];
+    let second_pass = [
+        "--master-key",
+        new.as_str(),
+        "--previous-master-key",
+        old.as_str(),
+    ];
+    let start = |name: &'static str, keys: Vec<&str>| {
+        let keys: Vec<String> = keys.into_iter().map(str::to_owned).collect();
+        let (dir, url, wechat) = (
+            dir.path().to_owned(),
+            url.clone(),
+            sim_handle.base_url.clone(),
+        );
+        async move {
+            let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+            start_server(&dir, &url, name, &wechat, &keys).await
+        }
+    };
+    let mut instances = [
+        start("a-old", vec!["--master-key", &old]).await,
+        start("b-old", vec!["--master-key", &old]).await,
+    ];
+    let mut sessions = Vec::new();
+
+    // Each step: restart one instance with `keys`, then a user logs in on each instance and
+    // every user so far is checked on both (their session keys were written by either).
+    let steps: [(usize, &'static str, &[&str]); 4] = [
+        (0, "a-first-pass", &first_pass),
+        (1, "b-first-pass", &first_pass),
+        (0, "a-second-pass", &second_pass),
+        (1, "b-second-pass", &second_pass),
+    ];
+    for (step, (index, name, keys)) in steps.into_iter().enumerate() {
+        let replaced = std::mem::replace(&mut instances[index], start(name, keys.to_vec()).await);
+        replaced.kill().await.unwrap();
+        for (on, instance) in instances.iter().enumerate() {
+            let user = format!("step-{step}-on-{on}");
+            sessions.push(client.login(instance, &user).await.unwrap());
+        }
+        for instance in &instances {
+            client.check_all(instance, &sessions).await;
+        }
+    }
+
+    // Rotate while both instances take logins, /v1/me and phone numbers.
+    let [a, b] = instances;
+    let (a, b) = (Arc::new(a), Arc::new(b));
+    let stop = Arc::new(AtomicBool::new(false));
+    let requests = Arc::new(AtomicUsize::new(0));
+    // Each load refreshes its own users: a refresh token presented twice revokes its session.
+    let half = sessions.len() / 2;
+    let loads: Vec<_> = [
+        ("during-on-a", a.clone(), sessions[..half].to_vec()),
+        ("during-on-b", b.clone(), sessions[half..].to_vec()),
+    ]
+    .into_iter()
+    .map(|(name, instance, own)| {
+        tokio::spawn(load(
+            name,
+            client.clone(),
+            instance,
+            own,
+            stop.clone(),
+            requests.clone(),
+        ))
+    })
+    .collect();
+    while requests.load(Ordering::Relaxed) < 2 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let rotation = master_key_command(
+        &["rotate", "--batch-size", "3"],
+        &[
+            ("WXLOGIN_DATABASE_URL", url.as_str()),
+            ("WXLOGIN_MASTER_KEY", old.as_str()),
+            ("WXLOGIN_NEW_MASTER_KEY", new.as_str()),
+        ],
+    )
+    .await;
+    let done = requests.load(Ordering::Relaxed);
+    while requests.load(Ordering::Relaxed) < done + 2 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut failures = Vec::new();
+    sessions.clear();
+    for load in loads {
+        let (failed, refreshed) = load.await.unwrap();
+        failures.extend(failed);
+        sessions.extend(refreshed);
+    }
+    assert!(
+        rotation.success,
+        "{}\n{}{}",
+        rotation.output,
+        a.log(),
+        b.log()
+    );
+    assert!(failures.is_empty(), "{failures:?}\n{}{}", a.log(), b.log());
+
+    // The previous key dropped on both: every user still works on both.
+    for instance in [a, b] {
+        let Ok(instance) = Arc::try_unwrap(instance) else {
+            panic!("the load has stopped using the instance");
+        };
+        instance.kill().await.unwrap();
+    }
+    let after = [
+        start("a-new", vec!["--master-key", &new]).await,
+        start("b-new", vec!["--master-key", &new]).await,
+    ];
+    for instance in &after {
+        client.check_all(instance, &sessions).await;
+    }
+    for instance in after {
+        instance.kill().await.unwrap();
+    }
+    database.drop_database().await;
 }
