@@ -149,6 +149,13 @@ export interface WxLoginClient {
    * encrypted with a rotated session key.
    */
   bindPhoneNumber(event: GetPhoneNumberEvent): Promise<PhoneNumber>;
+  /**
+   * Closes the account: DELETE /v1/me. The server removes the user with every session
+   * and token; the stored session is cleared. The next login of the same WeChat user
+   * creates a new user with a new id. Never logs in first: with no session stored it
+   * rejects with `not_logged_in`. On any failure the account and the session stay.
+   */
+  deleteAccount(): Promise<void>;
   /** A fresh access token, e.g. for wx.uploadFile; logs in or refreshes only when needed. */
   accessToken(): Promise<string>;
   /** The user stored with the session, without a request; null when logged out. */

@@ -1,12 +1,14 @@
 'use strict';
 /*
  * wxlogin mini program client: login, token storage, one shared refresh, re-login,
- * phone number binding, against a wxlogin server (see DESIGN.md, "HTTP API").
+ * phone number binding, account deletion, against a wxlogin server (see DESIGN.md,
+ * "HTTP API").
  *
  * Dependency-free CommonJS. It uses only the `wx` global (wx.login, wx.request,
  * wx.getStorageSync / setStorageSync / removeStorageSync), so a mini program can
  * `require` a copy of this file; it never uses Node APIs, fetch, URL, async/await or
  * classes, so it runs on old base libraries without the "enhanced compile" option.
+ * uni.js and taro.js hand it the same few calls built from uni.* and Taro.*.
  *
  * Tokens are kept in storage and sent in Authorization headers to the origins allowed to
  * receive them, and nowhere else: nothing in this file logs, and error messages never
@@ -808,6 +810,21 @@ function createClient(options) {
     );
   }
 
+  // Closes the account (DELETE /v1/me): the server removes the user with every session
+  // and token, so there is nothing left to log out. Never logs in first: with no session
+  // stored, a login would create an account only to delete it.
+  function deleteAccount() {
+    if (!readSession() && !pendingLogin && !pendingRefresh) return Promise.reject(notLoggedIn());
+    return request({ url: '/v1/me', method: 'DELETE' }).then(function () {
+      // A login or refresh still in flight belongs to the closed account: it must not
+      // store tokens afterwards.
+      generation += 1;
+      pendingLogin = null;
+      pendingRefresh = null;
+      clearSession();
+    });
+  }
+
   function accessToken() {
     return ensureSession().then(function (session) {
       return session.access_token;
@@ -849,6 +866,7 @@ function createClient(options) {
     me: guarded(me),
     updateProfile: guarded(updateProfile),
     bindPhoneNumber: guarded(bindPhoneNumber),
+    deleteAccount: guarded(deleteAccount),
     accessToken: guarded(accessToken),
     retryLogout: guarded(retryLogout),
     currentUser: currentUser,

@@ -1,13 +1,22 @@
 'use strict';
-// A simulated phone for the tests: a fake wx bound to one simulated WeChat user, and a
-// wxlogin client that uses it.
+// A simulated phone for the tests: a fake runtime (wx, uni-app's uni or Taro) bound to one
+// simulated WeChat user, and the wxlogin client made for that runtime.
 
 const path = require('node:path');
 const { createFakeWx } = require('./fake-wx');
-const { createClient } = require(path.join(__dirname, '..', 'wxlogin.js'));
+const { createFakeUni } = require('./fake-uni');
+const { createFakeTaro } = require('./fake-taro');
 
+const PACKAGE_DIR = path.join(__dirname, '..');
 const STORAGE_KEY = 'wxlogin.session';
 let usersMade = 0;
+
+// Each runtime: its fake, the module its apps load, and the option that takes its API.
+const RUNTIMES = {
+  wx: { fake: createFakeWx, api: (fake) => fake.wx, module: 'wxlogin.js', option: 'wx' },
+  uni: { fake: createFakeUni, api: (fake) => fake.uni, module: 'uni.js', option: 'uni' },
+  taro: { fake: createFakeTaro, api: (fake) => fake.taro, module: 'taro.js', option: 'taro' },
+};
 
 // A WeChat user no other test uses, so tests do not share sessions or rate limits.
 function uniqueUser(label) {
@@ -15,27 +24,35 @@ function uniqueUser(label) {
   return `${label}-${process.pid}-${Date.now()}-${usersMade}`;
 }
 
+// `clientOptions.runtime` ('wx' by default, 'uni' or 'taro') picks the runtime; the rest
+// goes to createClient.
 function newDevice(server, label, clientOptions = {}) {
+  const { runtime: runtimeName = 'wx', ...defaultOptions } = clientOptions;
+  const runtime = RUNTIMES[runtimeName];
+  if (!runtime) throw new Error(`no such runtime: ${runtimeName}`);
+  const { createClient } = require(path.join(PACKAGE_DIR, runtime.module));
   const user = uniqueUser(label);
-  const fake = createFakeWx({ simUrl: server.simUrl, appid: server.appid, user });
-  const startClient = (options = clientOptions) =>
-    createClient({ baseUrl: server.baseUrl, appid: server.appid, wx: fake.wx, ...options });
+  const fake = runtime.fake({ simUrl: server.simUrl, appid: server.appid, user });
+  const api = runtime.api(fake);
+  const startClient = (options = defaultOptions) =>
+    createClient({ baseUrl: server.baseUrl, appid: server.appid, [runtime.option]: api, ...options });
   // Copied with their accessors, so that `device.offline = true` reaches the fake.
   const device = Object.defineProperties({}, Object.getOwnPropertyDescriptors(fake));
   return Object.assign(device, {
     user,
+    runtime: runtimeName,
     client: startClient(),
     // The app started again on the same phone: a new client on the same storage.
     restart(options) {
       return startClient(options);
     },
     session() {
-      return fake.wx.getStorageSync(STORAGE_KEY);
+      return api.getStorageSync(STORAGE_KEY);
     },
     editSession(change) {
-      const session = fake.wx.getStorageSync(STORAGE_KEY);
+      const session = api.getStorageSync(STORAGE_KEY);
       change(session);
-      fake.wx.setStorageSync(STORAGE_KEY, session);
+      api.setStorageSync(STORAGE_KEY, session);
     },
   });
 }
@@ -59,4 +76,4 @@ async function waitFor(condition, what, timeoutMs = 5000) {
   }
 }
 
-module.exports = { newDevice, uniqueUser, makeStale, sleep, waitFor, STORAGE_KEY };
+module.exports = { newDevice, uniqueUser, makeStale, sleep, waitFor, STORAGE_KEY, RUNTIMES: Object.keys(RUNTIMES) };

@@ -100,6 +100,36 @@ test('the sample mini program logs in, shares a phone number, answers who am I a
   assert.equal(fake.count('/v1/logout', 'POST'), 1);
 });
 
+test('the sample mini program closes the account only after the user confirms; the next login is a new user', async () => {
+  const { page } = launchExample({ baseUrl: server.baseUrl, appid: server.appid, simulatorUrl: server.simUrl });
+  await page.onLogin();
+  const userId = page.data.user.id;
+  fake.clearRequests();
+  const modalsBefore = fake.modals.length;
+
+  fake.answerModal('cancel');
+  await page.onCloseAccount();
+  assert.equal(fake.modals.length, modalsBefore + 1, 'a confirmation was shown');
+  const dialog = fake.modals[modalsBefore];
+  assert.match(dialog.title, /close your account/i);
+  assert.match(dialog.content, /cannot be undone/);
+  assert.equal(page.data.status, 'Your account stays.');
+  assert.equal(page.data.loggedIn, true);
+  assert.equal(fake.count('/v1/me', 'DELETE'), 0, 'cancel sends nothing');
+
+  fake.answerModal('confirm');
+  await page.onCloseAccount();
+  assert.equal(page.data.status, 'Account closed. Logging in again starts a new account.');
+  assert.equal(page.data.user, null);
+  assert.equal(page.data.loggedIn, false);
+  assert.equal(fake.count('/v1/me', 'DELETE'), 1);
+  assert.equal(fake.requests.find((r) => r.method === 'DELETE').status, 204);
+
+  await page.onLogin();
+  assert.equal(page.data.status, 'Logged in.');
+  assert.notEqual(String(page.data.user.id), String(userId), 'a new account');
+});
+
 test('the sample mini program keeps its session across launches and tells the user when the server is down', async () => {
   const first = launchExample({ baseUrl: server.baseUrl, appid: server.appid, simulatorUrl: server.simUrl });
   await first.page.onLogin();

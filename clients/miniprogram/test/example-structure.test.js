@@ -118,8 +118,9 @@ test('each page has balanced WXML whose event handlers exist on its Page definit
   }
 });
 
-test('the index page offers log in, share phone number (open-type getPhoneNumber) and who am I', () => {
+test('the index page offers log in, share phone number (open-type getPhoneNumber), who am I and close account', () => {
   const wxml = fs.readFileSync(path.join(PROJECT, 'pages', 'index', 'index.wxml'), 'utf8');
+  assert.match(wxml, /<button[^>]*type="warn"[^>]*bindtap="onCloseAccount"[^>]*>Close account<\/button>/);
   assert.match(wxml, /<button[^>]*bindtap="onLogin"[^>]*>Log in<\/button>/);
   assert.match(wxml, /<button[^>]*open-type="getPhoneNumber"[^>]*bindgetphonenumber="onGetPhoneNumber"[^>]*>Share phone number<\/button>/);
   assert.match(wxml, /<button[^>]*bindtap="onWhoAmI"[^>]*>Who am I<\/button>/);

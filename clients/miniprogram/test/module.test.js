@@ -22,6 +22,20 @@ test('the module needs nothing a mini program lacks: no require, Node globals, f
   assert.match(code, /module\.exports\s*=/);
 });
 
+test('the uni-app and Taro adapters are ES5 that needs nothing a mini program lacks, and require only ./wxlogin.js', () => {
+  for (const adapter of ['uni.js', 'taro.js', 'index.js']) {
+    const adapterCode = fs
+      .readFileSync(path.join(__dirname, '..', adapter), 'utf8')
+      .replace(/\/\*[\s\S]*?\*\//g, '')
+      .replace(/\/\/.*$/gm, '');
+    const required = [...adapterCode.matchAll(/\brequire\s*\(([^)]*)\)/g)].map((match) => match[1].trim());
+    assert.deepEqual(required, ["'./wxlogin.js'"], `${adapter} requires ${required.join(', ')}`);
+    for (const forbidden of [/\bprocess\./, /\bBuffer\b/, /\bfetch\s*\(/, /\basync\b/, /\bawait\b/, /\bconsole\b/, /\bclass\b/, /\bnew URL\b/, /=>/, /\b(?:let|const)\b/]) {
+      assert.doesNotMatch(adapterCode, forbidden, `${adapter} uses ${forbidden}`);
+    }
+  }
+});
+
 test('the TypeScript declarations name every method the client has', () => {
   const client = createClient({ baseUrl: 'https://login.example.com', wx: {} });
   for (const method of Object.keys(client)) {

@@ -103,6 +103,7 @@ impl MasterKey {
         match std::fs::read_to_string(path) {
             Ok(text) => {
                 let text = Zeroizing::new(text);
+                refuse_if_others_can_access(path).map_err(file_error)?;
                 let key = MasterKey::from_base64(&text)
                     .map_err(|_| file_error("does not hold standard base64 of 32 bytes".into()))?;
                 return Ok((key, false));
@@ -195,6 +196,27 @@ impl fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("MasterKey(<redacted>)")
     }
+}
+
+/// The dev key file opens every sealed session key: one that group or others can read (or
+/// write) is refused rather than used, as ssh refuses such a private key.
+fn refuse_if_others_can_access(path: &Path) -> Result<(), String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|error| error.to_string())?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "is accessible to group or others (mode {mode:04o}); run chmod 600 on it"
+            ));
+        }
+    }
+    let _ = path;
+    Ok(())
 }
 
 /// Where the master key in use came from.

@@ -27,9 +27,22 @@ pub const DEFAULT_WECHAT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_DB_MAX_CONNECTIONS: u32 = 10;
 pub const DEFAULT_DB_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_DB_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
-/// A client gets this long to send a request's head, and again its body; slower ones are
-/// disconnected, so stalled connections cannot pile up.
+/// A client gets this long to send a request's head (a new connection: its first one),
+/// and again its whole body; slower ones are disconnected, so stalled connections cannot
+/// pile up.
 pub const DEFAULT_REQUEST_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection with no request in flight is closed after this long: long enough for a
+/// mini program to reuse it between taps, short enough that parked ones do not pile up.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Open connections at once (also bounded by the open-files limit); at the cap the
+/// longest-idle connection is closed to make room.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Off by default: behind a proxy (the documented deployment) every connection comes from
+/// the proxy's address.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 0;
+/// How long shutdown lets requests in flight finish: under systemd's default stop
+/// timeout (90 s) and the usual orchestrator grace periods (30 s).
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Logins per [`DEFAULT_RATE_LIMIT_PERIOD`] from one client address (sustained), and at
 /// once: enough for a family or an office behind one NAT, too few to burn the app's
 /// WeChat quota.
@@ -132,8 +145,17 @@ pub struct Settings {
     /// PostgreSQL `statement_timeout`; SQLite `busy_timeout` (how long a write waits
     /// for another writer's lock).
     pub db_statement_timeout: Duration,
-    /// Deadline for reading a request's head, and again for its body.
+    /// Deadline for reading a request's head (a new connection's first head counts from
+    /// the connect), and again for its whole body.
     pub request_read_timeout: Duration,
+    /// A connection with no request in flight is closed after this long.
+    pub idle_timeout: Duration,
+    /// Most open connections (lowered to what the open-files limit allows).
+    pub max_connections: usize,
+    /// Most open connections from one client address; 0 turns the cap off.
+    pub max_connections_per_ip: usize,
+    /// How long shutdown waits for requests in flight before closing their connections.
+    pub shutdown_timeout: Duration,
     /// `POST /v1/login` per client address per `rate_limit_period`; 0 turns it off.
     pub rate_limit_login_per_ip: u32,
     pub rate_limit_login_burst: u32,
@@ -176,6 +198,10 @@ impl Settings {
             db_acquire_timeout: DEFAULT_DB_ACQUIRE_TIMEOUT,
             db_statement_timeout: DEFAULT_DB_STATEMENT_TIMEOUT,
             request_read_timeout: DEFAULT_REQUEST_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT,
             rate_limit_login_per_ip: DEFAULT_RATE_LIMIT_LOGIN_PER_IP,
             rate_limit_login_burst: DEFAULT_RATE_LIMIT_LOGIN_BURST,
             rate_limit_phone_per_user: DEFAULT_RATE_LIMIT_PHONE_PER_USER,
@@ -258,6 +284,11 @@ impl Settings {
                 "a rate limit allows more requests than the period has nanoseconds".to_owned(),
             ));
         }
+        if self.idle_timeout.is_zero() || self.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "the idle timeout and the connection limit must be positive".to_owned(),
+            ));
+        }
         if self.body_limit == 0 {
             return Err(ConfigError::Invalid(
                 "body limit must be positive".to_owned(),
@@ -317,6 +348,13 @@ pub struct SettingsLayer {
     pub db_statement_timeout: Option<u64>,
     /// Seconds.
     pub request_read_timeout: Option<u64>,
+    /// Seconds.
+    pub idle_timeout: Option<u64>,
+    pub max_connections: Option<usize>,
+    /// 0 turns the cap off.
+    pub max_connections_per_ip: Option<usize>,
+    /// Seconds.
+    pub shutdown_timeout: Option<u64>,
     /// Per period; 0 turns the limit off.
     pub rate_limit_login_per_ip: Option<u32>,
     pub rate_limit_login_burst: Option<u32>,
@@ -402,6 +440,10 @@ impl SettingsLayer {
             db_acquire_timeout: self.db_acquire_timeout.or(lower.db_acquire_timeout),
             db_statement_timeout: self.db_statement_timeout.or(lower.db_statement_timeout),
             request_read_timeout: self.request_read_timeout.or(lower.request_read_timeout),
+            idle_timeout: self.idle_timeout.or(lower.idle_timeout),
+            max_connections: self.max_connections.or(lower.max_connections),
+            max_connections_per_ip: self.max_connections_per_ip.or(lower.max_connections_per_ip),
+            shutdown_timeout: self.shutdown_timeout.or(lower.shutdown_timeout),
             rate_limit_login_per_ip: self
                 .rate_limit_login_per_ip
                 .or(lower.rate_limit_login_per_ip),
@@ -482,6 +524,15 @@ impl SettingsLayer {
                 .request_read_timeout
                 .map(secs)
                 .unwrap_or(DEFAULT_REQUEST_READ_TIMEOUT),
+            idle_timeout: self.idle_timeout.map(secs).unwrap_or(DEFAULT_IDLE_TIMEOUT),
+            max_connections: self.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+            max_connections_per_ip: self
+                .max_connections_per_ip
+                .unwrap_or(DEFAULT_MAX_CONNECTIONS_PER_IP),
+            shutdown_timeout: self
+                .shutdown_timeout
+                .map(secs)
+                .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT),
             rate_limit_login_per_ip: self
                 .rate_limit_login_per_ip
                 .unwrap_or(DEFAULT_RATE_LIMIT_LOGIN_PER_IP),
@@ -619,6 +670,24 @@ mod tests {
         assert!(settings.validate().is_err());
         settings.rate_limit_period = Duration::from_secs(1);
         settings.validate().unwrap();
+    }
+
+    #[test]
+    fn connection_limits_come_from_the_file_and_zero_idle_or_cap_is_refused() {
+        let layer = SettingsLayer::from_toml_str(
+            "idle_timeout = 0\nmax_connections = 500\nmax_connections_per_ip = 8\nshutdown_timeout = 0\n[[apps]]\nappid = \"wxaaaaaaaaaaaaaaaa\"\nsecret = \"a\"\n",
+        )
+        .unwrap();
+        let mut settings = layer.resolve();
+        assert_eq!(settings.max_connections, 500);
+        assert_eq!(settings.max_connections_per_ip, 8);
+        // No drain at all is a valid choice; no idle time is not.
+        assert_eq!(settings.shutdown_timeout, Duration::ZERO);
+        assert!(settings.validate().is_err());
+        settings.idle_timeout = Duration::from_secs(1);
+        settings.validate().unwrap();
+        settings.max_connections = 0;
+        assert!(settings.validate().is_err());
     }
 
     #[test]

@@ -13,6 +13,10 @@ pub const UPSTREAM_LATENCY_SECONDS: &str = "wxlogin_upstream_latency_seconds";
 pub const ACTIVE_SESSIONS: &str = "wxlogin_active_sessions";
 pub const HTTP_REQUESTS_TOTAL: &str = "wxlogin_http_requests_total";
 
+/// How old the database gauges (live sessions) may be: they are recounted this often in
+/// the background instead of on every scrape.
+pub const GAUGE_REFRESH_PERIOD: Duration = Duration::from_secs(5);
+
 const LATENCY_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
@@ -56,7 +60,10 @@ fn describe() {
         metrics::Unit::Seconds,
         "Latency of HTTP calls to WeChat by endpoint and errcode"
     );
-    metrics::describe_gauge!(ACTIVE_SESSIONS, "Sessions neither expired nor revoked");
+    metrics::describe_gauge!(
+        ACTIVE_SESSIONS,
+        "Sessions neither expired nor revoked (recounted every few seconds)"
+    );
     metrics::describe_counter!(HTTP_REQUESTS_TOTAL, "HTTP requests by route and status");
 }
 

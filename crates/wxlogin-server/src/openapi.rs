@@ -2,7 +2,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, health, jwks, login, me, metrics};
+use crate::routes::{admin, discovery, health, introspect, jwks, login, me, metrics};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,6 +30,9 @@ use crate::routes::{admin, health, jwks, login, me, metrics};
         admin::delete_user,
         admin::list_events,
         admin::list_audit,
+        introspect::introspect,
+        discovery::openid_configuration,
+        discovery::oauth_authorization_server,
     ),
     components(schemas(crate::error::ErrorBody, crate::error::ErrorDetail)),
     modifiers(&BearerAuth),

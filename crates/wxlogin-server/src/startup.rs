@@ -12,6 +12,7 @@ use wxlogin_client::{ClientConfig, ClientError, WeChatClient};
 use crate::at_rest::{resolve_master_key, AtRestError, MasterKey, MasterKeySource};
 use crate::clock::{Clock, SystemClock};
 use crate::configuration::{ConfigError, Settings};
+use crate::connections::{effective_max_connections, ConnectionPolicy};
 use crate::master_keys::MasterKeys;
 use crate::metrics::{prometheus_handle, UpstreamMetrics};
 use crate::rate_limit::RateLimits;
@@ -94,8 +95,15 @@ impl Application {
         })?;
         let appids: Vec<&str> = settings.apps.iter().map(|app| app.appid.as_str()).collect();
         tracing::info!(address = %local_addr, apps = ?appids, wechat = %settings.wechat_base_url, backend = store.backend().name(), "server ready");
+        if crate::routes::discovery::discovery_issuer(&settings.issuer).is_none() {
+            tracing::warn!(
+                issuer = %settings.issuer,
+                "discovery is off (/.well-known/openid-configuration answers 404): --issuer is not an absolute URL; set it to this server's public https URL so resource servers can find the keys from the issuer alone"
+            );
+        }
         let state = AppState::new(settings, sessions, wechat, clock, prometheus_handle());
         RateLimits::spawn_pruning(state.rate_limits(), state.settings().rate_limit_period);
+        state.spawn_gauge_refresh(crate::metrics::GAUGE_REFRESH_PERIOD);
         Ok(Application {
             listener,
             local_addr,
@@ -113,13 +121,24 @@ impl Application {
         &self.state
     }
 
-    /// Serve until `shutdown` completes; requests already being handled then finish.
+    /// Serve until `shutdown` completes; requests already being handled then get
+    /// `shutdown_timeout` to finish.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let read_timeout = self.state.settings().request_read_timeout;
-        crate::connections::serve(self.listener, self.router, read_timeout, shutdown).await
+        let settings = self.state.settings();
+        let policy = ConnectionPolicy {
+            read_timeout: settings.request_read_timeout,
+            idle_timeout: settings.idle_timeout,
+            max_connections: effective_max_connections(
+                settings.max_connections,
+                settings.db_max_connections,
+            ),
+            max_connections_per_address: settings.max_connections_per_ip,
+            shutdown_timeout: settings.shutdown_timeout,
+        };
+        crate::connections::serve(self.listener, self.router, policy, shutdown).await
     }
 
     /// Serve until the process ends.

@@ -667,3 +667,146 @@ async fn a_reused_refresh_token_says_so_in_its_event() {
     assert_eq!(revoked.event_type, "session.revoked");
     assert_eq!(revoked.data["reason"], "reuse_detected");
 }
+
+async fn introspect_form(app: &TestApp, key: &str, form: &str) -> Answer {
+    common::answer(
+        app.http
+            .post(app.url("/v1/introspect"))
+            .bearer_auth(key)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form.to_owned())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn introspection_follows_rfc_7662_and_sees_a_logout_at_once() {
+    let app = spawn_app().await;
+    let key = admin_key(&app, "resource-server", "tokens:introspect").await;
+    let login = app.login("ivan").await;
+    let access = token(&login, "access_token");
+
+    let active = introspect_form(
+        &app,
+        &key,
+        &format!("token={access}&token_type_hint=access_token"),
+    )
+    .await;
+    let active = active.assert_ok().clone();
+    let claims = claims_of(&access);
+    assert_eq!(active["active"], true);
+    for claim in ["sub", "aud", "sid", "iss", "iat", "exp"] {
+        assert_eq!(active[claim], claims[claim], "{claim}");
+    }
+    assert_eq!(active["token_type"], "access_token");
+    let json_body = app
+        .request(
+            Method::POST,
+            "/v1/introspect",
+            Some(&key),
+            Some(json!({"token": access})),
+        )
+        .await;
+    assert_eq!(json_body.assert_ok()["active"], true);
+
+    // Forged, foreign and garbage tokens are inactive, not errors.
+    let mut forged = access.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    for token_text in [forged.as_str(), "garbage", "a.b.c"] {
+        let answer = introspect_form(&app, &key, &format!("token={token_text}")).await;
+        assert_eq!(
+            answer.assert_ok(),
+            &json!({"active": false}),
+            "{token_text}"
+        );
+    }
+    app.post("/v1/logout", Some(&access), json!({})).await;
+    let after_logout = introspect_form(&app, &key, &format!("token={access}")).await;
+    assert_eq!(after_logout.assert_ok(), &json!({"active": false}));
+
+    // The request itself must be well formed and authorised.
+    introspect_form(&app, &key, "")
+        .await
+        .assert_error(400, "invalid_request");
+    introspect_form(&app, &key, "tok=x")
+        .await
+        .assert_error(400, "invalid_request");
+    let plain = common::answer(
+        app.http
+            .post(app.url("/v1/introspect"))
+            .bearer_auth(&key)
+            .header("Content-Type", "text/plain")
+            .body(format!("token={access}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    plain.assert_error(400, "invalid_request");
+    introspect_form(&app, &access, &format!("token={access}"))
+        .await
+        .assert_error(401, "unauthorized");
+    let reader = admin_key(&app, "reader", "users:read").await;
+    introspect_form(&app, &reader, &format!("token={access}"))
+        .await
+        .assert_error(403, "forbidden");
+}
+
+#[tokio::test]
+async fn an_expired_token_is_inactive() {
+    let app = spawn_app().await;
+    let key = admin_key(&app, "rs", "tokens:introspect").await;
+    let login = app.login("edda").await;
+    app.clock.advance(3600);
+    let answer = introspect_form(
+        &app,
+        &key,
+        &format!("token={}", token(&login, "access_token")),
+    )
+    .await;
+    assert_eq!(answer.assert_ok(), &json!({"active": false}));
+}
+
+#[tokio::test]
+async fn discovery_serves_metadata_under_an_absolute_issuer_only() {
+    let app = spawn_app_with(SimConfig::default(), |settings| {
+        settings.issuer = "https://login.example.com".to_owned();
+    })
+    .await;
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        let document = app.get(path, None).await;
+        let document = document.assert_ok();
+        assert_eq!(document["issuer"], "https://login.example.com");
+        assert_eq!(
+            document["jwks_uri"],
+            "https://login.example.com/.well-known/jwks.json"
+        );
+        assert_eq!(
+            document["introspection_endpoint"],
+            "https://login.example.com/v1/introspect"
+        );
+        assert!(document["id_token_signing_alg_values_supported"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|alg| alg == "EdDSA" || alg == "ES256"));
+    }
+    let login = app.login("dora").await;
+    assert_eq!(
+        claims_of(&token(&login, "access_token"))["iss"],
+        "https://login.example.com"
+    );
+
+    let plain = spawn_app().await;
+    plain
+        .get("/.well-known/openid-configuration", None)
+        .await
+        .assert_error(404, "not_found");
+}

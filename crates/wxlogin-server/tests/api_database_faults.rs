@@ -1,9 +1,13 @@
 //! Our own database failing: SQLite locked by another writer for longer than the busy
 //! timeout answers 503 `database_unavailable` quickly, spends nothing (the login code and
 //! the refresh token still work), and the server recovers by itself once the lock is
-//! gone. (PostgreSQL outages are covered by crates/wxlogin/tests/multi_instance.rs.)
+//! gone. The same holds when the SQLite files are moved away or made unwritable under the
+//! running server, and `/healthz` says so. (PostgreSQL outages are covered by
+//! crates/wxlogin/tests/multi_instance.rs.)
 mod common;
 
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
@@ -94,4 +98,140 @@ async fn a_locked_sqlite_database_answers_503_and_recovers() {
     .await
     .assert_ok();
     app.get("/healthz", None).await.assert_ok();
+}
+
+/// Longer than the server's check of its SQLite files (every 250 ms at most).
+const AFTER_FILE_CHECK: Duration = Duration::from_millis(400);
+
+fn sqlite_files(url: &str) -> Vec<PathBuf> {
+    let path = url.strip_prefix("sqlite://").expect("a sqlite:// URL");
+    ["", "-wal", "-shm"]
+        .iter()
+        .map(|suffix| PathBuf::from(format!("{path}{suffix}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn sqlite_files_moved_away_fail_healthz_and_writes_until_they_are_back() {
+    let app = spawn_app_with(SimConfig::default(), |_| {}).await;
+    if app.database.label != "sqlite" {
+        eprintln!("skipped: this test moves SQLite files");
+        return;
+    }
+    let login = app.login("alice").await;
+    let refresh_token = token(&login, "refresh_token");
+    let files = sqlite_files(&app.database.url);
+    let aside = |file: &Path| PathBuf::from(format!("{}.aside", file.display()));
+    for file in &files {
+        std::fs::rename(file, aside(file)).unwrap();
+    }
+    tokio::time::sleep(AFTER_FILE_CHECK).await;
+    app.get("/healthz", None)
+        .await
+        .assert_error(503, "database_unavailable");
+    let code = app.code(APPID, "bob");
+    app.post("/v1/login", None, json!({"code": code}))
+        .await
+        .assert_error(503, "database_unavailable");
+    app.post(
+        "/v1/token/refresh",
+        None,
+        json!({"refresh_token": refresh_token}),
+    )
+    .await
+    .assert_error(503, "database_unavailable");
+
+    for file in &files {
+        std::fs::rename(aside(file), file).unwrap();
+    }
+    tokio::time::sleep(AFTER_FILE_CHECK).await;
+    app.get("/healthz", None).await.assert_ok();
+    app.post("/v1/login", None, json!({"code": code}))
+        .await
+        .assert_ok();
+    app.post(
+        "/v1/token/refresh",
+        None,
+        json!({"refresh_token": refresh_token}),
+    )
+    .await
+    .assert_ok();
+}
+
+/// `chattr +i` on files, undone when dropped (else the test directory cannot be removed).
+struct Immutable(Vec<PathBuf>);
+
+impl Immutable {
+    /// None where `chattr` is missing or not allowed (not root, a file system without it).
+    fn set(files: &[PathBuf]) -> Option<Immutable> {
+        let mut guard = Immutable(Vec::new());
+        for file in files {
+            let done = Command::new("chattr").arg("+i").arg(file).status();
+            if !done.is_ok_and(|status| status.success()) {
+                return None;
+            }
+            guard.0.push(file.clone());
+        }
+        Some(guard)
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        for file in &self.0 {
+            let _ = Command::new("chattr").arg("-i").arg(file).status();
+        }
+    }
+}
+
+/// Tests run as root, where a chmod does not stop writes: the files are made immutable
+/// instead, which root cannot write either (and which, unnoticed, killed the server with
+/// SIGBUS at its next write into the memory-mapped `-shm`).
+#[tokio::test]
+async fn sqlite_files_made_unwritable_answer_503_without_a_crash_and_recover() {
+    let app = spawn_app_with(SimConfig::default(), |_| {}).await;
+    if app.database.label != "sqlite" {
+        eprintln!("skipped: this test makes SQLite files immutable");
+        return;
+    }
+    let login = app.login("alice").await;
+    let refresh_token = token(&login, "refresh_token");
+    let Some(immutable) = Immutable::set(&sqlite_files(&app.database.url)) else {
+        eprintln!("skipped: chattr +i is not available here");
+        return;
+    };
+    tokio::time::sleep(AFTER_FILE_CHECK).await;
+    // Written back, the -shm pages are clean: the next write to one faults.
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
+    let code = app.code(APPID, "bob");
+    for _ in 0..3 {
+        app.post("/v1/login", None, json!({"code": code}))
+            .await
+            .assert_error(503, "database_unavailable");
+        app.post(
+            "/v1/token/refresh",
+            None,
+            json!({"refresh_token": refresh_token}),
+        )
+        .await
+        .assert_error(503, "database_unavailable");
+        app.get("/healthz", None)
+            .await
+            .assert_error(503, "database_unavailable");
+    }
+
+    drop(immutable);
+    tokio::time::sleep(AFTER_FILE_CHECK).await;
+    app.get("/healthz", None).await.assert_ok();
+    app.post("/v1/login", None, json!({"code": code}))
+        .await
+        .assert_ok();
+    app.post(
+        "/v1/token/refresh",
+        None,
+        json!({"refresh_token": refresh_token}),
+    )
+    .await
+    .assert_ok();
 }

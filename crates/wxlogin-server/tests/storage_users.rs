@@ -271,10 +271,12 @@ async fn user_json_is_the_contract_shape() {
                 "nickname",
                 "openid",
                 "phone_number",
+                "roles",
                 "unionid"
             ]
         );
         assert_eq!(json["created_at"], "2023-11-14T22:13:20Z");
         assert!(json["nickname"].is_null());
+        assert_eq!(json["roles"], serde_json::json!([]));
     }
 }

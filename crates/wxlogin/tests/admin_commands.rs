@@ -87,6 +87,47 @@ fn migrate_reports_what_it_applied_then_that_nothing_was_left() {
 }
 
 #[test]
+fn concurrent_migrate_runs_on_one_sqlite_file_apply_it_once_and_say_so() {
+    let dir = TempDir::new();
+    let url = format!("sqlite://{}", dir.path().join("raced.db").display());
+    let runs: Vec<_> = (0..6)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_wxlogin"))
+                .args(["migrate", "--database-url", &url])
+                .env_remove("WXLOGIN_DATABASE_URL")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("wxlogin starts")
+        })
+        .collect();
+    let outputs: Vec<_> = runs
+        .into_iter()
+        .map(|run| run.wait_with_output().expect("wxlogin ends"))
+        .collect();
+    let mut applying = 0;
+    for output in &outputs {
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stdout}{stderr}");
+        if stdout.contains("sqlite: applied migration 0001 initial") {
+            assert!(
+                stdout.contains("migration(s) applied by this run, 0 were already in place"),
+                "{stdout}"
+            );
+            applying += 1;
+        } else {
+            assert!(
+                stdout.contains("schema up to date (nothing applied by this run; ")
+                    && !stdout.contains("; 0 migration(s) already applied"),
+                "{stdout}"
+            );
+        }
+    }
+    assert_eq!(applying, 1, "exactly one run applies the migration");
+}
+
+#[test]
 fn users_are_listed_shown_masked_and_revoked() {
     let dir = TempDir::new();
     let url = format!("sqlite://{}", dir.path().join("w.db").display());

@@ -4,7 +4,7 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 struct TempDir(PathBuf);
 
@@ -30,7 +30,11 @@ impl Drop for TempDir {
 }
 
 fn wxlogin() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_wxlogin"));
+    without_our_environment(Command::new(env!("CARGO_BIN_EXE_wxlogin")))
+}
+
+/// `command` without the caller's WXLOGIN_* settings and log filter.
+fn without_our_environment(mut command: Command) -> Command {
     for (name, _) in std::env::vars() {
         if name.starts_with("WXLOGIN_") || name == "RUST_LOG" {
             command.env_remove(name);
@@ -51,13 +55,21 @@ impl Server {
     }
 
     fn start_with_env(args: &[&str], env: &[(&str, &str)], dir: &TempDir) -> Server {
-        let mut child = wxlogin()
+        let mut command = wxlogin();
+        command
             .envs(env.iter().copied())
             .arg("serve")
             .args(args)
             .current_dir(&dir.0)
+            .stderr(Stdio::null());
+        Self::spawn(command)
+    }
+
+    /// Run `command` (a `wxlogin serve`, perhaps under a wrapper that execs it) until it
+    /// prints its address.
+    fn spawn(mut command: Command) -> Server {
+        let mut child = command
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
             .spawn()
             .expect("wxlogin serve starts");
         let stdout = child.stdout.take().unwrap();
@@ -89,21 +101,26 @@ impl Server {
             .find_map(|line| line.strip_prefix(prefix).map(str::to_owned))
     }
 
-    fn terminate(mut self) -> std::process::ExitStatus {
+    fn terminate(self) -> std::process::ExitStatus {
+        self.terminate_within(Duration::from_secs(10))
+    }
+
+    fn terminate_within(mut self, limit: Duration) -> std::process::ExitStatus {
         let status = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
             .status()
             .unwrap();
         assert!(status.success());
-        for _ in 0..100 {
+        let started = Instant::now();
+        while started.elapsed() < limit {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
             }
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(50));
         }
         let _ = self.child.kill();
-        panic!("serve did not stop on SIGTERM");
+        panic!("serve did not stop within {limit:?} of SIGTERM");
     }
 }
 
@@ -345,4 +362,105 @@ fn serve_refuses_incomplete_configuration() {
         .output()
         .unwrap();
     assert!(!output.status.success());
+}
+
+/// The status of `GET url`, or `None` without an answer within `limit`.
+fn status_within(url: &str, limit: Duration) -> Option<u16> {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap();
+    let mut stream = TcpStream::connect(host).ok()?;
+    stream.set_read_timeout(Some(limit)).unwrap();
+    stream.set_write_timeout(Some(limit)).unwrap();
+    write!(
+        stream,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    answer.get(9..12)?.parse().ok()
+}
+
+#[test]
+fn sigterm_with_a_trickling_body_in_flight_exits_within_the_shutdown_timeout() {
+    let dir = TempDir::new("drain");
+    let server = Server::start(
+        &[
+            "--sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--request-read-timeout",
+            "60",
+            "--shutdown-timeout",
+            "2",
+        ],
+        &dir,
+    );
+    let base = server.value_after("listening on ").unwrap();
+    let mut stream = TcpStream::connect(base.strip_prefix("http://").unwrap()).unwrap();
+    stream
+        .write_all(b"POST /v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{")
+        .unwrap();
+    // A byte every half second: the body would take almost a minute, well inside the
+    // read timeout's gaps.
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_millis(500));
+        if stream.write_all(b" ").is_err() {
+            return;
+        }
+    });
+    std::thread::sleep(Duration::from_millis(700));
+
+    let started = Instant::now();
+    let status = server.terminate_within(Duration::from_secs(8));
+    let elapsed = started.elapsed();
+    assert!(
+        status.success(),
+        "a drained shutdown is a clean exit: {status}"
+    );
+    assert!(
+        elapsed >= Duration::from_millis(1500) && elapsed < Duration::from_millis(4500),
+        "the request in flight got the 2 s drain period, no more: exited after {elapsed:?}"
+    );
+}
+
+#[test]
+fn under_a_low_open_files_limit_silent_sockets_do_not_stop_healthz() {
+    let dir = TempDir::new("fds");
+    let log = dir.0.join("stderr.log");
+    let mut command = without_our_environment(Command::new("prlimit"));
+    command
+        .arg("--nofile=128:128")
+        .arg("--")
+        .arg(env!("CARGO_BIN_EXE_wxlogin"))
+        .args([
+            "serve",
+            "--sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--request-read-timeout",
+            "30",
+        ])
+        .current_dir(&dir.0)
+        .stderr(std::fs::File::create(&log).unwrap());
+    let server = Server::spawn(command);
+    let base = server.value_after("listening on ").unwrap();
+    let host = base.strip_prefix("http://").unwrap();
+    // More silent sockets than the process has file descriptors.
+    let silent: Vec<TcpStream> = (0..150)
+        .map(|_| TcpStream::connect(host).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    assert_eq!(
+        status_within(&format!("{base}/healthz"), Duration::from_secs(5)),
+        Some(200),
+        "healthz answers while {} silent sockets are open",
+        silent.len()
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(server.terminate().success());
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("open-files limit leaves room"), "{log}");
+    assert!(log.contains("connection limit reached"), "{log}");
 }

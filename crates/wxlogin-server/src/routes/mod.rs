@@ -1,8 +1,11 @@
 //! The HTTP surface: every route of the contract, the middleware around them, and JSON
 //! answers for unknown routes, wrong methods, oversized bodies and panics.
 pub mod admin;
+pub mod body_deadline;
+pub mod discovery;
 mod fallback;
 pub mod health;
+pub mod introspect;
 pub mod jwks;
 pub mod login;
 pub mod me;
@@ -21,7 +24,6 @@ use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::RequestBodyTimeoutLayer;
 use tower_http::trace::{DefaultOnRequest, TraceLayer};
 use tracing::Level;
 
@@ -50,6 +52,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/admin/v1/users/{id}/revoke"),
     ("get", "/admin/v1/events"),
     ("get", "/admin/v1/audit"),
+    ("post", "/v1/introspect"),
+    ("get", "/.well-known/openid-configuration"),
+    ("get", "/.well-known/oauth-authorization-server"),
 ];
 
 pub fn router(state: AppState) -> Router {
@@ -80,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/v1/users/{id}/revoke", post(admin::revoke_user))
         .route("/admin/v1/events", get(admin::list_events))
         .route("/admin/v1/audit", get(admin::list_audit))
+        .route("/v1/introspect", post(introspect::introspect))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
@@ -91,14 +97,26 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(personal)
         .route("/.well-known/jwks.json", get(jwks::jwks))
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::openid_configuration),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::oauth_authorization_server),
+        )
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(metrics::metrics))
         .route("/openapi.json", get(openapi::openapi_json))
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
-        // A body that stalls fails to read, which the JSON extractor answers with 400.
-        .layer(RequestBodyTimeoutLayer::new(read_timeout))
+        // A body not whole by the deadline fails to read, which the JSON extractor
+        // answers with 400.
+        .layer(middleware::from_fn_with_state(
+            read_timeout,
+            body_deadline::body_deadline,
+        ))
         .layer(middleware::from_fn(count_requests))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(

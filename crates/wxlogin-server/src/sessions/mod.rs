@@ -285,6 +285,26 @@ impl Sessions {
         Ok((self.pair(access_token, &successor), user))
     }
 
+    /// The claims of an access token whose signature, expiry, audience and issuer hold
+    /// and whose session is still live in the database (RFC 7662 introspection).
+    pub async fn live_claims(
+        &self,
+        access_token: &str,
+        now: UnixSeconds,
+    ) -> Result<AccessClaims, AuthError> {
+        let claims = self
+            .keys
+            .verify(access_token, &self.policy.rules(), now)
+            .await?;
+        let session = self
+            .store
+            .session(&claims.sid)
+            .await?
+            .ok_or(AuthError::SessionEnded)?;
+        live_session_context(session, &claims)?;
+        Ok(claims)
+    }
+
     /// Verify an access token and check that its session is still live in the database.
     pub async fn authenticate(
         &self,

@@ -7,7 +7,8 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::{Migrate, Migrator};
 use sqlx::{Connection, Executor};
 
-use super::sql::{Driver, On, Transaction};
+use super::migration_lock::MigrationLock;
+use super::sql::{query, Driver, On, Transaction};
 use super::sqlite::SqliteConnections;
 use super::StorageError;
 
@@ -214,8 +215,16 @@ impl Database {
         Ok(Transaction::begin(self).await?)
     }
 
-    /// Apply every migration of this backend not yet applied (idempotent; on PostgreSQL
-    /// concurrent callers serialize on an advisory lock).
+    /// A cheap round trip proving the database answers, reading no table (on a SQLite
+    /// file the readers also refuse while its files are gone or unwritable).
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        query("SELECT 1 AS one").fetch_one(self.readers()).await?;
+        Ok(())
+    }
+
+    /// Apply every migration of this backend not yet applied (idempotent; concurrent
+    /// callers serialize: on PostgreSQL on an advisory lock, on a SQLite file on a lock
+    /// file beside it, `migration_lock.rs`).
     pub async fn migrate(&self) -> Result<MigrationReport, StorageError> {
         let migrator = match self.backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
@@ -224,6 +233,11 @@ impl Database {
         let migration_error = |error: sqlx::migrate::MigrateError| match error {
             sqlx::migrate::MigrateError::Execute(inner) => StorageError::from(inner),
             other => StorageError::Migration(other.to_string()),
+        };
+        // Taken before anything is read, released when this call returns.
+        let _file_lock = match &self.driver {
+            Driver::Sqlite(connections) => Some(MigrationLock::acquire(connections.path()).await?),
+            Driver::Any { .. } => None,
         };
         let mut held = match &self.driver {
             Driver::Any { writer, .. } => MigrationConnection::Pooled(writer.acquire().await?),

@@ -106,6 +106,7 @@ impl From<SqlError> for StorageError {
             SqlError::Thread(error) => {
                 StorageError::Unavailable(format!("cannot start a database thread: {error}"))
             }
+            SqlError::Unavailable(reason) => StorageError::Unavailable(reason),
         }
     }
 }

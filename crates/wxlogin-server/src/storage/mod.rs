@@ -19,11 +19,13 @@ mod error;
 mod events;
 mod login_codes;
 mod master_key_rotation;
+mod migration_lock;
 mod session_keys;
 mod sessions;
 mod signing_keys;
 mod sql;
 mod sqlite;
+mod sqlite_files;
 mod user_admin;
 mod users;
 

@@ -110,6 +110,8 @@ pub(crate) enum SqlError {
     Decode(String),
     /// The SQLite checkpointer thread could not be started.
     Thread(std::io::Error),
+    /// The SQLite files are gone, replaced or not writable (the reason names the file).
+    Unavailable(String),
 }
 
 impl From<sqlx::Error> for SqlError {

@@ -14,8 +14,15 @@
 //! Running statements in the task means a write held up by another process's lock (an
 //! admin command) blocks one runtime thread for up to the busy timeout. Only the writer can
 //! meet that lock, and there is one, so the other runtime threads keep serving.
+//!
+//! No connection is lent out, and no checkpoint runs, while the database's files are gone
+//! or unwritable (`sqlite_files.rs` says why and how that is seen); the caller gets
+//! [`SqlError::Unavailable`]. When the files come back the connections simply carry on; when
+//! other files are in their place (restored from a copy) every connection is reopened on
+//! them. (Closing the stale ones is safe: SQLite skips its checkpoint-and-delete on close
+//! when the database file has moved, which would otherwise act on the new files by name.)
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -24,6 +31,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 
 use super::sql::SqlError;
+use super::sqlite_files::{DatabaseFiles, Verdict};
 use super::StoreOptions;
 
 /// Prepared statements kept per connection: more than the store has distinct statements.
@@ -33,7 +41,8 @@ const STATEMENT_CACHE_CAPACITY: usize = 64;
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 
 pub(crate) struct SqliteConnections {
-    path: PathBuf,
+    /// Shared with the checkpointer thread.
+    files: Arc<DatabaseFiles>,
     /// The same file as a sqlx URL: migrations are run by sqlx.
     migration_url: String,
     busy_timeout: Duration,
@@ -52,11 +61,16 @@ impl SqliteConnections {
         migration_url: String,
         options: &StoreOptions,
     ) -> Result<Arc<Self>, SqlError> {
-        let writer = open_connection(path, options.sqlite_busy_timeout, false)?;
-        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let files = Arc::new(DatabaseFiles::new(path));
+        files.create_private().map_err(file_error)?;
+        let writer = open_writer(path, options.sqlite_busy_timeout)?;
         let checkpointer = open_connection(path, options.sqlite_busy_timeout, false)?;
+        files.restrict_companions();
+        files.record_opened().map_err(file_error)?;
+        let checkpointer_files = files.clone();
+        let checkpointer_generation = files.generation();
         let connections = Arc::new(SqliteConnections {
-            path: path.to_path_buf(),
+            files,
             migration_url,
             busy_timeout: options.sqlite_busy_timeout,
             acquire_timeout: options.acquire_timeout,
@@ -68,24 +82,83 @@ impl SqliteConnections {
         let handle = Arc::downgrade(&connections);
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || run_checkpointer(checkpointer, handle))
+            .spawn(move || {
+                run_checkpointer(
+                    checkpointer,
+                    checkpointer_generation,
+                    &checkpointer_files,
+                    handle,
+                )
+            })
             .map_err(SqlError::Thread)?;
         Ok(connections)
+    }
+
+    /// The database file.
+    pub(crate) fn path(&self) -> &Path {
+        self.files.path()
     }
 
     pub(crate) fn migration_url(&self) -> &str {
         &self.migration_url
     }
 
-    /// The writer, once every earlier caller is done with it.
+    /// The writer, once every earlier caller is done with it and the files are usable.
     pub(crate) async fn writer(&self) -> Result<OwnedMutexGuard<Connection>, SqlError> {
+        let mut writer = self.lock_writer().await?;
+        // Looked at after the wait in the queue, just before the writer is used.
+        self.ensure_usable(&mut writer)?;
+        Ok(writer)
+    }
+
+    async fn lock_writer(&self) -> Result<OwnedMutexGuard<Connection>, SqlError> {
         tokio::time::timeout(self.acquire_timeout, self.writer.clone().lock_owned())
             .await
             .map_err(|_| SqlError::TimedOut)
     }
 
+    /// Refuse while the files are gone or unwritable; reopen every connection when other
+    /// files took their place. Called with the writer held, so one caller reopens.
+    fn ensure_usable(&self, writer: &mut Connection) -> Result<(), SqlError> {
+        match self.files.check() {
+            Verdict::Usable => Ok(()),
+            Verdict::Unusable(reason) => Err(SqlError::Unavailable(reason)),
+            Verdict::Replaced => self.reopen(writer),
+        }
+    }
+
+    fn reopen(&self, writer: &mut Connection) -> Result<(), SqlError> {
+        let fresh = open_writer(self.files.path(), self.busy_timeout)?;
+        drop(std::mem::replace(writer, fresh));
+        self.files.restrict_companions();
+        // Under the idle list's lock, as readers take and return connections: no stale
+        // one is pushed back, nor taken as new, between the two.
+        let mut idle = self
+            .idle_readers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.files.record_opened().map_err(file_error)?;
+        idle.clear();
+        drop(idle);
+        tracing::warn!(path = %self.files.path().display(), "the SQLite database files were replaced; reopened the connections on the new ones");
+        Ok(())
+    }
+
+    /// Whether the files are in place and writable (reopening on replaced ones).
+    pub(crate) async fn ensure_files_usable(&self) -> Result<(), SqlError> {
+        match self.files.check() {
+            Verdict::Usable => Ok(()),
+            Verdict::Unusable(reason) => Err(SqlError::Unavailable(reason)),
+            Verdict::Replaced => {
+                let mut writer = self.lock_writer().await?;
+                self.ensure_usable(&mut writer)
+            }
+        }
+    }
+
     /// An idle reader, or a new one while fewer than `max_connections` are open.
     pub(crate) async fn reader(self: &Arc<Self>) -> Result<ReaderGuard, SqlError> {
+        self.ensure_files_usable().await?;
         let permit = tokio::time::timeout(
             self.acquire_timeout,
             self.reader_permits.clone().acquire_owned(),
@@ -93,17 +166,20 @@ impl SqliteConnections {
         .await
         .map_err(|_| SqlError::TimedOut)?
         .map_err(|_| SqlError::TimedOut)?;
-        let idle = self
-            .idle_readers
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .pop();
+        let (idle, generation) = {
+            let mut idle = self
+                .idle_readers
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            (idle.pop(), self.files.generation())
+        };
         let connection = match idle {
             Some(connection) => connection,
-            None => open_connection(&self.path, self.busy_timeout, true)?,
+            None => open_connection(self.files.path(), self.busy_timeout, true)?,
         };
         Ok(ReaderGuard {
             connection: Some(connection),
+            generation,
             home: self.clone(),
             _permit: permit,
         })
@@ -120,20 +196,59 @@ impl SqliteConnections {
     }
 }
 
-fn run_checkpointer(connection: Connection, connections: Weak<SqliteConnections>) {
+/// Checkpoint until the connections are closed or dropped, following them onto replaced
+/// files (`generation`: the files' generation `connection` was opened in).
+fn run_checkpointer(
+    mut connection: Connection,
+    mut generation: u64,
+    files: &DatabaseFiles,
+    connections: Weak<SqliteConnections>,
+) {
     loop {
         std::thread::sleep(CHECKPOINT_INTERVAL);
-        let running = connections
-            .upgrade()
-            .is_some_and(|connections| !connections.closed.load(Ordering::Acquire));
-        if !running {
+        let Some(connections) = connections.upgrade() else {
             return;
+        };
+        if connections.closed.load(Ordering::Acquire) {
+            return;
+        }
+        // Never touch files that are gone or unwritable; replaced ones are reopened by the
+        // next request, and this connection follows it.
+        if files.check() != Verdict::Usable {
+            continue;
+        }
+        let current = files.generation();
+        if current != generation {
+            match open_connection(files.path(), connections.busy_timeout, false) {
+                Ok(fresh) => {
+                    connection = fresh;
+                    generation = current;
+                }
+                Err(error) => {
+                    tracing::warn!(error = ?error, "cannot reopen the SQLite checkpointer; retrying");
+                    continue;
+                }
+            }
         }
         // PASSIVE: copy what no reader still needs, never wait for readers or the writer.
         if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::warn!(%error, "SQLite checkpoint failed; retrying");
         }
     }
+}
+
+fn file_error(error: std::io::Error) -> SqlError {
+    SqlError::Unavailable(error.to_string())
+}
+
+/// The writer: like any connection, but never checkpointing on commit (the checkpointer
+/// thread does). It has `-wal` and `-shm` open on return (a first read opens them), so
+/// that the files watched are the ones it uses.
+fn open_writer(path: &Path, busy_timeout: Duration) -> Result<Connection, SqlError> {
+    let writer = open_connection(path, busy_timeout, false)?;
+    writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+    writer.query_row("SELECT COUNT(*) FROM sqlite_master", [], |_| Ok(()))?;
+    Ok(writer)
 }
 
 fn open_connection(
@@ -159,6 +274,7 @@ fn open_connection(
 /// A reader lent to one statement; goes back to the idle list when dropped.
 pub(crate) struct ReaderGuard {
     connection: Option<Connection>,
+    generation: u64,
     home: Arc<SqliteConnections>,
     _permit: OwnedSemaphorePermit,
 }
@@ -174,12 +290,15 @@ impl ReaderGuard {
 impl Drop for ReaderGuard {
     fn drop(&mut self) {
         if let Some(connection) = self.connection.take() {
-            if !self.home.reader_permits.is_closed() {
-                self.home
-                    .idle_readers
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .push(connection);
+            let mut idle = self
+                .home
+                .idle_readers
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            // One opened on files since replaced is not reused (it closes when dropped).
+            let current = self.home.files.generation() == self.generation;
+            if current && !self.home.reader_permits.is_closed() {
+                idle.push(connection);
             }
         }
     }

@@ -329,6 +329,11 @@ impl SigningKeys {
     }
 
     /// The kid that signs new tokens.
+    /// The JWS algorithms of the keys that verify live tokens (for discovery metadata).
+    pub fn algorithms(&self) -> Vec<&'static str> {
+        vec!["EdDSA"]
+    }
+
     pub fn current_kid(&self) -> Option<String> {
         self.snapshot().current().map(|key| key.kid.clone())
     }

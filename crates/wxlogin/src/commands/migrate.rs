@@ -1,6 +1,8 @@
 use wxlogin_server::storage::{Database, StoreOptions};
 
-/// Create or upgrade the database schema (the server also does this at start).
+/// Create or upgrade the database schema (the server also does this at start). Concurrent
+/// runs wait for each other (PostgreSQL: an advisory lock; SQLite: a lock file beside the
+/// database), so each reports only what it applied itself.
 #[derive(clap::Args)]
 pub struct MigrateArgs {
     /// sqlite://PATH (created if missing) or postgres://USER:PASSWORD@HOST/DB.
@@ -24,7 +26,7 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
         let backend = report.backend.name();
         if report.applied.is_empty() {
             println!(
-                "{backend}: schema up to date ({} migration(s) already applied)",
+                "{backend}: schema up to date (nothing applied by this run; {} migration(s) already applied)",
                 report.already_applied
             );
         } else {
@@ -32,7 +34,7 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
                 println!("{backend}: applied migration {version:04} {description}");
             }
             println!(
-                "{backend}: {} migration(s) applied, {} were already in place",
+                "{backend}: {} migration(s) applied by this run, {} were already in place",
                 report.applied.len(),
                 report.already_applied
             );

@@ -83,10 +83,29 @@ pub struct ServeArgs {
     /// longer answers 503 database_unavailable [default: 5]
     #[arg(long, env = "WXLOGIN_DB_STATEMENT_TIMEOUT", value_name = "SECS")]
     pub db_statement_timeout: Option<u64>,
-    /// A client must send a request's head, and then its body, within this many seconds,
-    /// or it is disconnected [default: 10]
+    /// A client must send a request's head (on a new connection: within this long of
+    /// connecting), and then its whole body, within this many seconds, or it is
+    /// disconnected [default: 10]
     #[arg(long, env = "WXLOGIN_REQUEST_READ_TIMEOUT", value_name = "SECS")]
     pub request_read_timeout: Option<u64>,
+    /// A keep-alive connection with no request in flight is closed after this many
+    /// seconds; HTTP/1 connections also get only --request-read-timeout between requests
+    /// [default: 60]
+    #[arg(long, env = "WXLOGIN_IDLE_TIMEOUT", value_name = "SECS")]
+    pub idle_timeout: Option<u64>,
+    /// Most open connections, lowered to what the open-files limit leaves; at the cap the
+    /// longest-idle connection is closed to make room, and a new one is refused only while
+    /// all are busy [default: 10000]
+    #[arg(long, env = "WXLOGIN_MAX_CONNECTIONS", value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Most open connections from one client address, the same way; 0 turns the cap off
+    /// (behind a proxy all connections come from the proxy) [default: 0]
+    #[arg(long, env = "WXLOGIN_MAX_CONNECTIONS_PER_IP", value_name = "N")]
+    pub max_connections_per_ip: Option<usize>,
+    /// On SIGTERM or Ctrl-C, how many seconds requests in flight get to finish before
+    /// their connections are closed and the process exits [default: 10]
+    #[arg(long, env = "WXLOGIN_SHUTDOWN_TIMEOUT", value_name = "SECS")]
+    pub shutdown_timeout: Option<u64>,
     /// Logins per rate-limit period from one client address; 0 turns the limit off
     /// [default: 20]
     #[arg(long, env = "WXLOGIN_RATE_LIMIT_LOGIN_PER_IP", value_name = "N")]
@@ -206,6 +225,10 @@ fn settings_layer(args: &ServeArgs) -> anyhow::Result<SettingsLayer> {
         db_acquire_timeout: args.db_acquire_timeout,
         db_statement_timeout: args.db_statement_timeout,
         request_read_timeout: args.request_read_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: args.max_connections,
+        max_connections_per_ip: args.max_connections_per_ip,
+        shutdown_timeout: args.shutdown_timeout,
         rate_limit_login_per_ip: args.rate_limit_login_per_ip,
         rate_limit_login_burst: args.rate_limit_login_burst,
         rate_limit_phone_per_user: args.rate_limit_phone_per_user,
@@ -367,6 +390,29 @@ mod tests {
         assert_eq!(settings.rate_limit_phone_per_ip, 0);
         assert_eq!(settings.rate_limit_period, Duration::from_secs(30));
         assert!(settings.trust_forwarded_for);
+    }
+
+    #[test]
+    fn connection_flags_reach_the_settings() {
+        let defaults = settings(&[]);
+        assert_eq!(defaults.idle_timeout, Duration::from_secs(60));
+        assert_eq!(defaults.max_connections, 10_000);
+        assert_eq!(defaults.max_connections_per_ip, 0);
+        assert_eq!(defaults.shutdown_timeout, Duration::from_secs(10));
+        let settings = settings(&[
+            "--idle-timeout",
+            "5",
+            "--max-connections",
+            "300",
+            "--max-connections-per-ip",
+            "20",
+            "--shutdown-timeout",
+            "3",
+        ]);
+        assert_eq!(settings.idle_timeout, Duration::from_secs(5));
+        assert_eq!(settings.max_connections, 300);
+        assert_eq!(settings.max_connections_per_ip, 20);
+        assert_eq!(settings.shutdown_timeout, Duration::from_secs(3));
     }
 
     #[test]

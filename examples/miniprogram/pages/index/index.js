@@ -21,6 +21,21 @@ function describe(action, error) {
   }
 }
 
+// Closing an account cannot be undone: the user confirms first. Resolves with whether
+// they did; a dialog that could not open counts as no.
+function confirmCloseAccount() {
+  return new Promise((resolve) => {
+    wx.showModal({
+      title: 'Close your account?',
+      content:
+        'Your account, phone number and sessions are deleted on the server. This cannot be undone: logging in again later starts a new account.',
+      confirmColor: '#e64340',
+      success: (result) => resolve(result.confirm === true),
+      fail: () => resolve(false),
+    });
+  });
+}
+
 Page({
   data: {
     status: 'Not logged in.',
@@ -72,6 +87,21 @@ Page({
         return 'The server knows you as user ' + user.id + '.';
       })
     );
+  },
+
+  onCloseAccount() {
+    return confirmCloseAccount().then((confirmed) => {
+      if (!confirmed) {
+        this.setData({ status: 'Your account stays.' });
+        return undefined;
+      }
+      return this.run('Closing the account', () =>
+        app.wxlogin.deleteAccount().then(() => {
+          this.setData({ user: null });
+          return 'Account closed. Logging in again starts a new account.';
+        })
+      );
+    });
   },
 
   onLogout() {
