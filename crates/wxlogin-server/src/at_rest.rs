@@ -37,6 +37,11 @@ pub enum AtRestError {
     KeyFile { path: PathBuf, reason: String },
     #[error("sealed value is malformed or was not sealed for this row under this master key")]
     OpenFailed,
+    #[error(
+        "sealed value is under master key id {key_id}, which is neither the current nor a previous \
+         master key here (set --previous-master-key / WXLOGIN_PREVIOUS_MASTER_KEY to the key that sealed it)"
+    )]
+    UnknownMasterKey { key_id: String },
 }
 
 /// The 32-byte key that seals secrets at rest. Zeroed on drop; `Debug` shows nothing.
@@ -69,6 +74,18 @@ impl MasterKey {
             .try_into()
             .map_err(|_| AtRestError::InvalidMasterKey)?;
         Ok(MasterKey(bytes))
+    }
+
+    /// The key's public name: 16 hex digits of SHA-256 over a label and the key. Stored
+    /// beside every value the key seals (see [`crate::master_keys`]); it says which key to
+    /// open with and reveals nothing of the key.
+    pub fn id(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(b"wxlogin master key id\0")
+            .chain_update(self.0)
+            .finalize();
+        hex::encode(&digest[..8])
     }
 
     /// The key as standard base64 (what the key file and `WXLOGIN_MASTER_KEY` hold).

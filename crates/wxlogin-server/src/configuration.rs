@@ -123,6 +123,9 @@ pub struct Settings {
     pub wechat_timeout: Duration,
     /// `None`: SQLite only, a generated key kept in a file beside the database.
     pub master_key: Option<MasterKeyText>,
+    /// During a master-key roll: the key being replaced, accepted for opening what it
+    /// sealed (never for sealing). `None` outside a roll.
+    pub previous_master_key: Option<MasterKeyText>,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     /// How long a retry of an already-exchanged login code still gets a fresh token pair.
@@ -186,6 +189,7 @@ impl Settings {
             wechat_base_url: DEFAULT_WECHAT_BASE_URL.to_owned(),
             wechat_timeout: DEFAULT_WECHAT_TIMEOUT,
             master_key: None,
+            previous_master_key: None,
             access_token_ttl: DEFAULT_ACCESS_TOKEN_TTL,
             refresh_token_ttl: DEFAULT_REFRESH_TOKEN_TTL,
             code_retry_window: DEFAULT_CODE_RETRY_WINDOW,
@@ -328,6 +332,7 @@ pub struct SettingsLayer {
     /// Seconds.
     pub wechat_timeout: Option<u64>,
     pub master_key: Option<MasterKeyText>,
+    pub previous_master_key: Option<MasterKeyText>,
     /// Seconds.
     pub access_token_ttl: Option<u64>,
     /// Seconds.
@@ -429,6 +434,7 @@ impl SettingsLayer {
             wechat_base_url: self.wechat_base_url.or(lower.wechat_base_url),
             wechat_timeout: self.wechat_timeout.or(lower.wechat_timeout),
             master_key: self.master_key.or(lower.master_key),
+            previous_master_key: self.previous_master_key.or(lower.previous_master_key),
             access_token_ttl: self.access_token_ttl.or(lower.access_token_ttl),
             refresh_token_ttl: self.refresh_token_ttl.or(lower.refresh_token_ttl),
             code_retry_window: self.code_retry_window.or(lower.code_retry_window),
@@ -490,6 +496,7 @@ impl SettingsLayer {
                 .map(secs)
                 .unwrap_or(DEFAULT_WECHAT_TIMEOUT),
             master_key: self.master_key,
+            previous_master_key: self.previous_master_key,
             access_token_ttl: self
                 .access_token_ttl
                 .map(secs)
@@ -738,11 +745,20 @@ mod tests {
     #[test]
     fn secrets_are_not_in_debug_output() {
         let layer = SettingsLayer::from_toml_str(
-            "master_key = \"TOPSECRETKEY\"\n[[apps]]\nappid = \"wxaaaaaaaaaaaaaaaa\"\nsecret = \"APPSECRET123\"\n",
+            "master_key = \"TOPSECRETKEY\"\nprevious_master_key = \"OLDSECRETKEY\"\n[[apps]]\nappid = \"wxaaaaaaaaaaaaaaaa\"\nsecret = \"APPSECRET123\"\n",
         )
         .unwrap();
-        let debug = format!("{layer:?} {:?}", layer.clone().resolve());
+        let resolved = layer.clone().resolve();
+        assert_eq!(
+            resolved
+                .previous_master_key
+                .as_ref()
+                .map(|key| key.expose()),
+            Some("OLDSECRETKEY")
+        );
+        let debug = format!("{layer:?} {resolved:?}");
         assert!(!debug.contains("TOPSECRETKEY"), "{debug}");
+        assert!(!debug.contains("OLDSECRETKEY"), "{debug}");
         assert!(!debug.contains("APPSECRET123"), "{debug}");
     }
 }

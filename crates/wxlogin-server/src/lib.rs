@@ -24,6 +24,7 @@ mod connections;
 pub mod domain;
 pub mod error;
 pub mod extractors;
+pub mod master_keys;
 pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;

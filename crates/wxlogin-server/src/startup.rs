@@ -9,10 +9,11 @@ use axum::Router;
 use tokio::net::TcpListener;
 use wxlogin_client::{ClientConfig, ClientError, WeChatClient};
 
-use crate::at_rest::{resolve_master_key, AtRestError, MasterKeySource};
+use crate::at_rest::{resolve_master_key, AtRestError, MasterKey, MasterKeySource};
 use crate::clock::{Clock, SystemClock};
 use crate::configuration::{ConfigError, Settings};
 use crate::connections::{effective_max_connections, ConnectionPolicy};
+use crate::master_keys::MasterKeys;
 use crate::metrics::{prometheus_handle, UpstreamMetrics};
 use crate::rate_limit::RateLimits;
 use crate::routes::router;
@@ -172,7 +173,23 @@ pub async fn open_store(settings: &Settings) -> Result<Store, StartupError> {
         // this fails (503 database_unavailable) instead of hanging the request.
         sqlite_busy_timeout: settings.db_statement_timeout,
     };
-    let store = Store::connect(&settings.database_url, &options, master.key).await?;
+    let mut keys = MasterKeys::new(master.key);
+    if let Some(previous) = &settings.previous_master_key {
+        let previous = MasterKey::from_base64(previous.expose()).map_err(|_| {
+            ConfigError::Invalid(
+                "--previous-master-key / WXLOGIN_PREVIOUS_MASTER_KEY must be standard base64 of exactly 32 bytes"
+                    .into(),
+            )
+        })?;
+        keys = keys.with_previous(previous);
+    }
+    // Ids only: every instance of a deployment should log the same ones.
+    tracing::info!(
+        master_key_id = keys.current_id(),
+        previous_master_key_ids = ?keys.previous_ids(),
+        "master keys loaded"
+    );
+    let store = Store::connect(&settings.database_url, &options, keys).await?;
     let report = store.migrate().await?;
     if !report.applied.is_empty() {
         tracing::info!(

@@ -28,6 +28,8 @@ enum Command {
     Users(commands::users::UsersArgs),
     /// Manage the access-token signing keys.
     Keys(commands::keys::KeysArgs),
+    /// Replace the master key that seals secrets at rest, while the instances run.
+    MasterKey(commands::master_key::MasterKeyArgs),
     /// Create or upgrade the database schema.
     Migrate(commands::migrate::MigrateArgs),
     /// Manage the admin API keys of the team's backend and operators.
@@ -46,6 +48,7 @@ fn main() -> std::process::ExitCode {
         Command::Users(args) => commands::users::run(args),
         Command::Keys(args) => commands::keys::run(args),
         Command::Migrate(args) => commands::migrate::run(args),
+        Command::MasterKey(args) => commands::master_key::run(args),
         Command::AdminKeys(args) => commands::admin_keys::run(args),
         Command::Audit(args) => commands::audit::run(args),
     };

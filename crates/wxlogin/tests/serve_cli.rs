@@ -216,6 +216,7 @@ fn a_secret_given_as_a_flag_is_warned_about_without_its_value() {
     let dir = TempDir::new("secret-flag");
     let stderr_path = dir.0.join("stderr.log");
     let master_key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    let previous_key = "Hx4dHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=";
     let mut child = wxlogin()
         .env("WXLOGIN_MASTER_KEY", master_key)
         .args([
@@ -224,6 +225,8 @@ fn a_secret_given_as_a_flag_is_warned_about_without_its_value() {
             "wx1111111111111111",
             "--secret",
             "FLAG-SECRET-VALUE-1234",
+            "--previous-master-key",
+            previous_key,
             "--listen",
             "127.0.0.1:0",
             "--wechat-base-url",
@@ -250,6 +253,12 @@ fn a_secret_given_as_a_flag_is_warned_about_without_its_value() {
     assert!(!log.contains("--master-key was given"), "{log}");
     assert!(!log.contains("FLAG-SECRET-VALUE-1234"), "{log}");
     assert!(!log.contains(master_key), "{log}");
+    assert!(
+        log.contains("--previous-master-key was given on the command line")
+            && log.contains("WXLOGIN_PREVIOUS_MASTER_KEY"),
+        "{log}"
+    );
+    assert!(!log.contains(previous_key), "{log}");
 }
 
 #[test]

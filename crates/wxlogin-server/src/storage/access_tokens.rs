@@ -27,7 +27,7 @@ impl fmt::Debug for CachedAccessToken {
     }
 }
 
-fn access_token_binding(appid: &str) -> Vec<u8> {
+pub(super) fn access_token_binding(appid: &str) -> Vec<u8> {
     format!("access_token:{appid}").into_bytes()
 }
 
@@ -45,21 +45,24 @@ impl Store {
         &self,
         appid: &str,
     ) -> Result<Option<CachedAccessToken>, StorageError> {
-        let row = query("SELECT sealed_token, expires_at FROM access_tokens WHERE appid = $1")
-            .bind(appid)
-            .fetch_optional(self.readers())
-            .await?;
+        let row = query(
+            "SELECT sealed_token, master_key_id, expires_at FROM access_tokens WHERE appid = $1",
+        )
+        .bind(appid)
+        .fetch_optional(self.readers())
+        .await?;
         let Some(row) = row else {
             return Ok(None);
         };
         let sealed: Option<Vec<u8>> = row.try_get("sealed_token")?;
+        let key_id: Option<String> = row.try_get("master_key_id")?;
         let expires_at: Option<i64> = row.try_get("expires_at")?;
         let (Some(sealed), Some(expires_at_unix)) = (sealed, expires_at) else {
             return Ok(None);
         };
-        let opened = self
-            .master_key()
-            .open(&sealed, &access_token_binding(appid))?;
+        let opened =
+            self.master_keys()
+                .open(&sealed, key_id.as_deref(), &access_token_binding(appid))?;
         let token = String::from_utf8(opened.to_vec())
             .map_err(|_| StorageError::Corrupt("stored access token is not UTF-8".into()))?;
         Ok(Some(CachedAccessToken {
@@ -75,14 +78,16 @@ impl Store {
         token: &CachedAccessToken,
     ) -> Result<(), StorageError> {
         let sealed = self
-            .master_key()
+            .master_keys()
             .seal(token.token.as_bytes(), &access_token_binding(appid));
         query(
-            "INSERT INTO access_tokens (appid, sealed_token, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (appid) DO UPDATE SET sealed_token = excluded.sealed_token, expires_at = excluded.expires_at",
+            "INSERT INTO access_tokens (appid, sealed_token, master_key_id, expires_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (appid) DO UPDATE SET sealed_token = excluded.sealed_token, \
+             master_key_id = excluded.master_key_id, expires_at = excluded.expires_at",
         )
         .bind(appid)
-        .bind(sealed)
+        .bind(sealed.blob)
+        .bind(sealed.key_id)
         .bind(token.expires_at_unix)
         .execute(self.writer())
         .await?;
@@ -96,20 +101,20 @@ impl Store {
         appid: &str,
         failed_token: &str,
     ) -> Result<(), StorageError> {
-        let row = query("SELECT sealed_token FROM access_tokens WHERE appid = $1")
+        let row = query("SELECT sealed_token, master_key_id FROM access_tokens WHERE appid = $1")
             .bind(appid)
             .fetch_optional(self.readers())
             .await?;
-        let Some(sealed) = row
-            .map(|row| row.try_get::<Option<Vec<u8>>>("sealed_token"))
-            .transpose()?
-            .flatten()
-        else {
+        let Some(row) = row else {
             return Ok(());
         };
-        let opened = self
-            .master_key()
-            .open(&sealed, &access_token_binding(appid))?;
+        let Some(sealed) = row.try_get::<Option<Vec<u8>>>("sealed_token")? else {
+            return Ok(());
+        };
+        let key_id: Option<String> = row.try_get("master_key_id")?;
+        let opened =
+            self.master_keys()
+                .open(&sealed, key_id.as_deref(), &access_token_binding(appid))?;
         if !bool::from(opened.as_slice().ct_eq(failed_token.as_bytes())) {
             return Ok(());
         }

@@ -18,6 +18,7 @@ mod database;
 mod error;
 mod events;
 mod login_codes;
+mod master_key_rotation;
 mod migration_lock;
 mod session_keys;
 mod sessions;
@@ -30,7 +31,7 @@ mod users;
 
 use std::sync::Arc;
 
-use crate::at_rest::MasterKey;
+use crate::master_keys::MasterKeys;
 
 pub use access_tokens::{CachedAccessToken, DatabaseAccessTokenStore};
 pub use admin_keys::{AdminKeyRecord, CreateAdminKeyError};
@@ -38,6 +39,9 @@ pub use database::{Backend, Database, MigrationReport, StoreOptions};
 pub use error::StorageError;
 pub use events::{Actor, AuditEntry, EventRecord, EventType, RevocationReason};
 pub use login_codes::{hash_login_code, CodeClaim};
+pub use master_key_rotation::{
+    PendingBatch, ResealOptions, ResealProgress, ResealReport, SealedCount, SealedTable,
+};
 pub use session_keys::session_key_binding;
 pub use sessions::{NewSession, PurgeReport, RefreshRotation, SessionRecord};
 pub use signing_keys::{NewSigningKey, StoredSigningKey};
@@ -55,12 +59,12 @@ pub fn unix_now() -> UnixSeconds {
         .unwrap_or(0)
 }
 
-/// The domain store: a [`Database`] plus the master key that seals secrets at rest.
+/// The domain store: a [`Database`] plus the master keys that seal secrets at rest.
 /// Cheap to clone (shares one pool).
 #[derive(Clone)]
 pub struct Store {
     database: Database,
-    master_key: Arc<MasterKey>,
+    master_keys: Arc<MasterKeys>,
 }
 
 impl std::fmt::Debug for Store {
@@ -72,10 +76,12 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    pub fn new(database: Database, master_key: MasterKey) -> Self {
+    /// `master_keys`: one [`crate::at_rest::MasterKey`], or [`MasterKeys`] with previous
+    /// keys still accepted for opening (during a master-key roll).
+    pub fn new(database: Database, master_keys: impl Into<MasterKeys>) -> Self {
         Store {
             database,
-            master_key: Arc::new(master_key),
+            master_keys: Arc::new(master_keys.into()),
         }
     }
 
@@ -83,11 +89,11 @@ impl Store {
     pub async fn connect(
         database_url: &str,
         options: &StoreOptions,
-        master_key: MasterKey,
+        master_keys: impl Into<MasterKeys>,
     ) -> Result<Self, StorageError> {
         Ok(Store::new(
             Database::connect(database_url, options).await?,
-            master_key,
+            master_keys,
         ))
     }
 
@@ -119,7 +125,8 @@ impl Store {
         self.database.begin().await
     }
 
-    pub(crate) fn master_key(&self) -> &MasterKey {
-        &self.master_key
+    /// The key that seals, and those that still open.
+    pub fn master_keys(&self) -> &MasterKeys {
+        &self.master_keys
     }
 }

@@ -21,18 +21,20 @@ impl Store {
         session_key: &SessionKey,
         now: UnixSeconds,
     ) -> Result<(), StorageError> {
-        let sealed = self.master_key().seal(
+        let sealed = self.master_keys().seal(
             session_key.expose_bytes(),
             &session_key_binding(appid, openid),
         );
         query(
-            "INSERT INTO session_keys (appid, openid, sealed, updated_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (appid, openid) DO UPDATE SET sealed = excluded.sealed, updated_at = excluded.updated_at \
+            "INSERT INTO session_keys (appid, openid, sealed, master_key_id, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (appid, openid) DO UPDATE SET sealed = excluded.sealed, master_key_id = excluded.master_key_id, \
+             updated_at = excluded.updated_at \
              WHERE session_keys.updated_at <= excluded.updated_at",
         )
         .bind(appid)
         .bind(openid)
-        .bind(sealed)
+        .bind(sealed.blob)
+        .bind(sealed.key_id)
         .bind(now)
         .execute(self.writer())
         .await?;
@@ -45,18 +47,23 @@ impl Store {
         appid: &str,
         openid: &str,
     ) -> Result<Option<SessionKey>, StorageError> {
-        let row = query("SELECT sealed FROM session_keys WHERE appid = $1 AND openid = $2")
-            .bind(appid)
-            .bind(openid)
-            .fetch_optional(self.readers())
-            .await?;
+        let row = query(
+            "SELECT sealed, master_key_id FROM session_keys WHERE appid = $1 AND openid = $2",
+        )
+        .bind(appid)
+        .bind(openid)
+        .fetch_optional(self.readers())
+        .await?;
         let Some(row) = row else {
             return Ok(None);
         };
         let sealed: Vec<u8> = row.try_get("sealed")?;
-        let opened = self
-            .master_key()
-            .open(&sealed, &session_key_binding(appid, openid))?;
+        let key_id: Option<String> = row.try_get("master_key_id")?;
+        let opened = self.master_keys().open(
+            &sealed,
+            key_id.as_deref(),
+            &session_key_binding(appid, openid),
+        )?;
         let bytes: [u8; SessionKey::LEN] = opened
             .as_slice()
             .try_into()

@@ -40,7 +40,7 @@ impl fmt::Debug for StoredSigningKey {
     }
 }
 
-fn signing_key_binding(kid: &str) -> Vec<u8> {
+pub(super) fn signing_key_binding(kid: &str) -> Vec<u8> {
     format!("signing_key:{kid}").into_bytes()
 }
 
@@ -48,13 +48,15 @@ impl Store {
     /// Store a new signing key.
     pub async fn insert_signing_key(&self, key: &NewSigningKey) -> Result<(), StorageError> {
         let sealed = self
-            .master_key()
+            .master_keys()
             .seal(key.secret_key.as_slice(), &signing_key_binding(&key.kid));
         query(
-            "INSERT INTO signing_keys (kid, sealed_private, public_key, created_at, alg) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO signing_keys (kid, sealed_private, master_key_id, public_key, created_at, alg) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&key.kid)
-        .bind(sealed)
+        .bind(sealed.blob)
+        .bind(sealed.key_id)
         .bind(key.public_key.as_slice())
         .bind(key.created_at)
         .bind(key.algorithm)
@@ -66,8 +68,8 @@ impl Store {
     /// Every signing key, oldest first (ties broken by kid, so every instance orders alike).
     pub async fn signing_keys(&self) -> Result<Vec<StoredSigningKey>, StorageError> {
         let rows = query(
-            "SELECT kid, sealed_private, public_key, created_at, retired_at, alg FROM signing_keys \
-             ORDER BY created_at, kid",
+            "SELECT kid, sealed_private, master_key_id, public_key, created_at, retired_at, alg \
+             FROM signing_keys ORDER BY created_at, kid",
         )
         .fetch_all(self.readers())
         .await?;
@@ -75,9 +77,10 @@ impl Store {
         for row in rows {
             let kid: String = row.try_get("kid")?;
             let sealed: Vec<u8> = row.try_get("sealed_private")?;
-            let opened = self
-                .master_key()
-                .open(&sealed, &signing_key_binding(&kid))?;
+            let key_id: Option<String> = row.try_get("master_key_id")?;
+            let opened =
+                self.master_keys()
+                    .open(&sealed, key_id.as_deref(), &signing_key_binding(&kid))?;
             let mut secret_key = Zeroizing::new([0u8; 32]);
             if opened.len() != 32 {
                 return Err(StorageError::Corrupt(format!(

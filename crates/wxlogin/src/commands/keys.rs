@@ -2,8 +2,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use wxlogin_server::at_rest::{
-    dev_key_file_path, resolve_master_key, sqlite_database_file, SqliteLocation,
+    dev_key_file_path, resolve_master_key, sqlite_database_file, MasterKey, SqliteLocation,
 };
+use wxlogin_server::master_keys::MasterKeys;
 use wxlogin_server::storage::{rfc3339, unix_now, Store, StoreOptions};
 use wxlogin_server::tokens::{KeyPolicy, SigningKeys};
 
@@ -28,6 +29,14 @@ pub struct KeysArgs {
         global = true
     )]
     pub master_key: Option<String>,
+    /// During a master-key roll: the key being replaced, as the servers are given it.
+    #[arg(
+        long,
+        env = "WXLOGIN_PREVIOUS_MASTER_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub previous_master_key: Option<String>,
     /// Access-token lifetime in seconds, as the server is configured: a retired key stays
     /// in the JWKS this long plus 5 minutes.
     #[arg(
@@ -61,7 +70,12 @@ pub fn run(args: KeysArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let store = open_existing_store(&args.database_url, args.master_key.as_deref()).await?;
+        let store = open_existing_store(
+            &args.database_url,
+            args.master_key.as_deref(),
+            args.previous_master_key.as_deref(),
+        )
+        .await?;
         let policy = KeyPolicy::new(Duration::from_secs(args.access_token_ttl));
         let keys = SigningKeys::load(store, policy)
             .await
@@ -123,6 +137,7 @@ fn list(keys: &SigningKeys) {
 async fn open_existing_store(
     database_url: &str,
     master_key: Option<&str>,
+    previous_master_key: Option<&str>,
 ) -> anyhow::Result<Store> {
     if let Some(SqliteLocation::File(path)) = sqlite_database_file(database_url) {
         anyhow::ensure!(
@@ -139,7 +154,13 @@ async fn open_existing_store(
         );
     }
     let resolved = resolve_master_key(master_key, database_url)?;
-    Store::connect(database_url, &StoreOptions::default(), resolved.key)
+    let mut keys = MasterKeys::new(resolved.key);
+    if let Some(previous) = previous_master_key {
+        keys = keys.with_previous(MasterKey::from_base64(previous).context(
+            "--previous-master-key / WXLOGIN_PREVIOUS_MASTER_KEY is not standard base64 of 32 bytes",
+        )?);
+    }
+    Store::connect(database_url, &StoreOptions::default(), keys)
         .await
         .context("cannot open the database")
 }

@@ -4,6 +4,7 @@ pub mod database;
 pub mod decrypt;
 pub mod demo;
 pub mod keys;
+pub mod master_key;
 pub mod migrate;
 pub mod serve;
 pub mod sim;

@@ -36,6 +36,11 @@ pub struct ServeArgs {
     /// SQLite only: a generated key kept in a 0600 file beside the database (development).
     #[arg(long, env = "WXLOGIN_MASTER_KEY", hide_env_values = true)]
     pub master_key: Option<String>,
+    /// During a master-key roll only: the key being replaced, still accepted for opening
+    /// what it sealed (everything new is sealed with --master-key). See docs/production.md
+    /// [default: none]
+    #[arg(long, env = "WXLOGIN_PREVIOUS_MASTER_KEY", hide_env_values = true)]
+    pub previous_master_key: Option<String>,
     /// Start the WeChat simulator in this process and point the server at it; without
     /// configured apps, its demo app is used.
     #[arg(long)]
@@ -157,9 +162,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// The secret-bearing flags and the variable that should carry each instead.
-const SECRET_FLAGS: [(&str, &str); 2] = [
+const SECRET_FLAGS: [(&str, &str); 3] = [
     ("--secret", "WXLOGIN_SECRET"),
     ("--master-key", "WXLOGIN_MASTER_KEY"),
+    ("--previous-master-key", "WXLOGIN_PREVIOUS_MASTER_KEY"),
 ];
 
 /// A secret given as a flag is readable by every local user in `/proc/PID/cmdline` and
@@ -178,7 +184,11 @@ fn warn_about_secrets_on_the_command_line(args: &ServeArgs) {
 /// the flag first, so a value that differs from (or has no) environment variable is the
 /// flag's.
 fn secrets_from_flags(args: &ServeArgs) -> Vec<(&'static str, &'static str)> {
-    let given = [args.secret.as_deref(), args.master_key.as_deref()];
+    let given = [
+        args.secret.as_deref(),
+        args.master_key.as_deref(),
+        args.previous_master_key.as_deref(),
+    ];
     SECRET_FLAGS
         .into_iter()
         .zip(given)
@@ -208,6 +218,7 @@ fn settings_layer(args: &ServeArgs) -> anyhow::Result<SettingsLayer> {
         wechat_base_url: args.wechat_base_url.clone(),
         wechat_timeout: args.wechat_timeout,
         master_key: args.master_key.clone().map(MasterKeyText::new),
+        previous_master_key: args.previous_master_key.clone().map(MasterKeyText::new),
         access_token_ttl: args.access_token_ttl,
         refresh_token_ttl: args.refresh_token_ttl,
         code_retry_window: args.code_retry_window,
