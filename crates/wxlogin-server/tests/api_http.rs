@@ -163,30 +163,49 @@ async fn metrics_count_logins_upstream_calls_and_sessions() {
 
 #[tokio::test]
 async fn jwks_verifies_access_tokens_offline() {
-    let app = spawn_app().await;
-    let login = app.login("nia").await;
-    let jwks = app.get("/.well-known/jwks.json", None).await;
-    let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwks.assert_ok().clone()).unwrap();
-    let access = token(&login, "access_token");
-    let header = jsonwebtoken::decode_header(&access).unwrap();
-    assert_eq!(header.alg, jsonwebtoken::Algorithm::EdDSA);
-    let jwk = jwks
-        .find(header.kid.as_deref().unwrap())
-        .expect("kid published");
-    let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
-    validation.set_audience(&[APPID]);
-    validation.set_issuer(&["wxlogin"]);
-    let claims = jsonwebtoken::decode::<serde_json::Value>(&access, &key, &validation)
-        .unwrap()
-        .claims;
-    assert_eq!(claims["sub"], login["user"]["id"]);
-    assert_eq!(claims["aud"], APPID);
-    assert!(claims["sid"].is_string());
-    assert_eq!(
-        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
-        1800
-    );
+    use wxlogin_server::tokens::SigningAlgorithm;
+    for (configured, expected) in [
+        (None, jsonwebtoken::Algorithm::ES256),
+        (
+            Some(SigningAlgorithm::ES256),
+            jsonwebtoken::Algorithm::ES256,
+        ),
+        (
+            Some(SigningAlgorithm::EdDSA),
+            jsonwebtoken::Algorithm::EdDSA,
+        ),
+    ] {
+        let app = spawn_app_with(SimConfig::default(), |settings| {
+            if let Some(algorithm) = configured {
+                settings.access_token_alg = algorithm;
+            }
+        })
+        .await;
+        let login = app.login("nia").await;
+        let jwks = app.get("/.well-known/jwks.json", None).await;
+        let jwks: jsonwebtoken::jwk::JwkSet =
+            serde_json::from_value(jwks.assert_ok().clone()).unwrap();
+        let access = token(&login, "access_token");
+        let header = jsonwebtoken::decode_header(&access).unwrap();
+        assert_eq!(header.alg, expected, "{configured:?}");
+        let jwk = jwks
+            .find(header.kid.as_deref().unwrap())
+            .expect("kid published");
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+        let mut validation = jsonwebtoken::Validation::new(expected);
+        validation.set_audience(&[APPID]);
+        validation.set_issuer(&["wxlogin"]);
+        let claims = jsonwebtoken::decode::<serde_json::Value>(&access, &key, &validation)
+            .unwrap()
+            .claims;
+        assert_eq!(claims["sub"], login["user"]["id"]);
+        assert_eq!(claims["aud"], APPID);
+        assert!(claims["sid"].is_string());
+        assert_eq!(
+            claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+            1800
+        );
+    }
 }
 
 #[tokio::test]

@@ -241,8 +241,9 @@ async fn key_rotation_keeps_old_tokens_valid_and_publishes_both_keys() {
     let jwks = app.get("/.well-known/jwks.json", None).await;
     let keys = jwks.assert_ok()["keys"].as_array().unwrap().clone();
     assert_eq!(keys.len(), 1);
-    assert_eq!(keys[0]["kty"], "OKP");
-    assert_eq!(keys[0]["crv"], "Ed25519");
+    // ES256 by default.
+    assert_eq!(keys[0]["kty"], "EC");
+    assert_eq!(keys[0]["crv"], "P-256");
 
     // Rotate as `wxlogin keys rotate` would, on its own handle to the database.
     let keys_admin = wxlogin_server::tokens::SigningKeys::load(
@@ -296,7 +297,7 @@ fn jwt_kid(jwt: &str) -> String {
         .decode(header)
         .unwrap();
     let header: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-    assert_eq!(header["alg"], "EdDSA");
+    assert_eq!(header["alg"], "ES256", "ES256 by default");
     header["kid"].as_str().unwrap().to_owned()
 }
 

@@ -132,7 +132,7 @@ async fn a_payload_with_invalid_utf8_is_refused_even_in_an_unknown_claim() {
     assert!(std::str::from_utf8(&payload).is_err());
     let message = format!("{}.{}", b64(header.to_string()), b64(&payload));
     let signature =
-        jsonwebtoken::crypto::sign(message.as_bytes(), &key.encoding, Algorithm::EdDSA).unwrap();
+        jsonwebtoken::crypto::sign(message.as_bytes(), &key.encoding, key.algorithm).unwrap();
     assert_refused(
         &app,
         &format!("{message}.{signature}"),
@@ -150,7 +150,7 @@ async fn a_payload_with_invalid_utf8_is_refused_even_in_an_unknown_claim() {
     bytes.insert(sub_value, 0xb7);
     let message = format!("{}.{}", b64(header.to_string()), b64(&bytes));
     let signature =
-        jsonwebtoken::crypto::sign(message.as_bytes(), &key.encoding, Algorithm::EdDSA).unwrap();
+        jsonwebtoken::crypto::sign(message.as_bytes(), &key.encoding, key.algorithm).unwrap();
     assert_refused(
         &app,
         &format!("{message}.{signature}"),
@@ -241,7 +241,13 @@ async fn forged_signatures_and_algorithms_are_refused() {
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(URL_SAFE_NO_PAD.decode(&x).unwrap(), key.public_key);
+    // The JWK's x is the public key's (P-256: after the SEC1 0x04 tag; Ed25519: all of it).
+    let x_bytes = URL_SAFE_NO_PAD.decode(&x).unwrap();
+    let stored_x = match key.algorithm {
+        Algorithm::ES256 => &key.public_key[1..33],
+        _ => &key.public_key[..],
+    };
+    assert_eq!(x_bytes, stored_x);
     let payload = b64(claims.to_string());
 
     let mut forgeries: Vec<(String, String)> = Vec::new();
@@ -270,6 +276,18 @@ async fn forged_signatures_and_algorithms_are_refused() {
                 jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(&secret)).unwrap();
             forgeries.push((format!("{alg:?} keyed with the {name}"), forged));
         }
+    }
+    // Another P-256 key under the real kid.
+    {
+        use p256::pkcs8::EncodePrivateKey;
+        let stranger = p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng);
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(kid.clone());
+        let encoding = EncodingKey::from_ec_der(stranger.to_pkcs8_der().unwrap().as_bytes());
+        forgeries.push((
+            "re-signed with another P-256 key, same kid".into(),
+            jsonwebtoken::encode(&header, &claims, &encoding).unwrap(),
+        ));
     }
     // Another Ed25519 key under the real kid, with and without its own key in the header.
     let stranger = stranger_key();

@@ -46,7 +46,8 @@ async fn seed(store: &Store, users: usize) {
         .insert_signing_key(&NewSigningKey {
             kid: "kid-1".into(),
             secret_key: Zeroizing::new([7u8; 32]),
-            public_key: [8u8; 32],
+            algorithm: "EdDSA",
+            public_key: [8u8; 32].to_vec(),
             created_at: 100,
         })
         .await

@@ -9,7 +9,9 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use storage_support::{fresh_stores, ServerKey};
 use wxlogin_server::storage::Store;
-use wxlogin_server::tokens::{AccessClaims, AccessTokenRules, KeyPolicy, SigningKeys, TokenError};
+use wxlogin_server::tokens::{
+    AccessClaims, AccessTokenRules, KeyPolicy, SigningAlgorithm, SigningKeys, TokenError,
+};
 
 const NOW: i64 = 1_700_000_000;
 const TTL: i64 = 1_800;
@@ -22,6 +24,9 @@ fn policy() -> KeyPolicy {
         reload_interval: Duration::from_secs(3600),
         min_reload_gap: Duration::ZERO,
         access_token_cache_size: 1_000,
+        // These tests pin EdDSA's JWK shape; ES256 and the move between the two have
+        // their own tests below.
+        algorithm: SigningAlgorithm::EdDSA,
     }
 }
 
@@ -55,6 +60,10 @@ async fn keys_for(store: &Store) -> SigningKeys {
         .unwrap()
 }
 
+fn jwks_value(jwks: wxlogin_server::tokens::JwkSet) -> serde_json::Value {
+    serde_json::to_value(jwks).unwrap()
+}
+
 fn published_kids(jwks: &serde_json::Value) -> Vec<String> {
     jwks["keys"]
         .as_array()
@@ -76,7 +85,7 @@ async fn a_signed_token_verifies_and_carries_the_contract_claims() {
         assert_eq!(verified, claims("wxapp1", NOW), "{}", db.label);
 
         // Any standard library verifies it offline from the JWKS alone.
-        let jwks = keys.jwks(NOW).await;
+        let jwks = jwks_value(keys.jwks(NOW).await);
         let jwk = &jwks["keys"][0];
         assert_eq!(jwk["kty"], "OKP");
         assert_eq!(jwk["crv"], "Ed25519");
@@ -248,7 +257,7 @@ async fn forged_tokens_are_refused() {
         );
 
         // HS256 keyed with the public key (raw bytes and its base64url text): key confusion.
-        let jwks = keys.jwks(NOW).await;
+        let jwks = jwks_value(keys.jwks(NOW).await);
         let x = jwks["keys"][0]["x"].as_str().unwrap().to_string();
         let public_raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(&x)
@@ -351,7 +360,7 @@ async fn rotation_keeps_the_previous_key_until_its_tokens_have_expired() {
 
         let mut both = vec![old_kid.clone(), new_kid.clone()];
         both.sort();
-        let mut served = published_kids(&keys.jwks(rotated_at).await);
+        let mut served = published_kids(&jwks_value(keys.jwks(rotated_at).await));
         served.sort();
         assert_eq!(served, both, "{}", db.label);
         assert!(keys
@@ -360,11 +369,11 @@ async fn rotation_keeps_the_previous_key_until_its_tokens_have_expired() {
             .is_ok());
 
         let last_moment = rotated_at + TTL + MARGIN - 1;
-        let mut served = published_kids(&keys.jwks(last_moment).await);
+        let mut served = published_kids(&jwks_value(keys.jwks(last_moment).await));
         served.sort();
         assert_eq!(served, both);
         assert_eq!(
-            published_kids(&keys.jwks(last_moment + 1).await),
+            published_kids(&jwks_value(keys.jwks(last_moment + 1).await)),
             vec![new_kid.clone()],
             "{}",
             db.label
@@ -423,7 +432,7 @@ async fn a_rotation_on_one_instance_is_used_and_served_by_another() {
             "{}",
             db.label
         );
-        assert!(published_kids(&instance_b.jwks(NOW + 11).await).contains(&new_kid));
+        assert!(published_kids(&jwks_value(instance_b.jwks(NOW + 11).await)).contains(&new_kid));
 
         // With reloads rate-limited, a kid rotated in meanwhile stays unknown (no DB hammering).
         let mut slow = policy();
@@ -435,7 +444,7 @@ async fn a_rotation_on_one_instance_is_used_and_served_by_another() {
             instance_c.verify(&newer_token, &rules(), NOW + 21).await,
             Err(TokenError::UnknownKey)
         ));
-        assert!(!published_kids(&instance_c.jwks(NOW + 21).await).contains(&newer_kid));
+        assert!(!published_kids(&jwks_value(instance_c.jwks(NOW + 21).await)).contains(&newer_kid));
 
         // B signs with the new key once its periodic reload is due.
         let mut eager = policy();
@@ -714,5 +723,141 @@ async fn the_cache_never_holds_more_tokens_than_its_size() {
             "{}: the newest token is kept",
             db.label
         );
+    }
+}
+
+fn policy_for(algorithm: SigningAlgorithm) -> KeyPolicy {
+    KeyPolicy {
+        algorithm,
+        ..policy()
+    }
+}
+
+#[tokio::test]
+async fn es256_is_the_default_and_verifies_offline_from_its_ec_jwk() {
+    assert_eq!(KeyPolicy::default().algorithm, SigningAlgorithm::ES256);
+    for db in fresh_stores().await {
+        let keys =
+            SigningKeys::load_or_create(db.store.clone(), policy_for(SigningAlgorithm::ES256), NOW)
+                .await
+                .unwrap();
+        let token = keys.sign(&claims("wxapp1", NOW)).await.unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(header.alg, Algorithm::ES256, "{}", db.label);
+        assert_eq!(header.kid, keys.current_kid());
+        assert_eq!(
+            keys.verify(&token, &rules(), NOW + 1).await.unwrap(),
+            claims("wxapp1", NOW)
+        );
+        let jwks = jwks_value(keys.jwks(NOW).await);
+        let jwk = &jwks["keys"][0];
+        assert_eq!(jwk["kty"], "EC");
+        assert_eq!(jwk["crv"], "P-256");
+        assert_eq!(jwk["alg"], "ES256");
+        assert_eq!(jwk["use"], "sig");
+        let decoding = jsonwebtoken::DecodingKey::from_ec_components(
+            jwk["x"].as_str().unwrap(),
+            jwk["y"].as_str().unwrap(),
+        )
+        .unwrap();
+        let mut validation = jsonwebtoken::Validation::new(Algorithm::ES256);
+        validation.set_audience(&["wxapp1"]);
+        validation.validate_exp = false;
+        jsonwebtoken::decode::<serde_json::Value>(&token, &decoding, &validation).unwrap();
+        assert_eq!(keys.algorithms(), ["ES256"]);
+    }
+}
+
+#[tokio::test]
+async fn moving_between_algorithms_logs_nobody_out_and_refuses_algorithm_confusion() {
+    for db in fresh_stores().await {
+        let eddsa =
+            SigningKeys::load_or_create(db.store.clone(), policy_for(SigningAlgorithm::EdDSA), NOW)
+                .await
+                .unwrap();
+        let old_token = eddsa.sign(&claims("wxapp1", NOW)).await.unwrap();
+        let old_kid = eddsa.current_kid().unwrap();
+
+        // An instance configured for ES256 starts on the EdDSA deployment: it moves the
+        // current key to ES256 once, and both kinds verify.
+        let es256 = SigningKeys::load_or_create(
+            db.store.clone(),
+            policy_for(SigningAlgorithm::ES256),
+            NOW + 10,
+        )
+        .await
+        .unwrap();
+        let new_kid = es256.current_kid().unwrap();
+        assert_ne!(new_kid, old_kid);
+        let new_token = es256.sign(&claims("wxapp1", NOW + 10)).await.unwrap();
+        assert_eq!(
+            jsonwebtoken::decode_header(&new_token).unwrap().alg,
+            Algorithm::ES256
+        );
+        for verifier in [&es256, &eddsa] {
+            verifier.reload().await.unwrap();
+            verifier
+                .verify(&old_token, &rules(), NOW + 20)
+                .await
+                .unwrap();
+            verifier
+                .verify(&new_token, &rules(), NOW + 20)
+                .await
+                .unwrap();
+        }
+        let jwks = jwks_value(es256.jwks(NOW + 20).await);
+        let kinds: BTreeSet<String> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|key| key["kty"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(kinds, BTreeSet::from(["EC".to_owned(), "OKP".to_owned()]));
+        assert_eq!(es256.algorithms(), ["ES256", "EdDSA"]);
+
+        // A second ES256 start changes nothing.
+        SigningKeys::load_or_create(
+            db.store.clone(),
+            policy_for(SigningAlgorithm::ES256),
+            NOW + 30,
+        )
+        .await
+        .unwrap();
+        es256.reload().await.unwrap();
+        assert_eq!(es256.current_kid().unwrap(), new_kid);
+
+        // Algorithm confusion: an ES256 header on the EdDSA key's kid (and the other way
+        // round) is refused, whatever the signature.
+        let (_, payload, signature) = {
+            let mut parts = old_token.split('.');
+            (
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+                parts.next().unwrap(),
+            )
+        };
+        let b64 = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
+        for (alg, kid) in [("ES256", &old_kid), ("EdDSA", &new_kid)] {
+            let header = b64(&format!(r#"{{"alg":"{alg}","typ":"JWT","kid":"{kid}"}}"#));
+            let forged = format!("{header}.{payload}.{signature}");
+            assert!(
+                matches!(
+                    es256.verify(&forged, &rules(), NOW + 20).await,
+                    Err(TokenError::UnsupportedAlgorithm)
+                ),
+                "{}: {alg} header on the other kind's key",
+                db.label
+            );
+        }
+
+        // And `keys rotate --alg EdDSA` moves back.
+        let back = es256
+            .rotate_to(SigningAlgorithm::EdDSA, NOW + 40)
+            .await
+            .unwrap();
+        let token = es256.sign(&claims("wxapp1", NOW + 40)).await.unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!((header.alg, header.kid), (Algorithm::EdDSA, Some(back)));
+        es256.verify(&new_token, &rules(), NOW + 41).await.unwrap();
     }
 }

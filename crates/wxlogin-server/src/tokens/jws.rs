@@ -99,7 +99,9 @@ impl KeyPair {
                 p256::ecdsa::SigningKey::from_slice(secret)
                     .map_err(|_| TokenError::Signing("a stored P-256 key is invalid".into()))?,
             ),
-            SigningAlgorithm::EdDSA => KeyPair::Ed25519(ed25519_dalek::SigningKey::from_bytes(secret)),
+            SigningAlgorithm::EdDSA => {
+                KeyPair::Ed25519(ed25519_dalek::SigningKey::from_bytes(secret))
+            }
         })
     }
 
@@ -163,7 +165,10 @@ impl KeyPair {
                 r#"{{"crv":"{}","kty":"{}","x":"{}","y":"{y}"}}"#,
                 jwk.crv, jwk.kty, jwk.x
             ),
-            None => format!(r#"{{"crv":"{}","kty":"{}","x":"{}"}}"#, jwk.crv, jwk.kty, jwk.x),
+            None => format!(
+                r#"{{"crv":"{}","kty":"{}","x":"{}"}}"#,
+                jwk.crv, jwk.kty, jwk.x
+            ),
         };
         URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
     }
@@ -279,8 +284,7 @@ mod tests {
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.alg, Algorithm::ES256);
         let jwk = key.jwk("kid-es");
-        let decoding =
-            DecodingKey::from_ec_components(&jwk.x, jwk.y.as_deref().unwrap()).unwrap();
+        let decoding = DecodingKey::from_ec_components(&jwk.x, jwk.y.as_deref().unwrap()).unwrap();
         let mut validation = jsonwebtoken::Validation::new(Algorithm::ES256);
         validation.set_audience(&["wxapp1"]);
         validation.validate_exp = false;
@@ -306,7 +310,10 @@ mod tests {
             .unwrap();
         let key = KeyPair::from_secret(SigningAlgorithm::EdDSA, &seed.try_into().unwrap()).unwrap();
         assert_eq!(key.jwk("").x, "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo");
-        assert_eq!(key.thumbprint(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+        assert_eq!(
+            key.thumbprint(),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
         let es = KeyPair::generate(SigningAlgorithm::ES256);
         let jwk = es.jwk("");
         let canonical = format!(
@@ -322,8 +329,14 @@ mod tests {
 
     #[test]
     fn algorithms_parse_from_their_names() {
-        assert_eq!("ES256".parse::<SigningAlgorithm>().unwrap(), SigningAlgorithm::ES256);
-        assert_eq!("eddsa".parse::<SigningAlgorithm>().unwrap(), SigningAlgorithm::EdDSA);
+        assert_eq!(
+            "ES256".parse::<SigningAlgorithm>().unwrap(),
+            SigningAlgorithm::ES256
+        );
+        assert_eq!(
+            "eddsa".parse::<SigningAlgorithm>().unwrap(),
+            SigningAlgorithm::EdDSA
+        );
         assert!("RS256".parse::<SigningAlgorithm>().is_err());
         assert_eq!(SigningAlgorithm::default(), SigningAlgorithm::ES256);
     }

@@ -154,7 +154,10 @@ fn load_key(stored: &StoredSigningKey) -> Result<LoadedKey, TokenError> {
             stored.kid
         )))
     };
-    let algorithm: SigningAlgorithm = stored.algorithm.parse().map_err(|_| corrupt("unknown algorithm"))?;
+    let algorithm: SigningAlgorithm = stored
+        .algorithm
+        .parse()
+        .map_err(|_| corrupt("unknown algorithm"))?;
     let pair = KeyPair::from_secret(algorithm, &stored.secret_key)?;
     if pair.public_key() != stored.public_key {
         return Err(corrupt("does not match its public key"));
@@ -373,7 +376,6 @@ impl SigningKeys {
     }
 
     /// The kid that signs new tokens.
-
     pub fn current_kid(&self) -> Option<String> {
         self.snapshot().current().map(|key| key.kid.clone())
     }
@@ -442,7 +444,13 @@ impl SigningKeys {
         let find = |set: &KeySet| {
             set.published(now, &self.inner.policy)
                 .find(|key| key.kid == kid)
-                .map(|key| (key.decoding.clone(), key.public_key.clone(), key.pair.algorithm()))
+                .map(|key| {
+                    (
+                        key.decoding.clone(),
+                        key.public_key.clone(),
+                        key.pair.algorithm(),
+                    )
+                })
         };
         let (decoding, public_key, key_algorithm) = match find(&self.snapshot()) {
             Some(found) => found,

@@ -116,31 +116,52 @@ pub async fn fresh_postgres() -> Option<TestStore> {
 /// claims the server would never have written.
 pub struct ServerKey {
     pub kid: String,
+    pub algorithm: jsonwebtoken::Algorithm,
     pub encoding: jsonwebtoken::EncodingKey,
-    pub public_key: [u8; 32],
+    /// SEC1 uncompressed for P-256, the raw 32 bytes for Ed25519 (as stored).
+    pub public_key: Vec<u8>,
 }
 
 impl ServerKey {
     pub async fn of(store: &Store) -> ServerKey {
-        use ed25519_dalek::pkcs8::EncodePrivateKey;
         let keys = store.signing_keys().await.unwrap();
         let key = keys
             .iter()
             .rev()
             .find(|key| key.retired_at.is_none())
             .expect("a current key");
-        let signing = ed25519_dalek::SigningKey::from_bytes(&key.secret_key);
+        let (algorithm, encoding) = match key.algorithm.as_str() {
+            "EdDSA" => {
+                use ed25519_dalek::pkcs8::EncodePrivateKey;
+                let signing = ed25519_dalek::SigningKey::from_bytes(&key.secret_key);
+                let der = signing.to_pkcs8_der().unwrap();
+                (
+                    jsonwebtoken::Algorithm::EdDSA,
+                    jsonwebtoken::EncodingKey::from_ed_der(der.as_bytes()),
+                )
+            }
+            "ES256" => {
+                use p256::pkcs8::EncodePrivateKey;
+                let signing =
+                    p256::ecdsa::SigningKey::from_slice(key.secret_key.as_slice()).unwrap();
+                let der = signing.to_pkcs8_der().unwrap();
+                (
+                    jsonwebtoken::Algorithm::ES256,
+                    jsonwebtoken::EncodingKey::from_ec_der(der.as_bytes()),
+                )
+            }
+            other => panic!("unknown key algorithm {other}"),
+        };
         ServerKey {
             kid: key.kid.clone(),
-            encoding: jsonwebtoken::EncodingKey::from_ed_der(
-                signing.to_pkcs8_der().unwrap().as_bytes(),
-            ),
-            public_key: key.public_key,
+            algorithm,
+            encoding,
+            public_key: key.public_key.clone(),
         }
     }
 
     pub fn sign(&self, claims: &impl serde::Serialize) -> String {
-        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+        let mut header = jsonwebtoken::Header::new(self.algorithm);
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
     }
