@@ -85,7 +85,8 @@ pub fn run(args: KeysArgs) -> anyhow::Result<()> {
                 let previous = keys.current_kid();
                 let alg = alg.unwrap_or_default();
                 let kid = keys.rotate_to(alg, unix_now()).await?;
-                println!("new current key: {kid} ({alg})");
+                println!("new current key: {kid}");
+                println!("algorithm: {alg}");
                 if let Some(previous) = previous {
                     println!(
                         "previous key {previous} stays in the JWKS for {} s (access-token lifetime + margin)",
