@@ -192,3 +192,149 @@ async fn signing_key_secrets_are_sealed() {
         assert!(!format!("{:?}", stored[0]).contains("secret_key"));
     }
 }
+
+/// The bytes of a SQLite database's file and its WAL (empty for PostgreSQL).
+fn sqlite_files(url: &str) -> Vec<u8> {
+    let Some(path) = url.strip_prefix("sqlite://") else {
+        return Vec::new();
+    };
+    let path = path.split('?').next().unwrap();
+    let mut bytes = std::fs::read(path).unwrap_or_default();
+    bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+    bytes
+}
+
+fn phone(number: &str) -> wxlogin_server::storage::PhoneNumber {
+    wxlogin_server::storage::PhoneNumber {
+        phone_number: number.to_owned(),
+        pure_phone_number: number.trim_start_matches("+86").to_owned(),
+        country_code: "86".to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn phone_numbers_are_sealed_found_by_blind_index_and_absent_from_the_files() {
+    for db in fresh_stores().await {
+        let store = &db.store;
+        let user = store
+            .find_or_create_user("wxapp", "openid-phone", None, 100)
+            .await
+            .unwrap();
+        assert!(store
+            .set_phone_number(&user.id, &phone("+8613812340001"), 101)
+            .await
+            .unwrap());
+        let record = store.user_record(&user.id).await.unwrap().unwrap();
+        assert_eq!(record.phone, Some(phone("+8613812340001")), "{}", db.label);
+        assert_eq!(
+            store
+                .user_by_identity("wxapp", "openid-phone")
+                .await
+                .unwrap()
+                .unwrap()
+                .phone_number
+                .as_deref(),
+            Some("+8613812340001")
+        );
+        for q in ["+8613812340001", "13812340001"] {
+            let found = store.search_users(q, None, 10).await.unwrap();
+            assert_eq!(found.len(), 1, "{}: {q}", db.label);
+        }
+        assert!(store
+            .search_users("1381234000", None, 10)
+            .await
+            .unwrap()
+            .is_empty());
+
+        let raw = db.raw_pool().await;
+        let row = sqlx::query(
+            "SELECT phone_number, pure_phone_number, country_code, phone_sealed, phone_index FROM users WHERE id = $1",
+        )
+        .bind(&user.id)
+        .fetch_one(&raw)
+        .await
+        .unwrap();
+        assert!(row.get::<Option<String>, _>("phone_number").is_none());
+        assert!(row.get::<Option<String>, _>("pure_phone_number").is_none());
+        let sealed: Vec<u8> = row.get("phone_sealed");
+        assert!(!contains(&sealed, b"13812340001"), "{}", db.label);
+        let index: String = row.get("phone_index");
+        assert!(!index.contains("13812340001"));
+
+        // A sealed number copied to another user's row does not open there.
+        let other = store
+            .find_or_create_user("wxapp", "openid-other", None, 100)
+            .await
+            .unwrap();
+        sqlx::query("UPDATE users SET phone_sealed = $1, master_key_id = (SELECT master_key_id FROM users WHERE id = $2) WHERE id = $3")
+            .bind(sealed)
+            .bind(&user.id)
+            .bind(&other.id)
+            .execute(&raw)
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.user_record(&other.id).await,
+            Err(StorageError::Sealed(_))
+        ));
+        drop(raw);
+        assert!(
+            !contains(&sqlite_files(&db.url), b"13812340001"),
+            "{}: the number is in the database file or its WAL",
+            db.label
+        );
+    }
+}
+
+#[tokio::test]
+async fn phone_numbers_stored_in_clear_are_sealed_by_the_migration() {
+    for db in fresh_stores().await {
+        let store = &db.store;
+        let user = store
+            .find_or_create_user("wxapp", "openid-legacy", None, 100)
+            .await
+            .unwrap();
+        // A row as the schema before sealing left it.
+        let raw = db.raw_pool().await;
+        sqlx::query(
+            "UPDATE users SET phone_number = '13922223333', pure_phone_number = '13922223333', country_code = '86' WHERE id = $1",
+        )
+        .bind(&user.id)
+        .execute(&raw)
+        .await
+        .unwrap();
+        drop(raw);
+        store.migrate().await.unwrap();
+        let record = store.user_record(&user.id).await.unwrap().unwrap();
+        assert_eq!(
+            record.phone.unwrap().phone_number,
+            "13922223333",
+            "{}",
+            db.label
+        );
+        assert_eq!(
+            store
+                .search_users("13922223333", None, 10)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        let raw = db.raw_pool().await;
+        let clear: Option<String> = sqlx::query("SELECT phone_number FROM users WHERE id = $1")
+            .bind(&user.id)
+            .fetch_one(&raw)
+            .await
+            .unwrap()
+            .get("phone_number");
+        assert!(clear.is_none(), "{}", db.label);
+        drop(raw);
+        assert!(
+            !contains(&sqlite_files(&db.url), b"13922223333"),
+            "{}: the old clear number survives in the file or its WAL",
+            db.label
+        );
+        // Migrating again seals nothing more.
+        assert_eq!(store.seal_clear_phone_numbers().await.unwrap(), 0);
+    }
+}

@@ -364,3 +364,152 @@ fn keys_without_any_master_key_explain_what_is_missing() {
         "no key file is made up"
     );
 }
+
+#[test]
+fn admin_keys_are_shown_once_listed_without_themselves_and_revoked() {
+    let dir = TempDir::new();
+    let url = format!("sqlite://{}", dir.path().join("w.db").display());
+    assert!(wxlogin(&["migrate", "--database-url", &url]).success);
+    let created = wxlogin(&[
+        "admin-keys",
+        "create",
+        "--name",
+        "order-service",
+        "--scopes",
+        "users:read,tokens:introspect",
+        "--database-url",
+        &url,
+    ]);
+    assert!(created.success, "{}", created.stderr);
+    let key = created.stdout.trim().to_owned();
+    assert!(key.starts_with("wxa_") && key.len() == 47, "{key}");
+    assert!(
+        created.stderr.contains("shown only now"),
+        "{}",
+        created.stderr
+    );
+
+    let listed = wxlogin(&["admin-keys", "list", "--database-url", &url]);
+    assert!(listed.success, "{}", listed.stderr);
+    assert!(listed.stdout.contains("order-service"), "{}", listed.stdout);
+    assert!(
+        listed.stdout.contains("users:read,tokens:introspect"),
+        "{}",
+        listed.stdout
+    );
+    assert!(listed.stdout.contains("never"), "{}", listed.stdout);
+    assert!(!listed.stdout.contains(&key[4..]), "the key is listed");
+
+    let twice = wxlogin(&[
+        "admin-keys",
+        "create",
+        "--name",
+        "order-service",
+        "--scopes",
+        "users:read",
+        "--database-url",
+        &url,
+    ]);
+    assert!(
+        !twice.success && twice.stderr.contains("exists already"),
+        "{}",
+        twice.stderr
+    );
+    for (name, scopes) in [
+        ("bad name", "users:read"),
+        ("ok", "users:admin"),
+        ("ok", ""),
+    ] {
+        let refused = wxlogin(&[
+            "admin-keys",
+            "create",
+            "--name",
+            name,
+            "--scopes",
+            scopes,
+            "--database-url",
+            &url,
+        ]);
+        assert!(!refused.success, "{name} {scopes}");
+    }
+    let revoked = wxlogin(&[
+        "admin-keys",
+        "revoke",
+        "order-service",
+        "--database-url",
+        &url,
+    ]);
+    assert!(revoked.success, "{}", revoked.stderr);
+    let again = wxlogin(&[
+        "admin-keys",
+        "revoke",
+        "order-service",
+        "--database-url",
+        &url,
+    ]);
+    assert!(
+        !again.success && again.stderr.contains("no admin key named"),
+        "{}",
+        again.stderr
+    );
+    let empty = wxlogin(&["admin-keys", "list", "--database-url", &url]);
+    assert!(!empty.stdout.contains("order-service"), "{}", empty.stdout);
+}
+
+#[test]
+fn users_delete_removes_the_account_and_is_audited() {
+    let dir = TempDir::new();
+    let url = format!("sqlite://{}", dir.path().join("w.db").display());
+    let now = unix_now();
+    let (user, pair, sessions) = runtime().block_on(async {
+        let key = resolve_master_key(None, &url).unwrap().key;
+        let store = Store::connect(&url, &StoreOptions::default(), key)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let user = store
+            .find_or_create_user("wxappA", "openid-gone", None, now)
+            .await
+            .unwrap();
+        let keys = SigningKeys::load_or_create(store.clone(), KeyPolicy::default(), now)
+            .await
+            .unwrap();
+        let sessions = Sessions::new(store, keys, SessionPolicy::new(["wxappA".to_string()]));
+        let pair = sessions.issue(&user, now).await.unwrap();
+        (user, pair, sessions)
+    });
+    let deleted = wxlogin(&["users", "delete", &user.id, "--database-url", &url]);
+    assert!(deleted.success, "{}", deleted.stderr);
+    assert!(
+        deleted.stdout.contains("deleted user"),
+        "{}",
+        deleted.stdout
+    );
+    runtime().block_on(async {
+        assert!(sessions
+            .authenticate(&pair.access_token, now)
+            .await
+            .is_err());
+        assert!(sessions
+            .store()
+            .user_record(&user.id)
+            .await
+            .unwrap()
+            .is_none());
+    });
+    let twice = wxlogin(&["users", "delete", &user.id, "--database-url", &url]);
+    assert!(
+        !twice.success && twice.stderr.contains("no user with id"),
+        "{}",
+        twice.stderr
+    );
+    let audit = wxlogin(&["audit", "--database-url", &url]);
+    assert!(audit.success, "{}", audit.stderr);
+    assert!(
+        audit.stdout.contains("cli")
+            && audit.stdout.contains("user.deleted")
+            && audit.stdout.contains(&user.id),
+        "{}",
+        audit.stdout
+    );
+}

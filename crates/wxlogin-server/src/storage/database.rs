@@ -164,7 +164,7 @@ impl Database {
                             connection
                                 .execute(
                                     format!(
-                                        "PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON;"
+                                        "PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;"
                                     )
                                     .as_str(),
                                 )

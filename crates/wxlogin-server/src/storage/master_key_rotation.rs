@@ -7,6 +7,7 @@
 //! a server that rewrote the value meanwhile (already under the current key, since the
 //! servers run with it by then) wins, and a batch is one short write transaction.
 
+use super::phone_numbers::{phone_binding, server_secret_binding};
 use std::collections::BTreeMap;
 
 use super::access_tokens::access_token_binding;
@@ -21,13 +22,19 @@ pub enum SealedTable {
     SessionKeys,
     AccessTokens,
     SigningKeys,
+    /// Users' phone numbers.
+    Users,
+    /// The phone numbers' blind-index key.
+    ServerSecrets,
 }
 
 impl SealedTable {
-    pub const ALL: [SealedTable; 3] = [
+    pub const ALL: [SealedTable; 5] = [
         SealedTable::SessionKeys,
         SealedTable::AccessTokens,
         SealedTable::SigningKeys,
+        SealedTable::Users,
+        SealedTable::ServerSecrets,
     ];
 
     /// The table's name in the schema.
@@ -36,6 +43,8 @@ impl SealedTable {
             SealedTable::SessionKeys => "session_keys",
             SealedTable::AccessTokens => "access_tokens",
             SealedTable::SigningKeys => "signing_keys",
+            SealedTable::Users => "users",
+            SealedTable::ServerSecrets => "server_secrets",
         }
     }
 
@@ -44,6 +53,8 @@ impl SealedTable {
             SealedTable::SessionKeys => "sealed",
             SealedTable::AccessTokens => "sealed_token",
             SealedTable::SigningKeys => "sealed_private",
+            SealedTable::Users => "phone_sealed",
+            SealedTable::ServerSecrets => "sealed_value",
         }
     }
 
@@ -53,6 +64,8 @@ impl SealedTable {
             SealedTable::SessionKeys => &["appid", "openid"],
             SealedTable::AccessTokens => &["appid"],
             SealedTable::SigningKeys => &["kid"],
+            SealedTable::Users => &["id"],
+            SealedTable::ServerSecrets => &["name"],
         }
     }
 
@@ -62,6 +75,8 @@ impl SealedTable {
             SealedTable::SessionKeys => session_key_binding(&key[0], &key[1]),
             SealedTable::AccessTokens => access_token_binding(&key[0]),
             SealedTable::SigningKeys => signing_key_binding(&key[0]),
+            SealedTable::Users => phone_binding(&key[0]),
+            SealedTable::ServerSecrets => server_secret_binding(&key[0]),
         }
     }
 

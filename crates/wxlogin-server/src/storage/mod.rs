@@ -20,6 +20,7 @@ mod events;
 mod login_codes;
 mod master_key_rotation;
 mod migration_lock;
+mod phone_numbers;
 mod session_keys;
 mod sessions;
 mod signing_keys;
@@ -65,6 +66,8 @@ pub fn unix_now() -> UnixSeconds {
 pub struct Store {
     database: Database,
     master_keys: Arc<MasterKeys>,
+    /// The phone numbers' blind-index key, read once (`phone_numbers.rs`).
+    phone_index_key: Arc<tokio::sync::OnceCell<zeroize::Zeroizing<[u8; 32]>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -82,6 +85,7 @@ impl Store {
         Store {
             database,
             master_keys: Arc::new(master_keys.into()),
+            phone_index_key: Arc::default(),
         }
     }
 
@@ -97,9 +101,21 @@ impl Store {
         ))
     }
 
-    /// Apply pending migrations (see [`Database::migrate`]).
+    /// Apply pending migrations (see [`Database::migrate`]), then seal the phone numbers
+    /// still stored in clear (the data half of migration 0006, which needs the master key).
     pub async fn migrate(&self) -> Result<MigrationReport, StorageError> {
-        self.database.migrate().await
+        let report = self.database.migrate().await?;
+        let sealed = self.seal_clear_phone_numbers().await?;
+        if sealed > 0 {
+            tracing::info!(sealed, "sealed phone numbers stored in clear");
+            if self.backend() == Backend::Sqlite {
+                // Old WAL frames still hold the pages as they were: empty the WAL.
+                sql::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .fetch_all(self.writer())
+                    .await?;
+            }
+        }
+        Ok(report)
     }
 
     pub fn database(&self) -> &Database {

@@ -239,7 +239,7 @@ impl Store {
         };
         let user_id: Option<String> = row.try_get("id")?;
         let user = match user_id {
-            Some(_) => Some(user_from_row(&row)?),
+            Some(_) => Some(user_from_row(&row, self)?),
             None => None,
         };
         Ok(Some((session, user)))

@@ -267,6 +267,9 @@ fn open_connection(
         .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     connection.pragma_update(None, "foreign_keys", "ON")?;
+    // Deleted and overwritten content is zeroed, not left in free pages: a deleted account
+    // or a phone number sealed in place leaves nothing readable in the file.
+    connection.pragma_update(None, "secure_delete", "ON")?;
     connection.pragma_update(None, "query_only", read_only)?;
     Ok(connection)
 }

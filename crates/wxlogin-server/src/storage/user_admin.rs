@@ -39,8 +39,7 @@ impl UserCursor {
     }
 }
 
-const RECORD_COLUMNS: &str =
-    "u.id, u.unionid, u.phone_number, u.pure_phone_number, u.country_code, \
+const RECORD_COLUMNS: &str = "u.id, u.unionid, u.phone_sealed, u.master_key_id AS phone_key_id, \
      u.nickname, u.avatar_url, u.created_at, u.updated_at, u.roles";
 
 impl Store {
@@ -77,8 +76,8 @@ impl Store {
                    UNION SELECT user_id FROM identities WHERE openid = $1 \
                    UNION SELECT id FROM users WHERE unionid = $1 \
                    UNION SELECT user_id FROM identities WHERE unionid = $1 \
-                   UNION SELECT id FROM users WHERE phone_number = $1 \
-                   UNION SELECT id FROM users WHERE pure_phone_number = $1 \
+                   UNION SELECT id FROM users WHERE phone_index = $6 \
+                   UNION SELECT id FROM users WHERE pure_phone_index = $6 \
                    UNION SELECT id FROM users WHERE nickname >= $1 AND nickname < $5 \
                  ) AND {page}"
             );
@@ -88,6 +87,7 @@ impl Store {
                 .bind(after_id)
                 .bind(i64::from(limit))
                 .bind(format!("{q}\u{10FFFF}"))
+                .bind(self.phone_index(q).await?)
                 .fetch_all(self.readers())
                 .await?
         };

@@ -132,15 +132,17 @@ const UPDATE_PROFILE_SQL: &str = "UPDATE users SET nickname = COALESCE($2, nickn
 
 pub(super) const USER_VIEW_COLUMNS: &str =
     "u.id, i.appid, i.openid, COALESCE(u.unionid, i.unionid) AS unionid, \
-     u.phone_number, u.nickname, u.avatar_url, u.created_at, u.roles";
+     u.phone_sealed, u.master_key_id AS phone_key_id, u.nickname, u.avatar_url, u.created_at, u.roles";
 
-pub(super) fn user_from_row(row: &Row) -> Result<User, StorageError> {
+/// A user of a row with [`USER_VIEW_COLUMNS`] (its phone number opened with `store`'s
+/// master keys).
+pub(super) fn user_from_row(row: &Row, store: &Store) -> Result<User, StorageError> {
     Ok(User {
         id: row.try_get("id")?,
         appid: row.try_get("appid")?,
         openid: row.try_get("openid")?,
         unionid: row.try_get("unionid")?,
-        phone_number: row.try_get("phone_number")?,
+        phone_number: store.open_phone(row, "id")?.map(|phone| phone.phone_number),
         nickname: row.try_get("nickname")?,
         avatar_url: row.try_get("avatar_url")?,
         created_at: rfc3339(row.try_get("created_at")?),
@@ -292,7 +294,7 @@ impl Store {
             .bind(openid)
             .fetch_optional(self.readers())
             .await?;
-        row.as_ref().map(user_from_row).transpose()
+        row.as_ref().map(|row| user_from_row(row, self)).transpose()
     }
 
     /// User `user_id` as seen through identity (appid, openid); `None` if that identity does
@@ -312,7 +314,7 @@ impl Store {
     /// A user with every identity, for administration.
     pub async fn user_record(&self, user_id: &str) -> Result<Option<UserRecord>, StorageError> {
         let row = query(
-            "SELECT id, unionid, phone_number, pure_phone_number, country_code, nickname, avatar_url, \
+            "SELECT id, unionid, phone_sealed, master_key_id AS phone_key_id, nickname, avatar_url, \
              created_at, updated_at, roles FROM users WHERE id = $1",
         )
         .bind(user_id)
@@ -331,7 +333,7 @@ impl Store {
         offset: u64,
     ) -> Result<Vec<UserRecord>, StorageError> {
         let rows = query(
-            "SELECT id, unionid, phone_number, pure_phone_number, country_code, nickname, avatar_url, \
+            "SELECT id, unionid, phone_sealed, master_key_id AS phone_key_id, nickname, avatar_url, \
              created_at, updated_at, roles FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2",
         )
         .bind(i64::from(limit))
@@ -364,19 +366,7 @@ impl Store {
         .iter()
         .map(|identity| Ok((identity.try_get("appid")?, identity.try_get("openid")?)))
         .collect::<Result<Vec<(String, String)>, super::sql::SqlError>>()?;
-        let phone_number: Option<String> = row.try_get("phone_number")?;
-        let phone = match phone_number {
-            Some(phone_number) => Some(PhoneNumber {
-                pure_phone_number: row
-                    .try_get::<Option<String>>("pure_phone_number")?
-                    .unwrap_or_else(|| phone_number.clone()),
-                country_code: row
-                    .try_get::<Option<String>>("country_code")?
-                    .unwrap_or_default(),
-                phone_number,
-            }),
-            None => None,
-        };
+        let phone = self.open_phone(row, "id")?;
         Ok(UserRecord {
             id,
             unionid: row.try_get("unionid")?,
@@ -456,7 +446,10 @@ impl Store {
             .bind(user_id)
             .fetch_optional(&mut transaction)
             .await?;
-        let user = row.as_ref().map(user_from_row).transpose()?;
+        let user = row
+            .as_ref()
+            .map(|row| user_from_row(row, self))
+            .transpose()?;
         transaction.commit().await?;
         Ok(user)
     }
@@ -469,15 +462,18 @@ impl Store {
         phone: &PhoneNumber,
         now: UnixSeconds,
     ) -> Result<bool, StorageError> {
+        let stored = self.seal_phone(user_id, phone).await?;
         let mut transaction = self.begin().await?;
         let affected = query(
-            "UPDATE users SET phone_number = $2, pure_phone_number = $3, country_code = $4, updated_at = $5 \
-             WHERE id = $1",
+            "UPDATE users SET phone_sealed = $2, master_key_id = $3, phone_index = $4, \
+             pure_phone_index = $5, phone_number = NULL, pure_phone_number = NULL, \
+             country_code = NULL, updated_at = $6 WHERE id = $1",
         )
         .bind(user_id)
-        .bind(&phone.phone_number)
-        .bind(&phone.pure_phone_number)
-        .bind(&phone.country_code)
+        .bind(stored.sealed)
+        .bind(stored.key_id)
+        .bind(stored.phone_index)
+        .bind(stored.pure_phone_index)
         .bind(now)
         .execute(&mut transaction)
         .await?

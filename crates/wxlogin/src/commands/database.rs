@@ -1,7 +1,10 @@
 //! The database argument the admin commands share, and opening a database that must
 //! already exist (an admin command never creates one).
 use anyhow::Context;
-use wxlogin_server::at_rest::{sqlite_database_file, MasterKey, SqliteLocation};
+use wxlogin_server::at_rest::{
+    dev_key_file_path, resolve_master_key, sqlite_database_file, MasterKey, SqliteLocation,
+};
+use wxlogin_server::master_keys::MasterKeys;
 use wxlogin_server::storage::{Store, StoreOptions};
 
 #[derive(clap::Args, Debug)]
@@ -53,4 +56,60 @@ pub fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(
         .enable_all()
         .build()?
         .block_on(work)
+}
+
+/// Open a database that must already exist, with the server's master key: given, or the
+/// development key file the server created beside its SQLite database. Never creates a
+/// key file: a key made up here would seal data the server cannot open.
+pub async fn open_existing_store(
+    database_url: &str,
+    master_key: Option<&str>,
+    previous_master_key: Option<&str>,
+) -> anyhow::Result<Store> {
+    if let Some(SqliteLocation::File(path)) = sqlite_database_file(database_url) {
+        anyhow::ensure!(
+            path.exists(),
+            "database file {} does not exist (run `wxlogin migrate` or `wxlogin serve` first)",
+            path.display()
+        );
+        let key_file = dev_key_file_path(&path);
+        anyhow::ensure!(
+            master_key.is_some() || key_file.exists(),
+            "no master key: pass --master-key or set WXLOGIN_MASTER_KEY to the key the server uses \
+             (no development key file at {})",
+            key_file.display()
+        );
+    }
+    let resolved = resolve_master_key(master_key, database_url)?;
+    let mut keys = MasterKeys::new(resolved.key);
+    if let Some(previous) = previous_master_key {
+        keys = keys.with_previous(MasterKey::from_base64(previous).context(
+            "--previous-master-key / WXLOGIN_PREVIOUS_MASTER_KEY is not standard base64 of 32 bytes",
+        )?);
+    }
+    Store::connect(database_url, &StoreOptions::default(), keys)
+        .await
+        .context("cannot open the database")
+}
+
+/// The master key of commands that read sealed values (phone numbers, signing keys).
+#[derive(clap::Args, Debug)]
+pub struct MasterKeyArgs {
+    /// Standard base64 of the 32-byte master key the server uses (beside a SQLite database
+    /// the server's development key file is used when this is not given).
+    #[arg(
+        long,
+        env = "WXLOGIN_MASTER_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub master_key: Option<String>,
+    /// During a master-key roll: the key being replaced, still accepted for opening.
+    #[arg(
+        long,
+        env = "WXLOGIN_PREVIOUS_MASTER_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub previous_master_key: Option<String>,
 }

@@ -1,11 +1,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use wxlogin_server::at_rest::{
-    dev_key_file_path, resolve_master_key, sqlite_database_file, MasterKey, SqliteLocation,
-};
-use wxlogin_server::master_keys::MasterKeys;
-use wxlogin_server::storage::{rfc3339, unix_now, Store, StoreOptions};
+use wxlogin_server::storage::{rfc3339, unix_now};
 use wxlogin_server::tokens::{KeyPolicy, SigningKeys};
 
 /// Manage the keys that sign access tokens (ES256 or EdDSA).
@@ -70,7 +66,7 @@ pub fn run(args: KeysArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let store = open_existing_store(
+        let store = super::database::open_existing_store(
             &args.database_url,
             args.master_key.as_deref(),
             args.previous_master_key.as_deref(),
@@ -130,38 +126,4 @@ fn list(keys: &SigningKeys) {
             retired
         );
     }
-}
-
-/// Open a database that must already exist, with the server's master key: given, or the
-/// development key file the server created beside its SQLite database. Never creates a
-/// key file: a key made up here would seal data the server cannot open.
-async fn open_existing_store(
-    database_url: &str,
-    master_key: Option<&str>,
-    previous_master_key: Option<&str>,
-) -> anyhow::Result<Store> {
-    if let Some(SqliteLocation::File(path)) = sqlite_database_file(database_url) {
-        anyhow::ensure!(
-            path.exists(),
-            "database file {} does not exist (run `wxlogin migrate` or `wxlogin serve` first)",
-            path.display()
-        );
-        let key_file = dev_key_file_path(&path);
-        anyhow::ensure!(
-            master_key.is_some() || key_file.exists(),
-            "no master key: pass --master-key or set WXLOGIN_MASTER_KEY to the key the server uses \
-             (no development key file at {})",
-            key_file.display()
-        );
-    }
-    let resolved = resolve_master_key(master_key, database_url)?;
-    let mut keys = MasterKeys::new(resolved.key);
-    if let Some(previous) = previous_master_key {
-        keys = keys.with_previous(MasterKey::from_base64(previous).context(
-            "--previous-master-key / WXLOGIN_PREVIOUS_MASTER_KEY is not standard base64 of 32 bytes",
-        )?);
-    }
-    Store::connect(database_url, &StoreOptions::default(), keys)
-        .await
-        .context("cannot open the database")
 }

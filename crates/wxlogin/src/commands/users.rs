@@ -1,13 +1,16 @@
 use anyhow::Context;
 use wxlogin_server::storage::{mask_phone_number, rfc3339, unix_now, Actor, Store, UserRecord};
 
-use super::database::{block_on, DatabaseArgs};
+use super::database::{block_on, open_existing_store, DatabaseArgs, MasterKeyArgs};
 
 /// Inspect users and end their sessions.
 #[derive(clap::Args)]
 pub struct UsersArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
+    /// Phone numbers are sealed: showing them (masked) takes the server's master key.
+    #[command(flatten)]
+    pub keys: MasterKeyArgs,
     #[command(subcommand)]
     pub command: UsersCommand,
 }
@@ -43,7 +46,12 @@ pub enum UsersCommand {
 
 pub fn run(args: UsersArgs) -> anyhow::Result<()> {
     block_on(async {
-        let store = args.database.open_unsealed().await?;
+        let store = open_existing_store(
+            &args.database.database_url,
+            args.keys.master_key.as_deref(),
+            args.keys.previous_master_key.as_deref(),
+        )
+        .await?;
         match args.command {
             UsersCommand::List { limit, offset } => list(&store, limit, offset).await,
             UsersCommand::Show { id } => show(&store, &id).await,
