@@ -1,8 +1,10 @@
 //! WeChat's limits on `stable_token` with `force_refresh: true`, enforced before calling:
 //! at least 30 s apart (closer calls refresh nothing) and at most 20 a day (then 45009).
-//! The count is per process; WeChat's is per AppID. The automatic force refresh of a token
-//! WeChat refused runs under the cross-instance lease, so instances do not race; a force
-//! within WeChat's 30 s of another instance's refreshes nothing and is detected as such.
+//! This count is per process; WeChat's is per AppID, so the automatic force refresh of a
+//! token WeChat refused also reserves its attempt in the shared token store
+//! ([`crate::AccessTokenStore::reserve_force_refresh`], one count for every instance), under
+//! the cross-instance lease; a force within WeChat's 30 s of another system's refreshes
+//! nothing and is detected as such.
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -10,6 +12,12 @@ use std::time::Duration;
 pub(crate) const MIN_SPACING: Duration = Duration::from_secs(30);
 pub(crate) const DAILY_LIMIT: usize = 20;
 const SECONDS_PER_DAY: u64 = 86_400;
+
+/// The day WeChat counts in: assumed to be the calendar day in China (UTC+8), when its
+/// quotas reset (a guess; wechat-api.md gives no time zone).
+pub(crate) fn china_day(since_epoch: Duration) -> u64 {
+    (since_epoch.as_secs() + 8 * 3600) / SECONDS_PER_DAY
+}
 
 #[derive(Default)]
 pub(crate) struct ForceRefreshLimiter {
@@ -32,9 +40,7 @@ impl ForceRefreshLimiter {
                 return Err(MIN_SPACING - since_last);
             }
         }
-        // WeChat's day is assumed to be the calendar day in China (UTC+8), when its
-        // quotas reset; counting per UTC+8 day is the guess made here.
-        let day_of = |at: Duration| (at.as_secs() + 8 * 3600) / SECONDS_PER_DAY;
+        let day_of = china_day;
         let today = day_of(now);
         history.retain(|at| day_of(*at) == today);
         if history.len() >= DAILY_LIMIT {

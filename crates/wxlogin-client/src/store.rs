@@ -47,6 +47,21 @@ pub trait AccessTokenStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Give the lease back if `holder` still holds it.
     async fn release_refresh_lease(&self, appid: &str, holder: &str) -> Result<(), StoreError>;
+    /// Count one `force_refresh` of `appid` at `now_secs` against WeChat's limits, for
+    /// every instance sharing the store: at most `daily_limit` in `day` (WeChat's day, in
+    /// China) and at least `min_spacing_secs` apart. True if this one may be sent. The
+    /// default (a store of one process) leaves it to the process's own count.
+    async fn reserve_force_refresh(
+        &self,
+        appid: &str,
+        day: i64,
+        now_secs: i64,
+        min_spacing_secs: i64,
+        daily_limit: i64,
+    ) -> Result<bool, StoreError> {
+        let _ = (appid, day, now_secs, min_spacing_secs, daily_limit);
+        Ok(true)
+    }
 }
 
 /// A token owned by a central service: the client asks it and never fetches one itself.

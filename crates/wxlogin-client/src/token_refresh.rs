@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::backoff::retry_delay;
 use crate::client::Core;
-use crate::force_refresh::MIN_SPACING;
+use crate::force_refresh::{china_day, DAILY_LIMIT, MIN_SPACING};
 use crate::token_cache::{
     freshly_fetched, loaded, loaded_short_lived, since_epoch, unix_now, CachedToken,
     RefreshInFlightGuard, SharedRefresh, TokenSlot,
@@ -210,6 +210,37 @@ impl Core {
                 "stable_token handed back the access token WeChat refused; a forced refresh is not allowed yet (30 s apart, 20 a day)"
             );
             return Err(ClientError::RefusedTokenNotRenewed { retry_after });
+        }
+        // The same limits counted once for every instance sharing the store.
+        let now = since_epoch();
+        let shared = self
+            .store
+            .reserve_force_refresh(
+                appid,
+                china_day(now) as i64,
+                now.as_secs() as i64,
+                MIN_SPACING.as_secs() as i64,
+                DAILY_LIMIT as i64,
+            )
+            .await;
+        match shared {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(
+                    appid,
+                    "stable_token handed back the access token WeChat refused; another instance forced a refresh within 30 s or today's 20 are spent"
+                );
+                return Err(ClientError::RefusedTokenNotRenewed {
+                    retry_after: MIN_SPACING,
+                });
+            }
+            Err(error) => {
+                // Without the shared count N instances could spend more than WeChat's 20.
+                tracing::warn!(appid, %error, "cannot count a forced refresh in the token store; not forcing one");
+                return Err(ClientError::RefusedTokenNotRenewed {
+                    retry_after: MIN_SPACING,
+                });
+            }
         }
         tracing::warn!(
             appid,

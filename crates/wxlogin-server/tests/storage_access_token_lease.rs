@@ -119,3 +119,53 @@ async fn concurrent_lease_attempts_through_the_client_trait_have_one_winner() {
         assert_eq!(first.load("wxapp").await.unwrap(), None);
     }
 }
+
+/// WeChat's force-refresh limits are per AppID: every instance counts in one row, so N
+/// instances together stay within 30 s spacing and 20 a day.
+#[tokio::test]
+async fn force_refreshes_are_counted_once_for_every_instance() {
+    for db in storage_support::fresh_stores().await {
+        let first = db.store.clone();
+        let second = db.another_instance().await;
+        let day = 20_000;
+        let t = 1_700_000_000;
+        let reserve = |store: &wxlogin_server::storage::Store, day: i64, at: i64| {
+            let store = store.clone();
+            async move {
+                store
+                    .reserve_force_refresh("wxapp", day, at, 30, 20)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(reserve(&first, day, t).await, "{}", db.label);
+        assert!(
+            !reserve(&second, day, t + 10).await,
+            "{}: 30 s apart",
+            db.label
+        );
+        assert!(!reserve(&first, day, t + 29).await);
+        assert!(reserve(&second, day, t + 30).await);
+        // Another app counts apart.
+        assert!(db
+            .store
+            .reserve_force_refresh("wxother", day, t + 31, 30, 20)
+            .await
+            .unwrap());
+        // 18 more today, alternating instances: the 21st is refused, tomorrow is a new day.
+        for n in 2..20 {
+            let store = if n % 2 == 0 { &first } else { &second };
+            assert!(
+                reserve(store, day, t + 30 * n).await,
+                "{}: attempt {n}",
+                db.label
+            );
+        }
+        assert!(
+            !reserve(&first, day, t + 30 * 20).await,
+            "{}: the 21st",
+            db.label
+        );
+        assert!(reserve(&second, day + 1, t + 30 * 21).await, "{}", db.label);
+    }
+}

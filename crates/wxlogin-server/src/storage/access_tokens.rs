@@ -157,6 +157,39 @@ impl Store {
         Ok(taken == 1)
     }
 
+    /// Count a `force_refresh` of `appid` (WeChat's limits are per AppID, so every
+    /// instance counts in this one row): allowed when the last one is at least
+    /// `min_spacing_secs` old and fewer than `daily_limit` were made in `day`.
+    pub async fn reserve_force_refresh(
+        &self,
+        appid: &str,
+        day: i64,
+        now_secs: i64,
+        min_spacing_secs: i64,
+        daily_limit: i64,
+    ) -> Result<bool, StorageError> {
+        query("INSERT INTO access_tokens (appid) VALUES ($1) ON CONFLICT (appid) DO NOTHING")
+            .bind(appid)
+            .execute(self.writer())
+            .await?;
+        let reserved = query(
+            "UPDATE access_tokens SET \
+             force_count = CASE WHEN force_day = $2 THEN force_count + 1 ELSE 1 END, \
+             force_day = $2, force_last_at = $3 \
+             WHERE appid = $1 AND (force_last_at IS NULL OR force_last_at <= $4) \
+             AND (force_day IS NULL OR force_day <> $2 OR force_count < $5)",
+        )
+        .bind(appid)
+        .bind(day)
+        .bind(now_secs)
+        .bind(now_secs.saturating_sub(min_spacing_secs))
+        .bind(daily_limit)
+        .execute(self.writer())
+        .await?
+        .rows_affected();
+        Ok(reserved == 1)
+    }
+
     /// Give the lease back if `holder` still holds it.
     pub async fn release_refresh_lease(
         &self,
@@ -252,6 +285,20 @@ impl wxlogin_client::AccessTokenStore for DatabaseAccessTokenStore {
     ) -> Result<(), wxlogin_client::StoreError> {
         self.store
             .release_refresh_lease(appid, holder)
+            .await
+            .map_err(client_error)
+    }
+
+    async fn reserve_force_refresh(
+        &self,
+        appid: &str,
+        day: i64,
+        now_secs: i64,
+        min_spacing_secs: i64,
+        daily_limit: i64,
+    ) -> Result<bool, wxlogin_client::StoreError> {
+        self.store
+            .reserve_force_refresh(appid, day, now_secs, min_spacing_secs, daily_limit)
             .await
             .map_err(client_error)
     }
