@@ -718,3 +718,119 @@ async fn a_token_signed_with_a_key_rotated_in_right_after_a_reread_is_accepted()
     deployment.me(verifier, &access).await.ok();
     deployment.shutdown().await;
 }
+
+fn claims_of(access_token: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = access_token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url payload");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+/// The management plane lives in the database: an admin change made through one instance
+/// (roles, a deletion) is what every other instance does at its very next request, and
+/// introspection on one instance sees a logout on another at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn admin_changes_through_one_instance_hold_on_every_instance_at_once() {
+    use reqwest::Method;
+    use wxlogin_server::domain::{AdminKeyName, AdminScopes};
+    let Some(deployment) = Deployment::on_test_postgres("admin_across_instances", 2).await else {
+        return;
+    };
+    let (a, b) = (0, 1);
+    let store = shared_store(&deployment).await;
+    let key = store
+        .create_admin_key(
+            &AdminKeyName::parse("ops").unwrap(),
+            &AdminScopes::parse("users:read,users:write,events:read,tokens:introspect").unwrap(),
+            unix_now(),
+        )
+        .await
+        .unwrap();
+    let key = key.expose();
+    let http = support::http::Http::default();
+
+    // Roles given on B are in the next token A issues.
+    let login = deployment.login(a, "rosa").await;
+    let user_id = login.user_id();
+    let roles = http
+        .send(
+            Method::PUT,
+            &deployment.url(b, &format!("/admin/v1/users/{user_id}/roles")),
+            Some(key),
+            Some(json!({"roles": ["vip"]})),
+        )
+        .await;
+    assert_eq!(roles.ok()["roles"], json!(["vip"]), "{}", roles.text);
+    let refreshed = deployment.refresh(a, &login.field("refresh_token")).await;
+    let access = refreshed.field("access_token");
+    assert_eq!(claims_of(&access)["roles"], json!(["vip"]));
+
+    // Introspection on B sees A's logout at once.
+    let active = http
+        .post(
+            &deployment.url(b, "/v1/introspect"),
+            Some(key),
+            json!({"token": access}),
+        )
+        .await;
+    assert_eq!(active.ok()["active"], true, "{}", active.text);
+    assert_eq!(deployment.logout(a, &access).await.status, 204);
+    let inactive = http
+        .post(
+            &deployment.url(b, "/v1/introspect"),
+            Some(key),
+            json!({"token": access}),
+        )
+        .await;
+    assert_eq!(inactive.ok(), &json!({"active": false}));
+
+    // A deletion through B ends the session on A on the very next request.
+    let doomed = deployment.login(a, "dora").await;
+    let doomed_id = doomed.user_id();
+    deployment.me(a, &doomed.field("access_token")).await.ok();
+    let deleted = http
+        .send(
+            Method::DELETE,
+            &deployment.url(b, &format!("/admin/v1/users/{doomed_id}")),
+            Some(key),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, 204, "{}", deleted.text);
+    deployment
+        .me(a, &doomed.field("access_token"))
+        .await
+        .assert_error(401, "unauthorized");
+    deployment
+        .refresh(a, &doomed.field("refresh_token"))
+        .await
+        .assert_error(401, "unauthorized");
+    let again = deployment.login(a, "dora").await;
+    assert_ne!(again.user_id(), doomed_id, "the next login is a new user");
+    let events = http
+        .get(&deployment.url(a, "/admin/v1/events?limit=200"), Some(key))
+        .await;
+    let kinds: Vec<(String, String)> = events.ok()["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| {
+            (
+                event["type"].as_str().unwrap().to_owned(),
+                event["user_id"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert!(
+        kinds.contains(&("user.deleted".to_owned(), doomed_id.clone())),
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&("user.roles_changed".to_owned(), user_id.clone())));
+    assert!(
+        !kinds.contains(&("user.created".to_owned(), doomed_id)),
+        "earlier events of a deleted user are gone"
+    );
+    deployment.shutdown().await;
+}

@@ -87,6 +87,24 @@ impl Http {
         answer(request.send().await.expect("request is answered")).await
     }
 
+    /// Any method, with an optional JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut request = self.client.request(method, url);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        answer(request.send().await.expect("request is answered")).await
+    }
+
     /// Like [`Http::get`], but a transport failure or timeout is an `Err` (for the tests
     /// that measure how the server behaves when its database is gone).
     pub async fn try_get(&self, url: &str, bearer: Option<&str>) -> Result<Answer, String> {
