@@ -1,15 +1,17 @@
-//! Criterion micro-benchmarks of access tokens: sign (EdDSA JWT with the current key) and
-//! verify (header, published key, signature, issuer, audience, expiry), through the
-//! server's `SigningKeys`. `verify` checks the signature every time (cache off);
-//! `verify_cached` is a client presenting the same token again (the default policy).
-//! `bench/run-crypto.sh` runs them.
+//! Criterion micro-benchmarks of access tokens, for each algorithm (ES256, the default, and
+//! EdDSA): sign (a JWT with the current key) and verify (header, published key, signature,
+//! issuer, audience, expiry), through the server's `SigningKeys`. `verify` checks the
+//! signature every time (cache off); `verify_cached` is a client presenting the same token
+//! again (the default policy). `bench/run-crypto.sh` runs them.
 use std::collections::BTreeSet;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use wxlogin_server::at_rest::MasterKey;
 use wxlogin_server::storage::{unix_now, Store, StoreOptions};
-use wxlogin_server::tokens::{AccessClaims, AccessTokenRules, KeyPolicy, SigningKeys};
+use wxlogin_server::tokens::{
+    AccessClaims, AccessTokenRules, KeyPolicy, SigningAlgorithm, SigningKeys,
+};
 
 const APPID: &str = "wxbench0000000001";
 
@@ -19,6 +21,21 @@ fn tokens(c: &mut Criterion) {
         .build()
         .unwrap();
     let now = unix_now();
+    for algorithm in [SigningAlgorithm::ES256, SigningAlgorithm::EdDSA] {
+        bench_algorithm(c, &runtime, algorithm, now);
+    }
+}
+
+fn bench_algorithm(
+    c: &mut Criterion,
+    runtime: &tokio::runtime::Runtime,
+    algorithm: SigningAlgorithm,
+    now: i64,
+) {
+    let policy = KeyPolicy {
+        algorithm,
+        ..KeyPolicy::default()
+    };
     let (keys, uncached_keys) = runtime.block_on(async {
         let store = Store::connect(
             "sqlite::memory:",
@@ -28,12 +45,12 @@ fn tokens(c: &mut Criterion) {
         .await
         .unwrap();
         store.migrate().await.unwrap();
-        let keys = SigningKeys::load_or_create(store.clone(), KeyPolicy::default(), now)
+        let keys = SigningKeys::load_or_create(store.clone(), policy.clone(), now)
             .await
             .unwrap();
         let no_cache = KeyPolicy {
             access_token_cache_size: 0,
-            ..KeyPolicy::default()
+            ..policy
         };
         let uncached_keys = SigningKeys::load(store, no_cache).await.unwrap();
         (keys, uncached_keys)
@@ -54,7 +71,7 @@ fn tokens(c: &mut Criterion) {
     };
     let token = runtime.block_on(keys.sign(&claims)).unwrap();
 
-    let mut group = c.benchmark_group("access_token");
+    let mut group = c.benchmark_group(format!("access_token_{algorithm}"));
     group.throughput(Throughput::Elements(1));
     group.bench_function("sign", |b| {
         b.iter(|| runtime.block_on(keys.sign(black_box(&claims))).unwrap())
