@@ -166,6 +166,14 @@ fn position(after: Option<&str>) -> Result<i64, ApiError> {
     }
 }
 
+/// The `next_cursor` of a full page of an ordered listing (the last row's position); none
+/// when the page is short, so the listing is at its end.
+fn next_position<T>(records: &[T], limit: u32, position: impl Fn(&T) -> i64) -> Option<String> {
+    (records.len() == limit as usize)
+        .then(|| records.last().map(|last| position(last).to_string()))
+        .flatten()
+}
+
 fn not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no user with this id")
 }
@@ -421,9 +429,7 @@ pub async fn list_events(
         .events_after(after, limit)
         .await
         .map_err(storage_error)?;
-    let next_cursor = (records.len() == limit as usize)
-        .then(|| records.last().map(|last| last.seq.to_string()))
-        .flatten();
+    let next_cursor = next_position(&records, limit, |record| record.seq);
     let events = records
         .into_iter()
         .map(|record| Event {
@@ -463,9 +469,7 @@ pub async fn list_audit(
         .audit_after(after, limit)
         .await
         .map_err(storage_error)?;
-    let next_cursor = (records.len() == limit as usize)
-        .then(|| records.last().map(|last| last.seq.to_string()))
-        .flatten();
+    let next_cursor = next_position(&records, limit, |entry| entry.seq);
     let entries = records
         .into_iter()
         .map(|entry| AuditRecord {

@@ -2,37 +2,17 @@ use std::time::Duration;
 
 use anyhow::Context;
 use wxlogin_server::storage::{rfc3339, unix_now};
+
+use super::database::{DatabaseArgs, MasterKeyArgs};
 use wxlogin_server::tokens::{KeyPolicy, SigningKeys};
 
 /// Manage the keys that sign access tokens (ES256 or EdDSA).
 #[derive(clap::Args)]
 pub struct KeysArgs {
-    /// sqlite://PATH or postgres://USER:PASSWORD@HOST/DB.
-    #[arg(
-        long,
-        env = "WXLOGIN_DATABASE_URL",
-        default_value = "sqlite://wxlogin.db",
-        hide_env_values = true,
-        global = true
-    )]
-    pub database_url: String,
-    /// Standard base64 of the 32-byte master key the server uses (beside a SQLite database
-    /// the server's development key file is used when this is not given).
-    #[arg(
-        long,
-        env = "WXLOGIN_MASTER_KEY",
-        hide_env_values = true,
-        global = true
-    )]
-    pub master_key: Option<String>,
-    /// During a master-key roll: the key being replaced, as the servers are given it.
-    #[arg(
-        long,
-        env = "WXLOGIN_PREVIOUS_MASTER_KEY",
-        hide_env_values = true,
-        global = true
-    )]
-    pub previous_master_key: Option<String>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub keys: MasterKeyArgs,
     /// Access-token lifetime in seconds, as the server is configured: a retired key stays
     /// in the JWKS this long plus 5 minutes.
     #[arg(
@@ -67,9 +47,9 @@ pub fn run(args: KeysArgs) -> anyhow::Result<()> {
         .build()?;
     runtime.block_on(async {
         let store = super::database::open_existing_store(
-            &args.database_url,
-            args.master_key.as_deref(),
-            args.previous_master_key.as_deref(),
+            &args.database.database_url,
+            args.keys.master_key.as_deref(),
+            args.keys.previous_master_key.as_deref(),
         )
         .await?;
         let policy = KeyPolicy::new(Duration::from_secs(args.access_token_ttl));
