@@ -11,6 +11,9 @@ CREATE INDEX users_phone_index ON users (phone_index);
 CREATE INDEX users_pure_phone_index ON users (pure_phone_index);
 DROP INDEX users_phone_number;
 DROP INDEX users_pure_phone_number;
+-- Finds the rows still in clear at every start without scanning the table (empty once
+-- they are sealed).
+CREATE INDEX users_clear_phone ON users (id) WHERE phone_number IS NOT NULL;
 
 -- Server-wide secrets (the phone index key), sealed like every other secret.
 CREATE TABLE server_secrets (
