@@ -9,7 +9,6 @@ use std::str::FromStr;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, Header};
-use p256::ecdsa::signature::Signer as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -74,19 +73,39 @@ impl FromStr for SigningAlgorithm {
 /// A signing key with its private half, parsed once (jsonwebtoken 9 re-parses a PKCS#8 key
 /// on every `encode`, which cost as much as a verify).
 pub(super) enum KeyPair {
-    P256(p256::ecdsa::SigningKey),
+    /// The key, and ring's parsed form of it that signs (p256's signing was ten times
+    /// slower, BENCHMARKS.md).
+    P256(p256::ecdsa::SigningKey, ring::signature::EcdsaKeyPair),
     Ed25519(ed25519_dalek::SigningKey),
 }
 
+/// ring's signing form of a P-256 key (PKCS#8, which p256 writes with the public key).
+fn ring_p256(key: &p256::ecdsa::SigningKey) -> Result<ring::signature::EcdsaKeyPair, TokenError> {
+    use p256::pkcs8::EncodePrivateKey;
+    let der = key
+        .to_pkcs8_der()
+        .map_err(|_| TokenError::Signing("cannot encode a P-256 key".into()))?;
+    ring::signature::EcdsaKeyPair::from_pkcs8(
+        &ring::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        der.as_bytes(),
+        &ring::rand::SystemRandom::new(),
+    )
+    .map_err(|_| TokenError::Signing("ring refused a P-256 key".into()))
+}
+
 impl KeyPair {
-    pub(super) fn generate(algorithm: SigningAlgorithm) -> Self {
+    pub(super) fn generate(algorithm: SigningAlgorithm) -> Result<Self, TokenError> {
         let mut rng = rand::rngs::OsRng;
-        match algorithm {
-            SigningAlgorithm::ES256 => KeyPair::P256(p256::ecdsa::SigningKey::random(&mut rng)),
+        Ok(match algorithm {
+            SigningAlgorithm::ES256 => {
+                let key = p256::ecdsa::SigningKey::random(&mut rng);
+                let signer = ring_p256(&key)?;
+                KeyPair::P256(key, signer)
+            }
             SigningAlgorithm::EdDSA => {
                 KeyPair::Ed25519(ed25519_dalek::SigningKey::generate(&mut rng))
             }
-        }
+        })
     }
 
     /// The key of a stored 32-byte secret (P-256 scalar or Ed25519 seed).
@@ -95,10 +114,12 @@ impl KeyPair {
         secret: &[u8; 32],
     ) -> Result<Self, TokenError> {
         Ok(match algorithm {
-            SigningAlgorithm::ES256 => KeyPair::P256(
-                p256::ecdsa::SigningKey::from_slice(secret)
-                    .map_err(|_| TokenError::Signing("a stored P-256 key is invalid".into()))?,
-            ),
+            SigningAlgorithm::ES256 => {
+                let key = p256::ecdsa::SigningKey::from_slice(secret)
+                    .map_err(|_| TokenError::Signing("a stored P-256 key is invalid".into()))?;
+                let signer = ring_p256(&key)?;
+                KeyPair::P256(key, signer)
+            }
             SigningAlgorithm::EdDSA => {
                 KeyPair::Ed25519(ed25519_dalek::SigningKey::from_bytes(secret))
             }
@@ -107,14 +128,14 @@ impl KeyPair {
 
     pub(super) fn algorithm(&self) -> SigningAlgorithm {
         match self {
-            KeyPair::P256(_) => SigningAlgorithm::ES256,
+            KeyPair::P256(..) => SigningAlgorithm::ES256,
             KeyPair::Ed25519(_) => SigningAlgorithm::EdDSA,
         }
     }
 
     pub(super) fn secret(&self) -> Zeroizing<[u8; 32]> {
         match self {
-            KeyPair::P256(key) => Zeroizing::new(key.to_bytes().into()),
+            KeyPair::P256(key, _) => Zeroizing::new(key.to_bytes().into()),
             KeyPair::Ed25519(key) => Zeroizing::new(key.to_bytes()),
         }
     }
@@ -123,7 +144,7 @@ impl KeyPair {
     /// for Ed25519.
     pub(super) fn public_key(&self) -> Vec<u8> {
         match self {
-            KeyPair::P256(key) => key
+            KeyPair::P256(key, _) => key
                 .verifying_key()
                 .to_encoded_point(false)
                 .as_bytes()
@@ -135,7 +156,7 @@ impl KeyPair {
     pub(super) fn jwk(&self, kid: &str) -> Jwk {
         let public = self.public_key();
         match self {
-            KeyPair::P256(_) => Jwk {
+            KeyPair::P256(..) => Jwk {
                 kty: "EC",
                 crv: "P-256",
                 x: URL_SAFE_NO_PAD.encode(&public[1..33]),
@@ -176,7 +197,7 @@ impl KeyPair {
     pub(super) fn decoding_key(&self) -> Result<DecodingKey, TokenError> {
         let public = self.public_key();
         match self {
-            KeyPair::P256(_) => DecodingKey::from_ec_components(
+            KeyPair::P256(..) => DecodingKey::from_ec_components(
                 &URL_SAFE_NO_PAD.encode(&public[1..33]),
                 &URL_SAFE_NO_PAD.encode(&public[33..65]),
             )
@@ -185,18 +206,21 @@ impl KeyPair {
         }
     }
 
-    fn sign(&self, message: &[u8]) -> Vec<u8> {
-        match self {
-            KeyPair::P256(key) => {
-                let signature: p256::ecdsa::Signature = key.sign(message);
-                // JWS wants the fixed-size r || s, not DER (RFC 7518 §3.4).
-                signature.to_bytes().to_vec()
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, TokenError> {
+        Ok(match self {
+            KeyPair::P256(_, signer) => {
+                // FIXED: the r || s JWS wants, not DER (RFC 7518 §3.4).
+                signer
+                    .sign(&ring::rand::SystemRandom::new(), message)
+                    .map_err(|_| TokenError::Signing("P-256 signing failed".into()))?
+                    .as_ref()
+                    .to_vec()
             }
             KeyPair::Ed25519(key) => {
                 use ed25519_dalek::Signer as _;
                 key.sign(message).to_bytes().to_vec()
             }
-        }
+        })
     }
 }
 
@@ -236,7 +260,7 @@ pub(super) fn sign_compact(
     let mut message = encode_part(serde_json::to_vec(&header))?;
     message.push('.');
     message.push_str(&encode_part(serde_json::to_vec(claims))?);
-    let signature = key.sign(message.as_bytes());
+    let signature = key.sign(message.as_bytes())?;
     message.push('.');
     message.push_str(&URL_SAFE_NO_PAD.encode(signature));
     Ok(message)
@@ -279,7 +303,7 @@ mod tests {
 
     #[test]
     fn es256_tokens_verify_with_jsonwebtoken_and_the_jwk() {
-        let key = KeyPair::generate(SigningAlgorithm::ES256);
+        let key = KeyPair::generate(SigningAlgorithm::ES256).unwrap();
         let token = sign_compact("kid-es", &claims(), &key).unwrap();
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.alg, Algorithm::ES256);
@@ -314,7 +338,7 @@ mod tests {
             key.thumbprint(),
             "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
         );
-        let es = KeyPair::generate(SigningAlgorithm::ES256);
+        let es = KeyPair::generate(SigningAlgorithm::ES256).unwrap();
         let jwk = es.jwk("");
         let canonical = format!(
             r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,

@@ -249,7 +249,7 @@ impl SigningKeys {
         now: UnixSeconds,
         algorithm: SigningAlgorithm,
     ) -> Result<String, TokenError> {
-        let pair = KeyPair::generate(algorithm);
+        let pair = KeyPair::generate(algorithm)?;
         let kid = pair.thumbprint();
         // Keys are ordered by creation second; a second rotation within one second must
         // still sort after the first.
