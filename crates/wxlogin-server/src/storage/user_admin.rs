@@ -39,6 +39,24 @@ impl UserCursor {
     }
 }
 
+/// The users a non-empty `q` ($1) matches, each exact match an index look-up: user id,
+/// openid, unionid, the blind index of a full phone number ($6), or a nickname prefix as a
+/// range (an index range scan on both databases, with no LIKE escaping: every string that
+/// starts with q sorts in [q, q + U+10FFFF) = [$1, $5)), then `page`.
+fn matching_users_sql(page: &str) -> String {
+    format!(
+        "SELECT {RECORD_COLUMNS} FROM users u WHERE u.id IN ( \
+           SELECT id FROM users WHERE id = $1 \
+           UNION SELECT user_id FROM identities WHERE openid = $1 \
+           UNION SELECT id FROM users WHERE unionid = $1 \
+           UNION SELECT user_id FROM identities WHERE unionid = $1 \
+           UNION SELECT id FROM users WHERE phone_index = $6 \
+           UNION SELECT id FROM users WHERE pure_phone_index = $6 \
+           UNION SELECT id FROM users WHERE nickname >= $1 AND nickname < $5 \
+         ) AND {page}"
+    )
+}
+
 const RECORD_COLUMNS: &str = "u.id, u.unionid, u.phone_sealed, u.master_key_id AS phone_key_id, \
      u.nickname, u.avatar_url, u.created_at, u.updated_at, u.roles";
 
@@ -68,19 +86,7 @@ impl Store {
                 .fetch_all(self.readers())
                 .await?
         } else {
-            // A nickname prefix as a range (an index range scan on both databases, with no
-            // LIKE escaping): every string that starts with q sorts in [q, q + U+10FFFF).
-            let sql = format!(
-                "SELECT {RECORD_COLUMNS} FROM users u WHERE u.id IN ( \
-                   SELECT id FROM users WHERE id = $1 \
-                   UNION SELECT user_id FROM identities WHERE openid = $1 \
-                   UNION SELECT id FROM users WHERE unionid = $1 \
-                   UNION SELECT user_id FROM identities WHERE unionid = $1 \
-                   UNION SELECT id FROM users WHERE phone_index = $6 \
-                   UNION SELECT id FROM users WHERE pure_phone_index = $6 \
-                   UNION SELECT id FROM users WHERE nickname >= $1 AND nickname < $5 \
-                 ) AND {page}"
-            );
+            let sql = matching_users_sql(page);
             query(&sql)
                 .bind(q)
                 .bind(after_created)
@@ -253,5 +259,62 @@ impl Store {
             })
         })
         .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::at_rest::MasterKey;
+    use crate::storage::StoreOptions;
+
+    /// Each way of finding a user is an index look-up, never a table scan, so the search
+    /// stays flat however many users there are (on the SQLite file driver the server uses).
+    #[tokio::test]
+    async fn every_match_of_the_search_is_an_index_lookup() {
+        let dir = std::env::temp_dir().join(format!("wxlogin-plan-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}", dir.join("plan.db").display());
+        let store = Store::connect(&url, &StoreOptions::default(), MasterKey::generate())
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let page = "(u.created_at > $2 OR (u.created_at = $2 AND u.id > $3)) \
+                    ORDER BY u.created_at, u.id LIMIT $4";
+        let plan = query(&format!("EXPLAIN QUERY PLAN {}", matching_users_sql(page)))
+            .bind("13800000000")
+            .bind(0i64)
+            .bind("")
+            .bind(10i64)
+            .bind("13800000000\u{10FFFF}")
+            .bind("index")
+            .fetch_all(store.readers())
+            .await
+            .unwrap();
+        let steps: Vec<String> = plan
+            .iter()
+            .map(|row| row.try_get::<String>("detail").unwrap())
+            .collect();
+        // SEARCH is an index look-up; SCAN would read a whole table (or index).
+        let scans: Vec<&String> = steps
+            .iter()
+            .filter(|step| step.starts_with("SCAN"))
+            .collect();
+        assert!(
+            scans.is_empty(),
+            "table scans in the search plan: {steps:#?}"
+        );
+        for index in [
+            "users_phone_index",
+            "users_pure_phone_index",
+            "identities_openid",
+            "users_nickname",
+        ] {
+            assert!(
+                steps.iter().any(|step| step.contains(index)),
+                "{index} unused: {steps:#?}"
+            );
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
