@@ -689,3 +689,51 @@ async fn deliveries_of_a_webhook_no_longer_configured_are_marked_dead_at_start()
     );
     other.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_leases_from_two_instances_never_take_the_same_delivery() {
+    let app = spawn_app_with(SimConfig::default(), |settings| {
+        *settings = settings.clone().without_rate_limits()
+    })
+    .await;
+    let webhook = "http://127.0.0.1:9/never-called".to_owned();
+    let subscription = Subscription {
+        webhook: webhook.clone(),
+        event_types: None,
+    };
+    app.store()
+        .sync_webhook_subscriptions(&[subscription], app.clock.now())
+        .await
+        .unwrap();
+    for index in 0..40 {
+        app.login(&format!("user{index}")).await;
+    }
+    let other = app.database.another_instance().await;
+    let now = app.clock.now();
+    let leases = (0..8).map(|worker| {
+        let store = if worker % 2 == 0 {
+            app.store().clone()
+        } else {
+            other.clone()
+        };
+        let webhooks = vec![webhook.clone()];
+        tokio::spawn(async move {
+            let owner = format!("worker{worker}");
+            store
+                .lease_webhook_deliveries(&owner, &webhooks, 40, now, now + 60)
+                .await
+                .unwrap()
+        })
+    });
+    let mut ids: Vec<i64> = futures::future::join_all(leases)
+        .await
+        .into_iter()
+        .flat_map(|leased| leased.unwrap())
+        .map(|delivery| delivery.id)
+        .collect();
+    ids.sort();
+    let count = ids.len();
+    ids.dedup();
+    assert_eq!(count, ids.len(), "a delivery was leased twice");
+    assert_eq!(ids.len(), 40);
+}
