@@ -534,7 +534,13 @@ async fn a_crashed_instances_lease_lapses_and_another_instance_delivers() {
     let now = app.clock.now();
     let leased = app
         .store()
-        .lease_webhook_deliveries("crashed", &[receiver.url.clone()], 10, now, now + 60)
+        .lease_webhook_deliveries(
+            "crashed",
+            std::slice::from_ref(&receiver.url),
+            10,
+            now,
+            now + 60,
+        )
         .await
         .unwrap();
     assert_eq!(leased.len(), 1);

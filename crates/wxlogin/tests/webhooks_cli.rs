@@ -53,7 +53,7 @@ fn list_shows_deliveries_without_url_credentials_and_retry_revives_only_a_dead_o
             .await
             .unwrap();
         let leased = store
-            .lease_webhook_deliveries("test", &[webhook.clone()], 10, now, now + 60)
+            .lease_webhook_deliveries("test", std::slice::from_ref(&webhook), 10, now, now + 60)
             .await
             .unwrap();
         assert_eq!(leased.len(), 2);
