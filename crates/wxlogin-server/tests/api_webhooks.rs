@@ -693,6 +693,12 @@ async fn deliveries_of_a_webhook_no_longer_configured_are_marked_dead_at_start()
         all[0].last_error.as_deref(),
         Some("the webhook is no longer configured")
     );
+    // Nobody could send it: it is not revived.
+    assert!(!app
+        .store()
+        .retry_webhook_delivery(all[0].id, app.clock.now())
+        .await
+        .unwrap());
     other.stop().await;
 }
 

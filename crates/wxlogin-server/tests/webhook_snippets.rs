@@ -152,3 +152,26 @@ fn the_java_snippet_verifies_our_signatures() {
     });
     std::fs::remove_dir_all(&classes).unwrap();
 }
+
+/// The README shows the Python and Node functions; they must be the tested files' own.
+#[test]
+fn the_readme_shows_the_tested_functions() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let function = |file: &str, start: &str, end: &str| {
+        let text = std::fs::read_to_string(examples().join(file)).unwrap();
+        let from = text.find(start).unwrap();
+        let to = from + text[from..].find(end).unwrap();
+        text[from..to].trim_end().to_owned()
+    };
+    let python = function("verify.py", "def verify_webhook", "\n\n\n#");
+    let node = function("verify.js", "/** True when", "\nmodule.exports");
+    assert!(
+        readme.contains(&python),
+        "README's Python differs from verify.py"
+    );
+    assert!(
+        readme.contains(&node),
+        "README's Node differs from verify.js"
+    );
+}

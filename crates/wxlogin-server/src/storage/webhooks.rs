@@ -337,7 +337,8 @@ impl Store {
     }
 
     /// Put a dead delivery back to pending, due now, with another full retry period.
-    /// False if there is no dead delivery with this id.
+    /// False if there is no dead delivery with this id whose webhook is still configured
+    /// (nobody could send it: no instance has its secret).
     pub async fn retry_webhook_delivery(
         &self,
         id: i64,
@@ -345,7 +346,8 @@ impl Store {
     ) -> Result<bool, StorageError> {
         let updated = query(
             "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $2, give_up_at = $3, \
-             lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND status = 'dead'",
+             lease_owner = NULL, lease_expires_at = NULL WHERE id = $1 AND status = 'dead' \
+             AND webhook IN (SELECT webhook FROM webhook_subscriptions)",
         )
         .bind(id)
         .bind(now)

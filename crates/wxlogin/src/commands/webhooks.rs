@@ -79,6 +79,11 @@ pub fn run(args: WebhooksArgs) -> anyhow::Result<()> {
                 }
                 match store.webhook_delivery(id).await? {
                     None => anyhow::bail!("there is no webhook delivery {id}"),
+                    Some(delivery) if delivery.status == DeliveryStatus::Dead => anyhow::bail!(
+                        "delivery {id} is for {}, which is no longer configured (as the last \
+                         server started): configure it again, with its secret, to retry",
+                        display_url(&delivery.webhook)
+                    ),
                     Some(delivery) => anyhow::bail!(
                         "delivery {id} is {}, not dead: only a dead delivery is retried",
                         delivery.status.as_str()
