@@ -368,6 +368,27 @@ async fn a_receiver_that_hangs_costs_one_bounded_attempt_and_never_slows_a_login
 }
 
 #[tokio::test]
+async fn a_receiver_that_is_down_is_a_failed_attempt_that_says_why() {
+    // A port nothing listens on: bound, then closed.
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", closed.local_addr().unwrap());
+    drop(closed);
+    let app = spawn_app_with(SimConfig::default(), |settings| {
+        with_webhook(settings, &url, Duration::from_secs(5))
+    })
+    .await;
+    app.login("ann").await;
+    let all = wait_for(&app, "one attempt", |all| {
+        all.len() == 1 && all[0].attempts == 1
+    })
+    .await;
+    assert_eq!(all[0].status, DeliveryStatus::Pending);
+    let error = all[0].last_error.clone().unwrap();
+    assert!(error.starts_with("cannot connect: "), "{error}");
+    assert!(!error.contains("127.0.0.1"), "{error}");
+}
+
+#[tokio::test]
 async fn a_redirect_is_a_failure_and_is_not_followed() {
     let (app, receiver) = app_with_receiver(Mode::Redirect, Duration::from_secs(5)).await;
     app.login("ann").await;

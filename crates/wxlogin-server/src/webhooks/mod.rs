@@ -291,16 +291,25 @@ impl WebhookWorker {
     }
 }
 
-/// Why a request failed, without its URL (it may carry a credential).
+/// Why a request failed, without its URL (it may carry a credential): the kind, and the
+/// innermost cause (refused, unknown host, certificate not trusted…), which names none.
 fn describe_error(error: &reqwest::Error, timeout: Duration) -> String {
-    if error.is_timeout() {
-        format!("timed out after {timeout:?}")
+    let kind = if error.is_timeout() {
+        return format!("timed out after {timeout:?}");
     } else if error.is_connect() {
-        "cannot connect".to_owned()
+        "cannot connect"
     } else if error.is_body() || error.is_decode() {
-        "the answer broke off".to_owned()
+        "the answer broke off"
     } else {
-        "the request failed".to_owned()
+        "the request failed"
+    };
+    let mut cause: Option<&dyn std::error::Error> = std::error::Error::source(error);
+    while let Some(next) = cause.and_then(std::error::Error::source) {
+        cause = Some(next);
+    }
+    match cause {
+        Some(cause) => format!("{kind}: {cause}"),
+        None => kind.to_owned(),
     }
 }
 
