@@ -770,3 +770,26 @@ async fn concurrent_leases_from_two_instances_never_take_the_same_delivery() {
     assert_eq!(count, ids.len(), "a delivery was leased twice");
     assert_eq!(ids.len(), 40);
 }
+
+#[tokio::test]
+async fn the_worker_prunes_events_past_their_retention() {
+    let app = spawn_app_with(SimConfig::default(), |settings| {
+        *settings = settings.clone().without_rate_limits()
+    })
+    .await;
+    app.login("ann").await;
+    assert_eq!(app.store().events_after(0, 10).await.unwrap().len(), 1);
+    let mut settings = app.settings.clone();
+    settings.event_retention = Duration::from_secs(60);
+    app.clock.advance(61);
+    // A worker prunes when it starts, then hourly.
+    let instance = Instance::start(settings, app.clock.clone()).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !app.store().events_after(0, 10).await.unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "the event was not pruned");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.login("bob").await;
+    assert_eq!(app.store().events_after(0, 10).await.unwrap().len(), 1);
+    instance.stop().await;
+}
