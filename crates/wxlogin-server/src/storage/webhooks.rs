@@ -218,8 +218,10 @@ impl Store {
         for webhook in webhooks {
             candidates = candidates.bind(webhook);
         }
+        // Read where reads go (on a SQLite file, not the one writer logins queue on): a
+        // stale candidate costs nothing, as taking it is conditional.
         let ids: Vec<i64> = candidates
-            .fetch_all(self.writer())
+            .fetch_all(self.readers())
             .await?
             .iter()
             .map(|row| row.try_get("id"))
@@ -250,7 +252,7 @@ impl Store {
                  FROM webhook_deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.id = $1",
             )
             .bind(id)
-            .fetch_all(self.writer())
+            .fetch_all(self.readers())
             .await?;
             if let Some(row) = rows.first() {
                 leased.push(LeasedDelivery {
