@@ -738,37 +738,48 @@ async fn concurrent_leases_from_two_instances_never_take_the_same_delivery() {
         .sync_webhook_subscriptions(&[subscription], app.clock.now())
         .await
         .unwrap();
-    for index in 0..40 {
-        app.login(&format!("user{index}")).await;
-    }
     let other = app.database.another_instance().await;
-    let now = app.clock.now();
-    let leases = (0..8).map(|worker| {
-        let store = if worker % 2 == 0 {
-            app.store().clone()
-        } else {
-            other.clone()
-        };
-        let webhooks = vec![webhook.clone()];
-        tokio::spawn(async move {
-            let owner = format!("worker{worker}");
-            store
-                .lease_webhook_deliveries(&owner, &webhooks, 40, now, now + 60)
-                .await
-                .unwrap()
-        })
-    });
-    let mut ids: Vec<i64> = futures::future::join_all(leases)
-        .await
-        .into_iter()
-        .flat_map(|leased| leased.unwrap())
-        .map(|delivery| delivery.id)
-        .collect();
-    ids.sort();
-    let count = ids.len();
-    ids.dedup();
-    assert_eq!(count, ids.len(), "a delivery was leased twice");
-    assert_eq!(ids.len(), 40);
+    const WORKERS: usize = 8;
+    for round in 0..5 {
+        for index in 0..20 {
+            app.login(&format!("user{round}-{index}")).await;
+        }
+        let now = app.clock.now();
+        // All start together, so that their reads of the candidates overlap.
+        let start = Arc::new(tokio::sync::Barrier::new(WORKERS));
+        let leases = (0..WORKERS).map(|worker| {
+            let store = if worker % 2 == 0 {
+                app.store().clone()
+            } else {
+                other.clone()
+            };
+            let webhooks = vec![webhook.clone()];
+            let start = start.clone();
+            tokio::spawn(async move {
+                let owner = format!("worker{worker}");
+                start.wait().await;
+                store
+                    .lease_webhook_deliveries(&owner, &webhooks, 20, now, now + 60)
+                    .await
+                    .unwrap()
+            })
+        });
+        let mut ids: Vec<i64> = futures::future::join_all(leases)
+            .await
+            .into_iter()
+            .flat_map(|leased| leased.unwrap())
+            .map(|delivery| delivery.id)
+            .collect();
+        ids.sort();
+        let count = ids.len();
+        ids.dedup();
+        assert_eq!(
+            count,
+            ids.len(),
+            "round {round}: a delivery was leased twice"
+        );
+        assert_eq!(ids.len(), 20, "round {round}");
+    }
 }
 
 #[tokio::test]
