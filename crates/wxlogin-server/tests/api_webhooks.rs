@@ -723,6 +723,62 @@ async fn deliveries_of_a_webhook_no_longer_configured_are_marked_dead_at_start()
     other.stop().await;
 }
 
+#[tokio::test]
+async fn a_delivery_leased_by_one_instance_cannot_be_taken_by_another_until_the_lease_lapses() {
+    let app = spawn_app_with(SimConfig::default(), |settings| {
+        *settings = settings.clone().without_rate_limits()
+    })
+    .await;
+    let webhook = "http://127.0.0.1:9/never-called".to_owned();
+    let subscription = Subscription {
+        webhook: webhook.clone(),
+        event_types: None,
+    };
+    app.store()
+        .sync_webhook_subscriptions(&[subscription], app.clock.now())
+        .await
+        .unwrap();
+    app.login("ann").await;
+    let other = app.database.another_instance().await;
+    let now = app.clock.now();
+    let id = deliveries(&app).await[0].id;
+    assert!(app
+        .store()
+        .take_webhook_lease(id, "one", now, now + 60)
+        .await
+        .unwrap());
+    // What a second instance that read the same candidate a moment earlier tries.
+    assert!(!other
+        .take_webhook_lease(id, "two", now, now + 60)
+        .await
+        .unwrap());
+    assert!(!other
+        .take_webhook_lease(id, "two", now + 59, now + 120)
+        .await
+        .unwrap());
+    assert!(other
+        .take_webhook_lease(id, "two", now + 60, now + 120)
+        .await
+        .unwrap());
+    // The first instance's late outcome is not recorded; the holder's is.
+    let delivered = wxlogin_server::storage::AttemptOutcome::Delivered;
+    assert!(!app
+        .store()
+        .finish_webhook_attempt(id, "one", &delivered, now + 61)
+        .await
+        .unwrap());
+    assert!(other
+        .finish_webhook_attempt(id, "two", &delivered, now + 61)
+        .await
+        .unwrap());
+    // Done: nobody takes it again.
+    assert!(!app
+        .store()
+        .take_webhook_lease(id, "one", now + 999, now + 1060)
+        .await
+        .unwrap());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_leases_from_two_instances_never_take_the_same_delivery() {
     let app = spawn_app_with(SimConfig::default(), |settings| {

@@ -96,6 +96,14 @@ pub struct Subscription {
     pub event_types: Option<Vec<String>>,
 }
 
+/// A delivery `d` may be leased at `$1`: pending, due, not under a live lease, and with no
+/// earlier pending delivery of the same user to the same webhook.
+const LEASABLE: &str = "d.status = 'pending' AND d.next_attempt_at <= $1 \
+     AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= $1) \
+     AND NOT EXISTS (SELECT 1 FROM webhook_deliveries earlier \
+         WHERE earlier.webhook = d.webhook AND earlier.user_id = d.user_id \
+         AND earlier.event_seq < d.event_seq AND earlier.status = 'pending')";
+
 const DELIVERY_COLUMNS: &str = "id, webhook, event_seq, event_id, event_type, user_id, status, \
      attempts, next_attempt_at, give_up_at, last_error, delivered_at";
 
@@ -204,11 +212,6 @@ impl Store {
         if webhooks.is_empty() {
             return Ok(Vec::new());
         }
-        const LEASABLE: &str = "d.status = 'pending' AND d.next_attempt_at <= $1 \
-             AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= $1) \
-             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries earlier \
-                 WHERE earlier.webhook = d.webhook AND earlier.user_id = d.user_id \
-                 AND earlier.event_seq < d.event_seq AND earlier.status = 'pending')";
         let select = format!(
             "SELECT d.id FROM webhook_deliveries d WHERE {LEASABLE} AND d.webhook IN {} \
              ORDER BY d.event_seq LIMIT $2",
@@ -226,24 +229,10 @@ impl Store {
             .iter()
             .map(|row| row.try_get("id"))
             .collect::<Result<_, _>>()?;
-        // The conditions sit on the updated row itself (not in a subquery over it): a
-        // PostgreSQL UPDATE that waited for another one's row lock re-checks them on the
-        // row as that one left it, so the second instance takes nothing.
-        let take = format!(
-            "UPDATE webhook_deliveries AS d SET lease_owner = $2, lease_expires_at = $3 \
-             WHERE d.id = $4 AND {LEASABLE}"
-        );
         let mut leased = Vec::with_capacity(ids.len());
         for id in ids {
-            let taken = query(&take)
-                .bind(now)
-                .bind(owner)
-                .bind(lease_until)
-                .bind(id)
-                .execute(self.writer())
-                .await?
-                .rows_affected();
-            if taken == 0 {
+            let taken = self.take_webhook_lease(id, owner, now, lease_until).await?;
+            if !taken {
                 continue;
             }
             let rows = query(
@@ -265,6 +254,34 @@ impl Store {
             }
         }
         Ok(leased)
+    }
+
+    /// Lease delivery `id` for `owner` until `lease_until` if it is leasable now; false if
+    /// it is not (another instance holds it, it is done, or it waits behind an earlier
+    /// delivery of its user).
+    pub async fn take_webhook_lease(
+        &self,
+        id: i64,
+        owner: &str,
+        now: UnixSeconds,
+        lease_until: UnixSeconds,
+    ) -> Result<bool, StorageError> {
+        // The conditions sit on the updated row itself (not in a subquery over it): a
+        // PostgreSQL UPDATE that waited for another one's row lock re-checks them on the
+        // row as that one left it, so the second instance takes nothing.
+        let take = format!(
+            "UPDATE webhook_deliveries AS d SET lease_owner = $2, lease_expires_at = $3 \
+             WHERE d.id = $4 AND {LEASABLE}"
+        );
+        let taken = query(&take)
+            .bind(now)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(id)
+            .execute(self.writer())
+            .await?
+            .rows_affected();
+        Ok(taken == 1)
     }
 
     /// Record an attempt of a delivery `owner` leased. False when the lease was lost
