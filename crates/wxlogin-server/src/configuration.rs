@@ -65,6 +65,13 @@ pub const DEFAULT_ACCESS_TOKEN_CACHE_SIZE: usize = 10_000;
 /// getuserphonenumber without `openid` by default: it is optional, one developer reports a
 /// format error whenever it is sent, and WxJava sends it only when asked to.
 pub const DEFAULT_PHONE_SEND_OPENID: bool = false;
+/// One webhook attempt (connect, send, answer) gets this long; a receiver that hangs costs
+/// one bounded attempt, then the delivery waits for its next one.
+pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often an idle delivery worker looks for due deliveries.
+pub const DEFAULT_WEBHOOK_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// Events are kept this long (then pruned, unless a delivery for them is still pending).
+pub const DEFAULT_EVENT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -177,6 +184,14 @@ pub struct Settings {
     /// Send the caller's `openid` with getuserphonenumber, so WeChat checks the phone code
     /// belongs to that user.
     pub phone_send_openid: bool,
+    /// Where each event is POSTed, signed with the webhook's secret.
+    pub webhooks: Vec<WebhookEntry>,
+    /// Deadline of one delivery attempt.
+    pub webhook_timeout: Duration,
+    /// How often an idle delivery worker looks for due deliveries.
+    pub webhook_poll_interval: Duration,
+    /// How long events are kept in the outbox.
+    pub event_retention: Duration,
 }
 
 impl Settings {
@@ -216,6 +231,10 @@ impl Settings {
             access_token_cache_size: DEFAULT_ACCESS_TOKEN_CACHE_SIZE,
             access_token_alg: SigningAlgorithm::default(),
             phone_send_openid: DEFAULT_PHONE_SEND_OPENID,
+            webhooks: Vec::new(),
+            webhook_timeout: DEFAULT_WEBHOOK_TIMEOUT,
+            webhook_poll_interval: DEFAULT_WEBHOOK_POLL_INTERVAL,
+            event_retention: DEFAULT_EVENT_RETENTION,
         }
     }
 
@@ -293,10 +312,53 @@ impl Settings {
                 "the idle timeout and the connection limit must be positive".to_owned(),
             ));
         }
+        self.validate_webhooks()?;
         if self.body_limit == 0 {
             return Err(ConfigError::Invalid(
                 "body limit must be positive".to_owned(),
             ));
+        }
+        Ok(())
+    }
+
+    fn validate_webhooks(&self) -> Result<(), ConfigError> {
+        if self.webhook_timeout.is_zero() || self.webhook_poll_interval.is_zero() {
+            return Err(ConfigError::Invalid(
+                "the webhook timeout and poll interval must be positive".to_owned(),
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for webhook in &self.webhooks {
+            // The URL is not quoted back: it may carry credentials.
+            let url = url::Url::parse(&webhook.url).map_err(|error| {
+                ConfigError::Invalid(format!("a webhook URL is not a URL: {error}"))
+            })?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(ConfigError::Invalid(
+                    "a webhook URL must be http:// or https://".to_owned(),
+                ));
+            }
+            let shown = crate::webhooks::display_url(&webhook.url);
+            if webhook.secret.trim().is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "webhook {shown}: the secret is empty (--webhook-secret)"
+                )));
+            }
+            if let Some(types) = &webhook.events {
+                if let Some(unknown) = types
+                    .iter()
+                    .find(|name| crate::storage::EventType::parse(name).is_none())
+                {
+                    return Err(ConfigError::Invalid(format!(
+                        "webhook {shown}: unknown event type {unknown:?}"
+                    )));
+                }
+            }
+            if !seen.insert(webhook.url.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "webhook {shown} is configured twice"
+                )));
+            }
         }
         Ok(())
     }
@@ -376,6 +438,49 @@ pub struct SettingsLayer {
     /// `ES256` (default) or `EdDSA`.
     pub access_token_alg: Option<SigningAlgorithm>,
     pub phone_send_openid: Option<bool>,
+    /// `--webhook-url`: one webhook, beside the file's `[[webhooks]]`.
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<String>,
+    #[serde(default)]
+    pub webhooks: Vec<WebhookEntry>,
+    /// Seconds.
+    pub webhook_timeout: Option<u64>,
+    /// Milliseconds.
+    pub webhook_poll_interval_ms: Option<u64>,
+    /// Seconds.
+    pub event_retention: Option<u64>,
+}
+
+/// `[[webhooks]]` in the TOML file.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookEntry {
+    pub url: String,
+    /// The HMAC key of the signatures. Never printed.
+    pub secret: String,
+    /// Event types to send (`user.created`, …); absent: every type.
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
+}
+
+impl WebhookEntry {
+    pub fn new(url: impl Into<String>, secret: impl Into<String>) -> Self {
+        WebhookEntry {
+            url: url.into(),
+            secret: secret.into(),
+            events: None,
+        }
+    }
+}
+
+impl fmt::Debug for WebhookEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookEntry")
+            .field("url", &crate::webhooks::display_url(&self.url))
+            .field("secret", &"<redacted>")
+            .field("events", &self.events)
+            .finish()
+    }
 }
 
 /// `[[apps]]` in the TOML file.
@@ -427,6 +532,8 @@ impl SettingsLayer {
     pub fn or(self, lower: SettingsLayer) -> SettingsLayer {
         let mut apps = self.apps;
         apps.extend(lower.apps);
+        let mut webhooks = self.webhooks;
+        webhooks.extend(lower.webhooks);
         SettingsLayer {
             listen: self.listen.or(lower.listen),
             database_url: self.database_url.or(lower.database_url),
@@ -471,6 +578,20 @@ impl SettingsLayer {
                 .or(lower.access_token_cache_size),
             access_token_alg: self.access_token_alg.or(lower.access_token_alg),
             phone_send_openid: self.phone_send_openid.or(lower.phone_send_openid),
+            // The URL and its secret go together: a flag's URL never pairs with the file's
+            // secret.
+            webhook_secret: if self.webhook_url.is_some() {
+                self.webhook_secret
+            } else {
+                self.webhook_secret.or(lower.webhook_secret)
+            },
+            webhook_url: self.webhook_url.or(lower.webhook_url),
+            webhooks,
+            webhook_timeout: self.webhook_timeout.or(lower.webhook_timeout),
+            webhook_poll_interval_ms: self
+                .webhook_poll_interval_ms
+                .or(lower.webhook_poll_interval_ms),
+            event_retention: self.event_retention.or(lower.event_retention),
         }
     }
 
@@ -478,6 +599,14 @@ impl SettingsLayer {
     /// call [`Settings::validate`] once the app list is final.
     pub fn resolve(self) -> Settings {
         let secs = Duration::from_secs;
+        let mut webhooks = Vec::new();
+        if let Some(url) = self.webhook_url {
+            webhooks.push(WebhookEntry::new(
+                url,
+                self.webhook_secret.unwrap_or_default(),
+            ));
+        }
+        webhooks.extend(self.webhooks);
         Settings {
             listen: self.listen.unwrap_or_else(|| DEFAULT_LISTEN.to_owned()),
             database_url: self
@@ -568,6 +697,19 @@ impl SettingsLayer {
                 .unwrap_or(DEFAULT_ACCESS_TOKEN_CACHE_SIZE),
             access_token_alg: self.access_token_alg.unwrap_or_default(),
             phone_send_openid: self.phone_send_openid.unwrap_or(DEFAULT_PHONE_SEND_OPENID),
+            webhooks,
+            webhook_timeout: self
+                .webhook_timeout
+                .map(secs)
+                .unwrap_or(DEFAULT_WEBHOOK_TIMEOUT),
+            webhook_poll_interval: self
+                .webhook_poll_interval_ms
+                .map(Duration::from_millis)
+                .unwrap_or(DEFAULT_WEBHOOK_POLL_INTERVAL),
+            event_retention: self
+                .event_retention
+                .map(secs)
+                .unwrap_or(DEFAULT_EVENT_RETENTION),
         }
     }
 }
@@ -663,6 +805,9 @@ mod tests {
         assert_eq!(settings.rate_limit_period, Duration::from_secs(60));
         assert!(!settings.trust_forwarded_for);
         assert_eq!(settings.access_token_cache_size, 10_000);
+        assert!(settings.webhooks.is_empty());
+        assert_eq!(settings.webhook_timeout, Duration::from_secs(5));
+        assert_eq!(settings.event_retention, Duration::from_secs(604_800));
     }
 
     #[test]
@@ -740,6 +885,69 @@ mod tests {
         let error = SettingsLayer::from_toml_str("master_key = 12345678\n").unwrap_err();
         assert!(!error.contains("12345678"), "{error}");
         assert!(error.contains("line 1"), "{error}");
+    }
+
+    #[test]
+    fn webhooks_come_from_the_flag_and_the_file_and_are_checked() {
+        let flags = SettingsLayer {
+            webhook_url: Some("https://hooks.example/a".to_owned()),
+            webhook_secret: Some("flag-secret".to_owned()),
+            ..Default::default()
+        };
+        let file = SettingsLayer::from_toml_str(
+            "webhook_timeout = 2\nevent_retention = 60\n[[apps]]\nappid = \"wxaaaaaaaaaaaaaaaa\"\nsecret = \"a\"\n\
+             [[webhooks]]\nurl = \"http://127.0.0.1:9/b\"\nsecret = \"file-secret\"\nevents = [\"user.created\"]\n",
+        )
+        .unwrap();
+        let mut settings = flags.or(file).resolve();
+        assert_eq!(settings.webhooks.len(), 2);
+        assert_eq!(settings.webhooks[0].url, "https://hooks.example/a");
+        assert_eq!(settings.webhooks[0].secret, "flag-secret");
+        assert_eq!(settings.webhooks[0].events, None);
+        assert_eq!(
+            settings.webhooks[1].events,
+            Some(vec!["user.created".to_owned()])
+        );
+        assert_eq!(settings.webhook_timeout, Duration::from_secs(2));
+        assert_eq!(settings.event_retention, Duration::from_secs(60));
+        settings.validate().unwrap();
+        assert!(!format!("{settings:?}").contains("flag-secret"));
+        assert!(!format!("{settings:?}").contains("file-secret"));
+
+        settings.webhooks[1].events = Some(vec!["user.nope".to_owned()]);
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("unknown event type"), "{error}");
+        settings.webhooks[1].events = None;
+        settings.webhooks[1].secret = " ".to_owned();
+        assert!(settings
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("secret"));
+        settings.webhooks[1].secret = "s".to_owned();
+        settings.webhooks[1].url = "ftp://x".to_owned();
+        assert!(settings.validate().is_err());
+        settings.webhooks[1].url = settings.webhooks[0].url.clone();
+        assert!(settings
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("twice"));
+    }
+
+    #[test]
+    fn a_webhook_url_without_its_secret_is_refused() {
+        let mut settings = SettingsLayer {
+            webhook_url: Some("https://hooks.example/a".to_owned()),
+            ..Default::default()
+        }
+        .resolve();
+        settings.apps = vec![AppCredentials::new("wxaaaaaaaaaaaaaaaa", "a")];
+        assert!(settings
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("secret"));
     }
 
     #[test]

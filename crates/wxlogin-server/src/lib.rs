@@ -36,6 +36,7 @@ pub mod state;
 pub mod storage;
 pub mod telemetry;
 pub mod tokens;
+pub mod webhooks;
 
 pub use configuration::{LogFormat, Settings, SettingsLayer};
 pub use error::{ApiError, ErrorCode};

@@ -12,6 +12,10 @@ pub const UPSTREAM_CALLS_TOTAL: &str = "wxlogin_upstream_calls_total";
 pub const UPSTREAM_LATENCY_SECONDS: &str = "wxlogin_upstream_latency_seconds";
 pub const ACTIVE_SESSIONS: &str = "wxlogin_active_sessions";
 pub const HTTP_REQUESTS_TOTAL: &str = "wxlogin_http_requests_total";
+pub const WEBHOOK_DELIVERED_TOTAL: &str = "wxlogin_webhook_delivered_total";
+pub const WEBHOOK_FAILED_TOTAL: &str = "wxlogin_webhook_failed_total";
+pub const WEBHOOK_DEAD_TOTAL: &str = "wxlogin_webhook_dead_total";
+pub const WEBHOOK_LAG_SECONDS: &str = "wxlogin_webhook_lag_seconds";
 
 /// How old the database gauges (live sessions) may be: they are recounted this often in
 /// the background instead of on every scrape.
@@ -65,6 +69,23 @@ fn describe() {
         "Sessions neither expired nor revoked (recounted every few seconds)"
     );
     metrics::describe_counter!(HTTP_REQUESTS_TOTAL, "HTTP requests by route and status");
+    metrics::describe_counter!(
+        WEBHOOK_DELIVERED_TOTAL,
+        "Webhook deliveries answered with a 2xx"
+    );
+    metrics::describe_counter!(
+        WEBHOOK_FAILED_TOTAL,
+        "Webhook attempts that failed (non-2xx, redirect, timeout, connection)"
+    );
+    metrics::describe_counter!(
+        WEBHOOK_DEAD_TOTAL,
+        "Webhook deliveries given up after their retry period"
+    );
+    metrics::describe_gauge!(
+        WEBHOOK_LAG_SECONDS,
+        metrics::Unit::Seconds,
+        "Age of the oldest event with an undelivered webhook delivery (0: none)"
+    );
 }
 
 /// Count a finished login. `outcome` is `success`, `retry` (a retried code answered
@@ -76,6 +97,22 @@ pub fn record_login(outcome: &'static str) {
 pub fn record_http_request(route: String, method: &'static str, status: u16) {
     metrics::counter!(HTTP_REQUESTS_TOTAL, "route" => route, "method" => method, "status" => status.to_string())
         .increment(1);
+}
+
+pub fn record_webhook_delivered() {
+    metrics::counter!(WEBHOOK_DELIVERED_TOTAL).increment(1);
+}
+
+pub fn record_webhook_failed() {
+    metrics::counter!(WEBHOOK_FAILED_TOTAL).increment(1);
+}
+
+pub fn record_webhook_dead() {
+    metrics::counter!(WEBHOOK_DEAD_TOTAL).increment(1);
+}
+
+pub fn set_webhook_lag(seconds: i64) {
+    metrics::gauge!(WEBHOOK_LAG_SECONDS).set(seconds.max(0) as f64);
 }
 
 pub fn set_active_sessions(count: u64) {

@@ -34,6 +34,8 @@ pub enum StartupError {
     SigningKeys(#[from] TokenError),
     #[error("WeChat client: {0}")]
     WeChatClient(#[from] ClientError),
+    #[error(transparent)]
+    Webhooks(#[from] crate::webhooks::WebhookError),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: String,
@@ -67,6 +69,19 @@ impl Application {
             algorithm: settings.access_token_alg,
             ..KeyPolicy::new(settings.access_token_ttl)
         };
+        // Before the server answers: an event recorded from now on gets a delivery for every
+        // webhook configured here.
+        let orphaned = store
+            .sync_webhook_subscriptions(&crate::webhooks::subscriptions(&settings), clock.now())
+            .await?;
+        if orphaned > 0 {
+            tracing::warn!(
+                orphaned,
+                "pending webhook deliveries of webhooks no longer configured were marked dead"
+            );
+        }
+        let webhook_worker =
+            crate::webhooks::WebhookWorker::new(&settings, store.clone(), clock.clone())?;
         let keys = SigningKeys::load_or_create(store.clone(), key_policy, clock.now()).await?;
         let policy = SessionPolicy {
             access_token_ttl: settings.access_token_ttl,
@@ -105,6 +120,7 @@ impl Application {
         let state = AppState::new(settings, sessions, wechat, clock, prometheus_handle());
         RateLimits::spawn_pruning(state.rate_limits(), state.settings().rate_limit_period);
         state.spawn_gauge_refresh(crate::metrics::GAUGE_REFRESH_PERIOD);
+        state.spawn_webhook_worker(webhook_worker);
         Ok(Application {
             listener,
             local_addr,

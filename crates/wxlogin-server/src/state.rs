@@ -132,6 +132,14 @@ impl AppState {
         }
     }
 
+    /// Run the webhook delivery worker until the app is dropped.
+    pub fn spawn_webhook_worker(
+        &self,
+        worker: crate::webhooks::WebhookWorker,
+    ) -> tokio::task::JoinHandle<()> {
+        worker.spawn(Arc::downgrade(&self.inner))
+    }
+
     /// Refresh the gauges now and then every `period`, in the background, so that
     /// `/metrics` only renders figures at most `period` old instead of counting per scrape.
     /// Stops once the app is dropped.

@@ -36,6 +36,8 @@ enum Command {
     AdminKeys(commands::admin_keys::AdminKeysArgs),
     /// Show what admin keys and operators changed.
     Audit(commands::audit::AuditArgs),
+    /// List webhook deliveries; retry a dead one.
+    Webhooks(commands::webhooks::WebhooksArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +53,7 @@ fn main() -> std::process::ExitCode {
         Command::MasterKey(args) => commands::master_key::run(args),
         Command::AdminKeys(args) => commands::admin_keys::run(args),
         Command::Audit(args) => commands::audit::run(args),
+        Command::Webhooks(args) => commands::webhooks::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -116,6 +116,19 @@ pub struct Event {
     pub data: serde_json::Value,
 }
 
+impl From<crate::storage::EventRecord> for Event {
+    /// The shape both `/admin/v1/events` and webhook bodies carry.
+    fn from(record: crate::storage::EventRecord) -> Self {
+        Event {
+            id: record.id,
+            event_type: record.event_type,
+            occurred_at: rfc3339(record.occurred_at),
+            user_id: record.user_id,
+            data: record.data,
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventPage {
     pub events: Vec<Event>,
@@ -430,16 +443,7 @@ pub async fn list_events(
         .await
         .map_err(storage_error)?;
     let next_cursor = next_position(&records, limit, |record| record.seq);
-    let events = records
-        .into_iter()
-        .map(|record| Event {
-            id: record.id,
-            event_type: record.event_type,
-            occurred_at: rfc3339(record.occurred_at),
-            user_id: record.user_id,
-            data: record.data,
-        })
-        .collect();
+    let events = records.into_iter().map(Event::from).collect();
     Ok(ApiJson(EventPage {
         events,
         next_cursor,

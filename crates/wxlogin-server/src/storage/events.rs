@@ -8,7 +8,7 @@
 
 use serde_json::Value;
 
-use super::sql::{query, On, Row};
+use super::sql::{query, On, Row, Transaction};
 use super::{StorageError, Store, UnixSeconds};
 
 /// What an event says happened.
@@ -23,6 +23,22 @@ pub enum EventType {
 }
 
 impl EventType {
+    pub const ALL: [EventType; 6] = [
+        EventType::UserCreated,
+        EventType::UserPhoneBound,
+        EventType::UserProfileUpdated,
+        EventType::UserRolesChanged,
+        EventType::UserDeleted,
+        EventType::SessionRevoked,
+    ];
+
+    /// The type named `name` (`user.created`, …).
+    pub fn parse(name: &str) -> Option<EventType> {
+        EventType::ALL
+            .into_iter()
+            .find(|event_type| event_type.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventType::UserCreated => "user.created",
@@ -129,25 +145,27 @@ pub struct AuditEntry {
 }
 
 /// Insert an event where `on` points: the transaction of the change it describes.
-pub(super) async fn record_event<'a>(
-    on: impl Into<On<'a>>,
+/// Its webhook deliveries are inserted with it, in the same transaction.
+pub(super) async fn record_event(
+    transaction: &mut Transaction,
     event_type: EventType,
     user_id: Option<&str>,
     data: Value,
     now: UnixSeconds,
 ) -> Result<(), StorageError> {
+    let id = uuid::Uuid::new_v4().to_string();
     query("INSERT INTO events (id, type, occurred_at, user_id, data) VALUES ($1, $2, $3, $4, $5)")
-        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(&id)
         .bind(event_type.as_str())
         .bind(now)
         .bind(user_id)
         .bind(data.to_string())
-        .execute(on)
+        .execute(&mut *transaction)
         .await?;
-    Ok(())
+    super::webhooks::record_deliveries(transaction, &id, now).await
 }
 
-fn event_from_row(row: &Row) -> Result<EventRecord, StorageError> {
+pub(super) fn event_from_row(row: &Row) -> Result<EventRecord, StorageError> {
     let data: String = row.try_get("data")?;
     Ok(EventRecord {
         seq: row.try_get("seq")?,
@@ -180,13 +198,27 @@ impl Store {
         .collect()
     }
 
-    /// Delete events that occurred before `cutoff`; returns how many.
+    /// Delete events that occurred before `cutoff`, except those a webhook delivery is
+    /// still pending for, and the finished deliveries of the deleted ones; returns how
+    /// many events.
     pub async fn prune_events(&self, cutoff: UnixSeconds) -> Result<u64, StorageError> {
-        Ok(query("DELETE FROM events WHERE occurred_at < $1")
-            .bind(cutoff)
-            .execute(self.writer())
-            .await?
-            .rows_affected())
+        let mut transaction = self.begin().await?;
+        let pruned = query(
+            "DELETE FROM events WHERE occurred_at < $1 AND NOT EXISTS \
+             (SELECT 1 FROM webhook_deliveries d WHERE d.event_seq = events.seq AND d.status = 'pending')",
+        )
+        .bind(cutoff)
+        .execute(&mut transaction)
+        .await?
+        .rows_affected();
+        query(
+            "DELETE FROM webhook_deliveries WHERE status <> 'pending' AND NOT EXISTS \
+             (SELECT 1 FROM events e WHERE e.seq = webhook_deliveries.event_seq)",
+        )
+        .execute(&mut transaction)
+        .await?;
+        transaction.commit().await?;
+        Ok(pruned)
     }
 
     /// Audit entries after position `after`, oldest first, at most `limit`.

@@ -29,6 +29,7 @@ mod sqlite;
 mod sqlite_files;
 mod user_admin;
 mod users;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -48,6 +49,10 @@ pub use sessions::{NewSession, PurgeReport, RefreshRotation, SessionRecord};
 pub use signing_keys::{NewSigningKey, StoredSigningKey};
 pub use user_admin::{IdentityRecord, UserCursor};
 pub use users::{mask_phone_number, rfc3339, PhoneNumber, User, UserRecord};
+pub use webhooks::{
+    AttemptOutcome, DeliveryRecord, DeliveryStatus, LeasedDelivery, Subscription,
+    DELIVERY_RETRY_PERIOD_SECS,
+};
 
 /// Unix time in whole seconds.
 pub type UnixSeconds = i64;

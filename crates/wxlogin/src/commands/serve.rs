@@ -150,6 +150,24 @@ pub struct ServeArgs {
     /// format error) [default: false]
     #[arg(long, env = "WXLOGIN_PHONE_SEND_OPENID")]
     pub phone_send_openid: bool,
+    /// POST every event here, signed with --webhook-secret (several, or a subset of the
+    /// event types: `[[webhooks]] url, secret, events` in --config)
+    #[arg(long, env = "WXLOGIN_WEBHOOK_URL", hide_env_values = true)]
+    pub webhook_url: Option<String>,
+    /// HMAC-SHA256 key of --webhook-url's Wxlogin-Signature header
+    #[arg(long, env = "WXLOGIN_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// Deadline of one webhook attempt (connect, send, answer), in seconds [default: 5]
+    #[arg(long, env = "WXLOGIN_WEBHOOK_TIMEOUT", value_name = "SECS")]
+    pub webhook_timeout: Option<u64>,
+    /// How often an idle webhook worker looks for due deliveries, in milliseconds
+    /// [default: 1000]
+    #[arg(long, env = "WXLOGIN_WEBHOOK_POLL_INTERVAL_MS", value_name = "MS")]
+    pub webhook_poll_interval_ms: Option<u64>,
+    /// How long events are kept (and then pruned, unless a webhook delivery for them is
+    /// still pending), in seconds [default: 604800]
+    #[arg(long, env = "WXLOGIN_EVENT_RETENTION", value_name = "SECS")]
+    pub event_retention: Option<u64>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -162,10 +180,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// The secret-bearing flags and the variable that should carry each instead.
-const SECRET_FLAGS: [(&str, &str); 3] = [
+const SECRET_FLAGS: [(&str, &str); 4] = [
     ("--secret", "WXLOGIN_SECRET"),
     ("--master-key", "WXLOGIN_MASTER_KEY"),
     ("--previous-master-key", "WXLOGIN_PREVIOUS_MASTER_KEY"),
+    ("--webhook-secret", "WXLOGIN_WEBHOOK_SECRET"),
 ];
 
 /// A secret given as a flag is readable by every local user in `/proc/PID/cmdline` and
@@ -188,6 +207,7 @@ fn secrets_from_flags(args: &ServeArgs) -> Vec<(&'static str, &'static str)> {
         args.secret.as_deref(),
         args.master_key.as_deref(),
         args.previous_master_key.as_deref(),
+        args.webhook_secret.as_deref(),
     ];
     SECRET_FLAGS
         .into_iter()
@@ -247,6 +267,12 @@ fn settings_layer(args: &ServeArgs) -> anyhow::Result<SettingsLayer> {
         access_token_alg: args.access_token_alg,
         // A flag can only switch it on; leave the file's choice otherwise.
         phone_send_openid: args.phone_send_openid.then_some(true),
+        webhook_url: args.webhook_url.clone(),
+        webhook_secret: args.webhook_secret.clone(),
+        webhooks: Vec::new(),
+        webhook_timeout: args.webhook_timeout,
+        webhook_poll_interval_ms: args.webhook_poll_interval_ms,
+        event_retention: args.event_retention,
     };
     let file = match &args.config {
         Some(path) => SettingsLayer::from_toml_file(path)?,
@@ -419,6 +445,32 @@ mod tests {
         assert_eq!(settings.max_connections, 300);
         assert_eq!(settings.max_connections_per_ip, 20);
         assert_eq!(settings.shutdown_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn webhook_flags_reach_the_settings() {
+        let defaults = settings(&[]);
+        assert!(defaults.webhooks.is_empty());
+        assert_eq!(defaults.webhook_timeout, Duration::from_secs(5));
+        assert_eq!(defaults.event_retention, Duration::from_secs(604_800));
+        let settings = settings(&[
+            "--webhook-url",
+            "https://hooks.example/in",
+            "--webhook-secret",
+            "whsec",
+            "--webhook-timeout",
+            "2",
+            "--webhook-poll-interval-ms",
+            "250",
+            "--event-retention",
+            "3600",
+        ]);
+        assert_eq!(settings.webhooks.len(), 1);
+        assert_eq!(settings.webhooks[0].url, "https://hooks.example/in");
+        assert_eq!(settings.webhooks[0].secret, "whsec");
+        assert_eq!(settings.webhook_timeout, Duration::from_secs(2));
+        assert_eq!(settings.webhook_poll_interval, Duration::from_millis(250));
+        assert_eq!(settings.event_retention, Duration::from_secs(3600));
     }
 
     #[test]
