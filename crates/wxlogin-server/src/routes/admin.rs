@@ -373,12 +373,7 @@ pub async fn revoke_user(
     caller.require(AdminScope::UsersWrite)?;
     let id = user_id(&id)?;
     let store = state.store();
-    if store
-        .user_record(id)
-        .await
-        .map_err(storage_error)?
-        .is_none()
-    {
+    if !store.user_exists(id).await.map_err(storage_error)? {
         return Err(not_found());
     }
     let ended = store

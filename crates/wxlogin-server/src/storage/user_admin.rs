@@ -237,6 +237,15 @@ pub struct IdentityRecord {
 }
 
 impl Store {
+    /// Whether a user with this id exists (reads nothing sealed).
+    pub async fn user_exists(&self, user_id: &str) -> Result<bool, StorageError> {
+        Ok(query("SELECT 1 AS found FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(self.readers())
+            .await?
+            .is_some())
+    }
+
     /// A user's identities, oldest first.
     pub async fn user_identities(
         &self,

@@ -46,19 +46,26 @@ pub enum UsersCommand {
 
 pub fn run(args: UsersArgs) -> anyhow::Result<()> {
     block_on(async {
-        let store = open_existing_store(
-            &args.database.database_url,
-            args.keys.master_key.as_deref(),
-            args.keys.previous_master_key.as_deref(),
-        )
-        .await?;
-        match args.command {
-            UsersCommand::List { limit, offset } => list(&store, limit, offset).await,
-            UsersCommand::Show { id } => show(&store, &id).await,
-            UsersCommand::Revoke { id } => revoke(&store, &id).await,
-            UsersCommand::Delete { id } => delete(&store, &id).await,
+        match &args.command {
+            // Showing users opens their sealed phone numbers: the server's master key.
+            UsersCommand::List { limit, offset } => {
+                list(&sealed(&args).await?, *limit, *offset).await
+            }
+            UsersCommand::Show { id } => show(&sealed(&args).await?, id).await,
+            // Ending sessions and deleting touch nothing sealed: no key needed.
+            UsersCommand::Revoke { id } => revoke(&args.database.open_unsealed().await?, id).await,
+            UsersCommand::Delete { id } => delete(&args.database.open_unsealed().await?, id).await,
         }
     })
+}
+
+async fn sealed(args: &UsersArgs) -> anyhow::Result<Store> {
+    open_existing_store(
+        &args.database.database_url,
+        args.keys.master_key.as_deref(),
+        args.keys.previous_master_key.as_deref(),
+    )
+    .await
 }
 
 fn identities_text(user: &UserRecord) -> String {
@@ -154,10 +161,7 @@ async fn show(store: &Store, id: &str) -> anyhow::Result<()> {
 }
 
 async fn revoke(store: &Store, id: &str) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        store.user_record(id).await?.is_some(),
-        "no user with id {id}"
-    );
+    anyhow::ensure!(store.user_exists(id).await?, "no user with id {id}");
     let ended = store.revoke_user(id, Actor::Operator, unix_now()).await?;
     println!("ended {ended} session(s) of user {id}");
     Ok(())
