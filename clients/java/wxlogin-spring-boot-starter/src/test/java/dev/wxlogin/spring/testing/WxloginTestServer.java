@@ -83,9 +83,15 @@ public final class WxloginTestServer implements AutoCloseable {
             Process process = new ProcessBuilder(command)
                     .redirectError(dir.resolve("stderr.log").toFile())
                     .start();
-            WxloginTestServer server = new WxloginTestServer(process, dir, url, waitForStart(process, dir));
+            // Should the test JVM end without close() (a failed class, a runner's timeout),
+            // the server must not outlive it.
             Runtime.getRuntime().addShutdownHook(new Thread(process::destroyForcibly));
-            return server;
+            try {
+                return new WxloginTestServer(process, dir, url, waitForStart(process, dir));
+            } catch (IllegalStateException e) {
+                removeDir(dir);
+                throw e;
+            }
         } catch (IOException e) {
             throw new UncheckedIOException("starting " + binary(), e);
         }
@@ -225,6 +231,10 @@ public final class WxloginTestServer implements AutoCloseable {
             Thread.currentThread().interrupt();
             process.destroyForcibly();
         }
+        removeDir(dir);
+    }
+
+    private static void removeDir(Path dir) {
         try (var files = Files.walk(dir)) {
             files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         } catch (IOException ignored) {
