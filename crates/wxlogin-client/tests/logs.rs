@@ -3,9 +3,6 @@
 //! when other tests run in parallel threads of the same process.
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::*;
 use serde_json::json;
 use wxlogin_client::SessionKey;
@@ -13,29 +10,9 @@ use wxlogin_client::SessionKey;
 const ACCESS_TOKEN: &str = "ACCESS-TOKEN-VERY-SECRET-93f1";
 const PHONE_CODE: &str = "phone-code-e31968a7f94c";
 
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for CapturedLogs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn debug_logs_name_endpoint_errcode_and_rid_but_no_secret() {
-    let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = CapturedLogs::start(tracing::Level::TRACE);
 
     let fake = FakeWeChat::start().await;
     fake.script(
@@ -80,7 +57,7 @@ async fn debug_logs_name_endpoint_errcode_and_rid_but_no_secret() {
         .await
         .unwrap();
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(text.contains("endpoint=\"jscode2session\""), "{text}");
     assert!(text.contains("errcode=87009"), "{text}");
     assert!(text.contains("6129ee10-272863a4-64d75414"), "{text}");

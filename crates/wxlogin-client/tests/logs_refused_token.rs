@@ -3,38 +3,15 @@
 //! subscriber misses events of tests running on other threads).
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use common::*;
 use serde_json::json;
 
 const STUCK: &str = "STUCK-TOKEN-VERY-SECRET-5d2e";
 const FORCED: &str = "FORCED-TOKEN-VERY-SECRET-77a0";
 
-#[derive(Clone, Default)]
-struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for CapturedLogs {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_forced_refresh_of_a_refused_token_is_a_warning_without_the_token() {
-    let logs = CapturedLogs::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = CapturedLogs::start(tracing::Level::WARN);
 
     let fake = FakeWeChat::start().await;
     fake.on(STABLE_TOKEN, |request| {
@@ -59,7 +36,7 @@ async fn the_forced_refresh_of_a_refused_token_is_a_warning_without_the_token() 
         .await
         .unwrap();
 
-    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let text = logs.text();
     assert!(text.contains("WARN"), "{text}");
     assert!(text.contains("forcing a new one"), "{text}");
     assert!(text.contains(APPID), "{text}");

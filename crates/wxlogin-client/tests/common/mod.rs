@@ -227,3 +227,37 @@ pub const RESET_SESSION_KEY: &str = "/wxa/resetusersessionkey";
 
 /// A session key as WeChat writes it, and the key.
 pub const SESSION_KEY_B64: &str = "tQY+38pdTVnAIWCBNiM1+A==";
+
+/// Log output captured in memory (the log tests read it back to look for secrets).
+#[derive(Clone, Default)]
+pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl CapturedLogs {
+    /// Capture this thread's events up to `level` until the guard is dropped. A test doing
+    /// this must be alone in its binary: other tests' threads are not captured.
+    pub fn start(level: tracing::Level) -> (CapturedLogs, tracing::subscriber::DefaultGuard) {
+        let logs = CapturedLogs::default();
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(level)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let guard = tracing::subscriber::set_default(subscriber);
+        (logs, guard)
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
