@@ -46,6 +46,14 @@ fn claims_of(access_token: &str) -> Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
+/// Bind `number` to `user`'s account as the phone-number button would.
+async fn bind_phone(app: &TestApp, user: &str, access: &str, number: &str) {
+    let grant = app.sim.phone_grant(APPID, user, Some(number)).unwrap();
+    app.post("/v1/me/phone", Some(access), json!({"code": grant.code}))
+        .await
+        .assert_ok();
+}
+
 fn user_id(login: &Value) -> String {
     login["user"]["id"].as_str().unwrap().to_owned()
 }
@@ -144,13 +152,7 @@ async fn users_are_found_by_id_openid_unionid_phone_and_nickname_prefix() {
     app.login("lars").await;
     let id = user_id(&login);
     let access = token(&login, "access_token");
-    let grant = app
-        .sim
-        .phone_grant(APPID, "lena", Some("13800001111"))
-        .unwrap();
-    app.post("/v1/me/phone", Some(&access), json!({"code": grant.code}))
-        .await
-        .assert_ok();
+    bind_phone(&app, "lena", &access, "13800001111").await;
     app.request(
         Method::PATCH,
         "/v1/me",
@@ -503,13 +505,7 @@ async fn an_admin_deletes_an_account_and_the_next_login_is_a_new_user() {
     let key = full_key(&app).await;
     let login = app.login("xena").await;
     let access = token(&login, "access_token");
-    let grant = app
-        .sim
-        .phone_grant(APPID, "xena", Some("13900002222"))
-        .unwrap();
-    app.post("/v1/me/phone", Some(&access), json!({"code": grant.code}))
-        .await
-        .assert_ok();
+    bind_phone(&app, "xena", &access, "13900002222").await;
     let id = user_id(&login);
     deletion_removes_everything(
         &app,
@@ -577,13 +573,7 @@ async fn events_describe_each_change_without_personal_values() {
     let login = app.login("ella").await;
     let id = user_id(&login);
     let access = token(&login, "access_token");
-    let grant = app
-        .sim
-        .phone_grant(APPID, "ella", Some("13700003333"))
-        .unwrap();
-    app.post("/v1/me/phone", Some(&access), json!({"code": grant.code}))
-        .await
-        .assert_ok();
+    bind_phone(&app, "ella", &access, "13700003333").await;
     app.request(
         Method::PATCH,
         "/v1/me",
