@@ -60,6 +60,11 @@ impl RateLimit {
 pub struct ClientKey(IpAddr);
 
 impl ClientKey {
+    /// The address (an IPv6 one cut to its /64).
+    pub fn address(&self) -> IpAddr {
+        self.0
+    }
+
     pub fn of(address: IpAddr) -> Self {
         match address {
             IpAddr::V4(v4) => ClientKey(IpAddr::V4(v4)),

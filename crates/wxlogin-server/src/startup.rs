@@ -14,7 +14,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::configuration::{ConfigError, Settings};
 use crate::connections::{effective_max_connections, ConnectionPolicy};
 use crate::master_keys::MasterKeys;
-use crate::metrics::{prometheus_handle, UpstreamMetrics};
+use crate::metrics::prometheus_handle;
+use crate::minute_tally::{MinuteTally, UpstreamTally};
 use crate::rate_limit::RateLimits;
 use crate::routes::router;
 use crate::sessions::{SessionPolicy, Sessions};
@@ -91,13 +92,14 @@ impl Application {
             leeway_seconds: 0,
         };
         let sessions = Sessions::new(store.clone(), keys, policy);
+        let minute_tally = Arc::new(MinuteTally::new(clock.clone()));
         let wechat = WeChatClient::new(ClientConfig {
             base_url: settings.wechat_base_url.clone(),
             request_timeout: settings.wechat_timeout,
             ..ClientConfig::default()
         })?
         .with_token_store(Arc::new(DatabaseAccessTokenStore::new(store.clone())))
-        .with_observer(Arc::new(UpstreamMetrics));
+        .with_observer(Arc::new(UpstreamTally(minute_tally.clone())));
 
         let listener = TcpListener::bind(&settings.listen)
             .await
@@ -117,7 +119,15 @@ impl Application {
                 "discovery is off (/.well-known/openid-configuration answers 404): --issuer is not an absolute URL; set it to this server's public https URL so resource servers can find the keys from the issuer alone"
             );
         }
-        let state = AppState::new(settings, sessions, wechat, clock, prometheus_handle());
+        let state = AppState::new(
+            settings,
+            sessions,
+            wechat,
+            clock,
+            prometheus_handle(),
+            minute_tally.clone(),
+        );
+        minute_tally.spawn_flush(state.store().clone());
         RateLimits::spawn_pruning(state.rate_limits(), state.settings().rate_limit_period);
         state.spawn_gauge_refresh(crate::metrics::GAUGE_REFRESH_PERIOD);
         state.spawn_webhook_worker(webhook_worker);

@@ -9,6 +9,7 @@ use crate::clock::Clock;
 use crate::configuration::Settings;
 use crate::domain::AppId;
 use crate::error::ApiError;
+use crate::minute_tally::MinuteTally;
 use crate::rate_limit::RateLimits;
 use crate::services::single_flight::LoginFlights;
 use crate::services::storage_error;
@@ -29,6 +30,7 @@ struct Inner {
     metrics: PrometheusHandle,
     login_flights: LoginFlights,
     rate_limits: Arc<RateLimits>,
+    minute_tally: Arc<MinuteTally>,
 }
 
 impl AppState {
@@ -38,6 +40,7 @@ impl AppState {
         wechat: WeChatClient,
         clock: Arc<dyn Clock>,
         metrics: PrometheusHandle,
+        minute_tally: Arc<MinuteTally>,
     ) -> Self {
         let rate_limits = Arc::new(RateLimits::from_settings(&settings));
         AppState {
@@ -50,6 +53,7 @@ impl AppState {
                 clock,
                 metrics,
                 login_flights: LoginFlights::default(),
+                minute_tally,
             }),
         }
     }
@@ -81,6 +85,11 @@ impl AppState {
     /// The abuse limits (the pruning timer holds a weak reference to them).
     pub fn rate_limits(&self) -> &Arc<RateLimits> {
         &self.inner.rate_limits
+    }
+
+    /// This instance's per-minute counts for the console (see [`MinuteTally`]).
+    pub fn minute_tally(&self) -> &Arc<MinuteTally> {
+        &self.inner.minute_tally
     }
 
     pub(crate) fn login_flights(&self) -> &LoginFlights {

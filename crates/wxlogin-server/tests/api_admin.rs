@@ -7,25 +7,12 @@ use base64::Engine;
 use common::{spawn_app, spawn_app_with, token, Answer, TestApp, APPID};
 use reqwest::Method;
 use serde_json::{json, Value};
-use wxlogin_server::domain::{AdminKeyName, AdminScopes};
-use wxlogin_server::storage::unix_now;
+use wxlogin_server::domain::AdminKeyName;
 use wxlogin_sim::{SimApp, SimConfig};
 
-async fn admin_key(app: &TestApp, name: &str, scopes: &str) -> String {
-    app.store()
-        .create_admin_key(
-            &AdminKeyName::parse(name).unwrap(),
-            &AdminScopes::parse(scopes).unwrap(),
-            unix_now(),
-        )
-        .await
-        .unwrap()
-        .expose()
-        .to_owned()
-}
-
 async fn full_key(app: &TestApp) -> String {
-    admin_key(app, "ops", "users:read,users:write,events:read").await
+    app.admin_key("ops", "users:read,users:write,events:read")
+        .await
 }
 
 async fn admin(
@@ -64,8 +51,8 @@ async fn keys_are_checked_and_each_route_needs_its_scope() {
     let login = app.login("kim").await;
     let id = user_id(&login);
     let access = token(&login, "access_token");
-    let reader = admin_key(&app, "reader", "users:read").await;
-    let introspector = admin_key(&app, "introspector", "tokens:introspect").await;
+    let reader = app.admin_key("reader", "users:read").await;
+    let introspector = app.admin_key("introspector", "tokens:introspect").await;
 
     let routes: Vec<(Method, String, Option<Value>, &str)> = vec![
         (Method::GET, "/admin/v1/users".into(), None, "users:read"),
@@ -675,7 +662,7 @@ async fn introspect_form(app: &TestApp, key: &str, form: &str) -> Answer {
 #[tokio::test]
 async fn introspection_follows_rfc_7662_and_sees_a_logout_at_once() {
     let app = spawn_app().await;
-    let key = admin_key(&app, "resource-server", "tokens:introspect").await;
+    let key = app.admin_key("resource-server", "tokens:introspect").await;
     let login = app.login("ivan").await;
     let access = token(&login, "access_token");
 
@@ -740,7 +727,7 @@ async fn introspection_follows_rfc_7662_and_sees_a_logout_at_once() {
     introspect_form(&app, &access, &format!("token={access}"))
         .await
         .assert_error(401, "unauthorized");
-    let reader = admin_key(&app, "reader", "users:read").await;
+    let reader = app.admin_key("reader", "users:read").await;
     introspect_form(&app, &reader, &format!("token={access}"))
         .await
         .assert_error(403, "forbidden");
@@ -749,7 +736,7 @@ async fn introspection_follows_rfc_7662_and_sees_a_logout_at_once() {
 #[tokio::test]
 async fn an_expired_token_is_inactive() {
     let app = spawn_app().await;
-    let key = admin_key(&app, "rs", "tokens:introspect").await;
+    let key = app.admin_key("rs", "tokens:introspect").await;
     let login = app.login("edda").await;
     app.clock.advance(3600);
     let answer = introspect_form(

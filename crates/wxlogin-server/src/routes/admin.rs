@@ -192,7 +192,7 @@ fn not_found() -> ApiError {
 }
 
 /// User ids are UUIDs; anything else cannot name a user (and is not sent to the database).
-fn user_id(id: &str) -> Result<&str, ApiError> {
+pub(crate) fn user_id(id: &str) -> Result<&str, ApiError> {
     uuid::Uuid::parse_str(id).map_err(|_| not_found())?;
     Ok(id)
 }
@@ -236,7 +236,7 @@ async fn admin_user(store: &Store, record: UserRecord, now: i64) -> Result<Admin
     })
 }
 
-async fn user_detail(state: &AppState, id: &str) -> Result<AdminUserDetail, ApiError> {
+pub(crate) async fn user_detail(state: &AppState, id: &str) -> Result<AdminUserDetail, ApiError> {
     let store = state.store();
     let record = store
         .user_record(id)
@@ -267,25 +267,32 @@ pub async fn search_users(
     caller.require(AdminScope::UsersRead)?;
     let search = query_params(query)?;
     let limit = page_size(search.limit)?;
-    let cursor = match search
-        .cursor
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-    {
+    Ok(ApiJson(
+        find_users(&state, &search.q, search.cursor.as_deref(), limit).await?,
+    ))
+}
+
+/// One page of the user search (the admin API's and the console's).
+pub(crate) async fn find_users(
+    state: &AppState,
+    q: &str,
+    cursor: Option<&str>,
+    limit: u32,
+) -> Result<UserPage, ApiError> {
+    let cursor = match cursor.map(str::trim).filter(|c| !c.is_empty()) {
         None => None,
         Some(text) => Some(UserCursor::decode(text).ok_or_else(|| {
             ApiError::invalid_request("cursor must be a next_cursor of this search")
         })?),
     };
-    if search.q.chars().count() > 128 {
+    if q.chars().count() > 128 {
         return Err(ApiError::invalid_request(
             "q must be at most 128 characters",
         ));
     }
     let records = state
         .store()
-        .search_users(&search.q, cursor.as_ref(), limit + 1)
+        .search_users(q, cursor.as_ref(), limit + 1)
         .await
         .map_err(storage_error)?;
     let more = records.len() > limit as usize;
@@ -301,7 +308,7 @@ pub async fn search_users(
     for record in records {
         users.push(admin_user(state.store(), record, state.now()).await?);
     }
-    Ok(ApiJson(UserPage { users, next_cursor }))
+    Ok(UserPage { users, next_cursor })
 }
 
 /// One user, with identities, roles and sessions.

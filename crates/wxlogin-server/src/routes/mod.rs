@@ -96,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(personal)
+        .merge(crate::console::router())
         .route("/.well-known/jwks.json", get(jwks::jwks))
         .route(
             "/.well-known/openid-configuration",

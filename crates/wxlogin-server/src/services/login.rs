@@ -51,11 +51,13 @@ pub async fn user_for_code(
     code: &str,
 ) -> Result<(User, LoginKind), ApiError> {
     let outcome = resolve_user(state, appid, code).await;
-    match &outcome {
-        Ok((_, LoginKind::Exchanged)) => record_login("success"),
-        Ok((_, LoginKind::Retried)) => record_login("retry"),
-        Err(error) => record_login(error.code.as_str()),
-    }
+    let label = match &outcome {
+        Ok((_, LoginKind::Exchanged)) => "success",
+        Ok((_, LoginKind::Retried)) => "retry",
+        Err(error) => error.code.as_str(),
+    };
+    record_login(label);
+    state.minute_tally().record_login(label);
     outcome
 }
 

@@ -198,6 +198,19 @@ impl Store {
         .collect()
     }
 
+    /// The newest events first, at most `limit` (the console's list).
+    pub async fn recent_events(&self, limit: u32) -> Result<Vec<EventRecord>, StorageError> {
+        query(
+            "SELECT seq, id, type, occurred_at, user_id, data FROM events ORDER BY seq DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(self.readers())
+        .await?
+        .iter()
+        .map(event_from_row)
+        .collect()
+    }
+
     /// Delete events that occurred before `cutoff`, except those a webhook delivery is
     /// still pending for, and the finished deliveries of the deleted ones; returns how
     /// many events.

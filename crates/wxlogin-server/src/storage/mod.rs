@@ -14,6 +14,7 @@
 
 mod access_tokens;
 mod admin_keys;
+mod console;
 mod database;
 mod error;
 mod events;
@@ -37,6 +38,7 @@ use crate::master_keys::MasterKeys;
 
 pub use access_tokens::{CachedAccessToken, DatabaseAccessTokenStore};
 pub use admin_keys::{AdminKeyRecord, CreateAdminKeyError};
+pub use console::{ConsoleSessionRecord, DeliveryCounts, MinuteCount};
 pub use database::{Backend, Database, MigrationReport, StoreOptions};
 pub use error::StorageError;
 pub use events::{Actor, AuditEntry, EventRecord, EventType, RevocationReason};

@@ -232,6 +232,20 @@ impl TestApp {
             .expect("valid faults");
     }
 
+    /// A new admin key (its text) with `scopes`, comma-separated.
+    pub async fn admin_key(&self, name: &str, scopes: &str) -> String {
+        self.store()
+            .create_admin_key(
+                &wxlogin_server::domain::AdminKeyName::parse(name).unwrap(),
+                &wxlogin_server::domain::AdminScopes::parse(scopes).unwrap(),
+                wxlogin_server::storage::unix_now(),
+            )
+            .await
+            .unwrap()
+            .expose()
+            .to_owned()
+    }
+
     /// The store behind the server (same database, same master key).
     pub fn store(&self) -> &Store {
         &self.database.store

@@ -3,6 +3,7 @@ pub mod audit;
 pub mod database;
 pub mod decrypt;
 pub mod demo;
+pub mod dev_console;
 pub mod keys;
 pub mod master_key;
 pub mod migrate;

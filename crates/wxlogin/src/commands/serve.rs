@@ -2,7 +2,8 @@
 //! the TOML file of `--config`, then to the defaults of the contract.
 //!
 //! Prints, on stdout, lines that scripts parse: `listening on http://ADDR`, and with
-//! `--sim` also `simulator on http://ADDR`, `demo appid APPID` and a curl line to try.
+//! `--sim` also `simulator on http://ADDR`, `demo appid APPID`, a curl line to try, and
+//! `console on http://ADDR/admin/` with `console key KEY` (a development console key).
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
@@ -305,6 +306,16 @@ async fn serve(mut settings: Settings, with_sim: bool) -> anyhow::Result<()> {
                 &settings.apps[0].appid
             )
         );
+    }
+    if simulator.is_some() {
+        let key = super::dev_console::dev_console_key(
+            application.state().store(),
+            &settings.database_url,
+        )
+        .await
+        .context("creating the development console key")?;
+        println!("console on http://{address}/admin/");
+        println!("console key {key}");
     }
     println!("listening on http://{address}");
     application

@@ -1,0 +1,201 @@
+//! Per-minute counts of logins (by outcome) and WeChat calls (by endpoint and errcode, with
+//! their latency) for the console's overview.
+//!
+//! Prometheus counters are per instance and since start; an operator looking at N
+//! instances wants one chart of the last hour and day. So each instance counts here, in
+//! memory (a lock and a map update per login, no I/O), and a background task adds the
+//! counts to the database's `console_minutes` every [`FLUSH_PERIOD`], where every
+//! instance's minutes sum up. The overview flushes its own instance first, so what the
+//! reader just did shows at once.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use wxlogin_client::CallObserver;
+
+use crate::clock::Clock;
+use crate::metrics::UpstreamMetrics;
+use crate::storage::{MinuteCount, Store};
+
+/// How often an instance adds its counts to the database.
+pub const FLUSH_PERIOD: Duration = Duration::from_secs(10);
+
+/// How long per-minute figures are kept: the overview's day, and a day's margin.
+pub const RETENTION_MINUTES: i64 = 2 * 24 * 60;
+
+pub const LOGIN_SERIES: &str = "login";
+pub const UPSTREAM_SERIES: &str = "upstream";
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    count: i64,
+    total_ms: i64,
+}
+
+type Key = (i64, &'static str, String);
+
+/// One instance's counts not yet in the database.
+pub struct MinuteTally {
+    clock: Arc<dyn Clock>,
+    counts: Mutex<HashMap<Key, Tally>>,
+}
+
+impl MinuteTally {
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        MinuteTally {
+            clock,
+            counts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn add(&self, series: &'static str, label: String, latency: Duration) {
+        let minute = self.clock.now().div_euclid(60);
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let tally = counts.entry((minute, series, label)).or_default();
+        tally.count += 1;
+        tally.total_ms += i64::try_from(latency.as_millis()).unwrap_or(i64::MAX / 4);
+    }
+
+    /// A finished login: `success`, `retry` or the error code.
+    pub fn record_login(&self, outcome: &str) {
+        self.add(LOGIN_SERIES, outcome.to_owned(), Duration::ZERO);
+    }
+
+    /// Take every count out (they are the database's from here on).
+    fn drain(&self) -> Vec<MinuteCount> {
+        let taken = std::mem::take(&mut *self.counts.lock().unwrap_or_else(|p| p.into_inner()));
+        taken
+            .into_iter()
+            .map(|((minute, series, label), tally)| MinuteCount {
+                minute,
+                series: series.to_owned(),
+                label,
+                count: tally.count,
+                total_ms: tally.total_ms,
+            })
+            .collect()
+    }
+
+    /// Add what was counted to the database. On failure the counts go back, to be added by
+    /// the next flush.
+    pub async fn flush(&self, store: &Store) {
+        let counts = self.drain();
+        if let Err(error) = store.add_minute_counts(&counts).await {
+            tracing::warn!(%error, "cannot store the console's per-minute figures; retrying later");
+            let mut pending = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+            for count in counts {
+                let series = if count.series == LOGIN_SERIES {
+                    LOGIN_SERIES
+                } else {
+                    UPSTREAM_SERIES
+                };
+                let tally = pending
+                    .entry((count.minute, series, count.label))
+                    .or_default();
+                tally.count += count.count;
+                tally.total_ms += count.total_ms;
+            }
+        }
+    }
+
+    /// Flush every [`FLUSH_PERIOD`] and forget old minutes, until the tally is dropped.
+    pub fn spawn_flush(self: &Arc<Self>, store: Store) -> tokio::task::JoinHandle<()> {
+        let tally: Weak<Self> = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(FLUSH_PERIOD);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let Some(tally) = tally.upgrade() else {
+                    return;
+                };
+                tally.flush(&store).await;
+                let before = tally.clock.now().div_euclid(60) - RETENTION_MINUTES;
+                if let Err(error) = store.prune_minute_counts(before).await {
+                    tracing::warn!(%error, "cannot prune the console's per-minute figures");
+                }
+            }
+        })
+    }
+}
+
+/// Counts every WeChat call the client makes, and hands it on to the Prometheus metrics
+/// (the client takes one observer).
+pub struct UpstreamTally(pub Arc<MinuteTally>);
+
+impl CallObserver for UpstreamTally {
+    fn on_call(
+        &self,
+        endpoint: &'static str,
+        errcode: Option<i64>,
+        outcome: &str,
+        latency: Duration,
+    ) {
+        UpstreamMetrics.on_call(endpoint, errcode, outcome, latency);
+        // errcode 0 and none are both a success.
+        let errcode = errcode.unwrap_or(0);
+        self.0
+            .add(UPSTREAM_SERIES, format!("{endpoint} {errcode}"), latency);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    struct SteppedClock(AtomicI64);
+
+    impl Clock for SteppedClock {
+        fn now(&self) -> i64 {
+            self.0.load(Ordering::SeqCst)
+        }
+    }
+
+    #[test]
+    fn counts_add_up_per_minute_and_label_and_drain_once() {
+        let clock = Arc::new(SteppedClock(AtomicI64::new(600)));
+        let tally = Arc::new(MinuteTally::new(clock.clone()));
+        tally.record_login("success");
+        tally.record_login("success");
+        tally.record_login("code_used");
+        UpstreamTally(tally.clone()).on_call(
+            "jscode2session",
+            None,
+            "ok",
+            Duration::from_millis(30),
+        );
+        clock.0.store(660, Ordering::SeqCst);
+        UpstreamTally(tally.clone()).on_call(
+            "jscode2session",
+            Some(40029),
+            "error",
+            Duration::from_millis(12),
+        );
+        UpstreamTally(tally.clone()).on_call(
+            "jscode2session",
+            Some(40029),
+            "error",
+            Duration::from_millis(8),
+        );
+        let mut drained: Vec<(i64, String, String, i64, i64)> = tally
+            .drain()
+            .into_iter()
+            .map(|c| (c.minute, c.series, c.label, c.count, c.total_ms))
+            .collect();
+        drained.sort();
+        let row = |minute, series: &str, label: &str, count, ms| {
+            (minute, series.to_owned(), label.to_owned(), count, ms)
+        };
+        assert_eq!(
+            drained,
+            vec![
+                row(10, "login", "code_used", 1, 0),
+                row(10, "login", "success", 2, 0),
+                row(10, "upstream", "jscode2session 0", 1, 30),
+                row(11, "upstream", "jscode2session 40029", 2, 20),
+            ]
+        );
+        assert!(tally.drain().is_empty());
+    }
+}
