@@ -172,3 +172,45 @@ test('CSRF: a sign-in without the csrf cookie, or with a csrf field not matching
     await view.close();
   }
 });
+
+test('revoking the admin key ends the console sessions signed in with it', async () => {
+  const key = await server.createAdminKey('e2e-leaving', 'console');
+  const view = await openPage(browser, server);
+  try {
+    const { page } = view;
+    await signInOk(page, server, key);
+    await server.revokeAdminKey('e2e-leaving');
+    await page.goto(`${server.baseUrl}/admin/users`);
+    assert.equal(new URL(page.url()).pathname, '/admin/sign-in', 'the next page asks to sign in again');
+    await page.getByRole('heading', { level: 1, name: 'Sign in to wxlogin', exact: true }).waitFor();
+    await view.assertClean();
+  } finally {
+    await view.close();
+  }
+});
+
+test('with an https issuer both console cookies are Secure', async () => {
+  const tls = await startServer({ extraArgs: ['--issuer', 'https://login.example.test'] });
+  try {
+    const key = await tls.createAdminKey('e2e-tls', 'console');
+    const form = await fetch(`${tls.baseUrl}/admin/sign-in`);
+    const csrfCookie = form.headers.getSetCookie().find((cookie) => cookie.startsWith('wxlogin_console_csrf='));
+    assert.match(csrfCookie, /;\s*Secure/i, csrfCookie);
+    const csrf = (await form.text()).match(/name="csrf"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf"/);
+    assert.ok(csrf, 'the form carries its csrf value');
+    const signedIn = await fetch(`${tls.baseUrl}/admin/sign-in`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: csrfCookie.split(';')[0] },
+      body: new URLSearchParams({ csrf: csrf[1] || csrf[2], key }).toString(),
+    });
+    assert.equal(signedIn.status, 303);
+    const session = signedIn.headers.getSetCookie().find((cookie) => cookie.startsWith('wxlogin_console='));
+    assert.ok(session, 'signed in');
+    for (const flag of [/;\s*Secure/i, /;\s*HttpOnly/i, /;\s*SameSite=Strict/i, /;\s*Path=\/admin(;|$)/i]) {
+      assert.match(session, flag, session);
+    }
+  } finally {
+    await tls.stop();
+  }
+});
