@@ -153,6 +153,19 @@ async function startServer({ extraArgs = [], dir: keptDir } = {}) {
       return key[0];
     },
 
+    // Plain SQL on the server's SQLite file, through the sqlite3 command (only for what
+    // no API can do quickly, such as a delivery that has been failing for 24 h).
+    async sql(statement) {
+      const file = databaseUrl.slice('sqlite://'.length);
+      const { stdout } = await new Promise((resolve, reject) => {
+        execFile('sqlite3', ['-cmd', '.timeout 5000', file, statement], { timeout: 30000 }, (error, out, err) => {
+          if (error) reject(new Error(`sqlite3 ${statement}: ${error.message}\n${err}`));
+          else resolve({ stdout: out });
+        });
+      });
+      return stdout.trim();
+    },
+
     async revokeAdminKey(name) {
       await runWxlogin(['admin-keys', 'revoke', '--database-url', databaseUrl, name]);
     },

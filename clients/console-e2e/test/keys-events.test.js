@@ -7,12 +7,22 @@
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
+const { execFileSync } = require('node:child_process');
 
 const { startServer } = require('../support/server');
 const { launchBrowser, openPage, navigatedBy, screenshot } = require('../support/browser');
 const { signInOk, tableRows, tableNamed } = require('../support/console');
 
 const OPERATOR = 'e2e-ops';
+
+function hasSqlite3() {
+  try {
+    execFileSync('sqlite3', ['-version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 let server;
 let browser;
@@ -175,6 +185,50 @@ test('"Create key" shows the new admin key once, it works on the admin API; "Rev
       assert.equal(entries.length, 1, `one ${action}`);
       assert.equal(entries[0].key_name, OPERATOR);
     }
+  } finally {
+    await view.close();
+  }
+});
+
+test('a dead delivery (24 h of failures) shows on the overview and has "Retry", which sends it again', {
+  skip: !hasSqlite3() && 'needs the sqlite3 command (apt-get install sqlite3; .ci/run installs it)',
+}, async () => {
+  await server.loginUser('webhook-dead');
+  const waitFor = async (what, condition) => {
+    const deadline = Date.now() + 10000;
+    while (!(await condition())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+  // 24 h of failures, played fast: every pending delivery is due now and past its give-up
+  // time, so the server's own worker marks each dead at its next failed attempt.
+  await server.sql("UPDATE webhook_deliveries SET next_attempt_at = 0, give_up_at = 0 WHERE status = 'pending'");
+  const deadCount = async () => Number(await server.sql("SELECT count(*) FROM webhook_deliveries WHERE status = 'dead'"));
+  await waitFor('dead deliveries', async () => (await deadCount()) > 0 && (await server.sql("SELECT count(*) FROM webhook_deliveries WHERE status = 'pending'")) === '0');
+  const dead = await deadCount();
+
+  const view = await signedIn();
+  try {
+    const { page } = view;
+    const figure = page.locator('dt', { hasText: 'Dead deliveries' }).locator('xpath=following-sibling::dd[1]');
+    assert.equal(Number((await figure.innerText()).trim()), dead, 'the overview counts the dead deliveries');
+
+    await page.goto(`${server.baseUrl}/admin/events`);
+    const table = tableNamed(page, 'Webhook deliveries');
+    const retry = table.getByRole('button', { name: 'Retry', exact: true });
+    assert.equal(await retry.count(), dead, 'each dead delivery has "Retry"');
+    const callsBefore = hookCalls;
+    await navigatedBy(page, () => retry.first().click());
+    assert.equal(new URL(page.url()).pathname, '/admin/events');
+    assert.equal(await tableNamed(page, 'Webhook deliveries').getByRole('button', { name: 'Retry', exact: true }).count(), dead - 1);
+    await waitFor('the retried delivery to be sent', async () => hookCalls > callsBefore);
+    assert.equal(await deadCount(), dead - 1, 'one delivery is pending again (its retry failed, with a new retry period)');
+    await view.assertClean();
+
+    const retried = await auditOf('webhook.retried');
+    assert.equal(retried.length, 1);
+    assert.equal(retried[0].key_name, OPERATOR);
   } finally {
     await view.close();
   }
