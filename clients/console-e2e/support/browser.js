@@ -1,9 +1,10 @@
 'use strict';
 // One headless Debian Chromium per test file, driven by playwright-core (which never
 // downloads a browser of its own), and pages that watch themselves: every console error,
-// every uncaught page error and every console answer lacking the console's security
-// headers is recorded, and `assertClean()` fails the test on any. A CSP violation is a
-// console error in Chromium, so a page that breaks its own policy fails here.
+// every uncaught page error, every console answer lacking the console's security headers
+// and every POST form without its csrf field is recorded, and `assertClean()` fails the
+// test on any. A CSP violation is a console error in Chromium, so a page that breaks its
+// own policy fails here.
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -97,6 +98,21 @@ async function openPage(browser, server, { locale = 'en-US' } = {}) {
     problems.push(`console error on ${page.url()}: ${message.text()} (at ${message.location().url})`);
   });
   page.on('pageerror', (error) => problems.push(`page error on ${page.url()}: ${error.message}`));
+  // Every POST form of every console page carries its CSRF token.
+  page.on('load', () => {
+    if (!isConsoleUrl(server, page.url())) return;
+    const url = page.url();
+    const check = page
+      .evaluate(() =>
+        Array.from(document.forms)
+          .filter((form) => form.method === 'post' && !form.querySelector('input[type="hidden"][name="csrf"]'))
+          .map((form) => form.getAttribute('action'))
+      )
+      .then((bare) => {
+        for (const action of bare) problems.push(`${url}: a POST form to ${action} has no csrf field`);
+      });
+    headerChecks.push(check.catch(() => {})); // the page may have moved on already
+  });
 
   return {
     context,
