@@ -48,8 +48,7 @@ async function alertText(page) {
   return (await page.getByRole('alert').innerText()).trim();
 }
 
-// The rows of the table whose caption or label is `name` (or the only table), as arrays
-// of cell texts, header row left out.
+// The body rows of the table `scope` (a locator), each as the texts of its cells.
 async function tableRows(scope) {
   return scope.getByRole('row').evaluateAll((rows) =>
     rows

@@ -104,7 +104,6 @@ test('overview after real logins and refused codes: figures and charts; the even
       deliveries.some((row) => row.some((cell) => cell.includes('/wxlogin-events'))),
       `a delivery names its url: ${JSON.stringify(deliveries)}`
     );
-    await screenshot(page, 'events');
     await view.assertClean();
   } finally {
     await view.close();
@@ -218,6 +217,7 @@ test('a dead delivery (24 h of failures) shows on the overview and has "Retry", 
     const table = tableNamed(page, 'Webhook deliveries');
     const retry = table.getByRole('button', { name: 'Retry', exact: true });
     assert.equal(await retry.count(), dead, 'each dead delivery has "Retry"');
+    await screenshot(page, 'events');
     const callsBefore = hookCalls;
     await navigatedBy(page, () => retry.first().click());
     assert.equal(new URL(page.url()).pathname, '/admin/events');

@@ -25,6 +25,10 @@ test('five refused sign-ins get 401; the sixth is refused with 429 "Too many ref
   const view = await openPage(browser, server);
   try {
     const { page } = view;
+    // The six tries must fall into one minute, should the count be kept per clock minute:
+    // near the end of one, start at the next.
+    const secondsIntoMinute = (Date.now() / 1000) % 60;
+    if (secondsIntoMinute > 50) await new Promise((resolve) => setTimeout(resolve, (60.5 - secondsIntoMinute) * 1000));
     for (let attempt = 1; attempt <= 5; attempt += 1) {
       const response = await signIn(page, server, `wxa_guess${attempt}${'x'.repeat(38)}`);
       assert.equal(response.status(), 401, `refusal ${attempt}`);

@@ -139,7 +139,6 @@ test('refused keys: an unknown key, one without the console scope and a revoked 
       assert.equal(session, undefined, `${what}: no session cookie`);
       assert.ok(!(await page.content()).includes(key), `${what}: the typed key is not echoed into the page`);
     }
-    await screenshot(page, 'sign-in-refused');
     await view.assertClean();
   } finally {
     await view.close();
