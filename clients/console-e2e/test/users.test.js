@@ -202,8 +202,8 @@ test('"Revoke sessions" asks first; "Cancel" changes nothing, "Confirm" ends eve
     assert.equal(user.active_sessions, 0);
     await view.assertClean();
 
-    const revoked = (await audit()).filter((entry) => entry.action === 'user.revoked' && entry.user_id === carol.user.id);
-    assert.equal(revoked.length, 1, 'one user.revoked audit entry');
+    const revoked = (await audit()).filter((entry) => entry.action === 'user.sessions_revoked' && entry.user_id === carol.user.id);
+    assert.equal(revoked.length, 1, 'one user.sessions_revoked audit entry');
     assert.equal(revoked[0].key_name, OPERATOR);
   } finally {
     await view.close();
