@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Growth: the same load against databases of 10 thousand, 100 thousand and 1 million users
 # and live sessions (seeded directly, see crates/wxlogin-bench/src/seed.rs). Throughput and
-# latency should stay flat (indexed lookups only) and RSS bounded (no per-user memory).
+# latency should stay flat (indexed lookups only, the admin search by openid too) and RSS
+# bounded (no per-user memory).
 #
 #   bench/run-growth.sh [--smoke] [--sizes "10000 100000 1000000"] [--requests N] [--bin-dir DIR]
 #   --smoke: one database of 1,000 users, 200 requests per scenario, debug build; checks
@@ -25,6 +26,6 @@ results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 for users in $sizes; do
     bench/run-http.sh "${pass[@]}" --users "$users" --requests "$requests" --no-ceiling \
-        --scenarios "me refresh login" --out "$results" >/dev/null
+        --scenarios "me refresh login admin_search" --out "$results" >/dev/null
 done
 python3 bench/report.py "$results" --growth

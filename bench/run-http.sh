@@ -6,6 +6,7 @@
 #   refresh  POST /v1/token/refresh, rotating refresh tokens
 #   login    POST /v1/login, fresh codes of distinct users, simulator in another process
 #   mixed    90 % me, 8 % refresh, 2 % login
+#   admin_search  GET /admin/v1/users?q=OPENID, a different seeded user each time
 # Reports throughput, p50/p99/p99.9, server CPU per request (/proc/PID/stat) and RSS
 # (VmRSS, VmHWM), for wxlogin and for the ceiling.
 #
@@ -94,6 +95,13 @@ half=$(($(wc -l <"$work/refresh_tokens.txt") / 2))
 head -n "$half" "$work/refresh_tokens.txt" >"$work/refresh_tokens.refresh.txt"
 tail -n "+$((half + 1))" "$work/refresh_tokens.txt" >"$work/refresh_tokens.mixed.txt"
 
+# The admin search scenario's key (users:read), made the way an operator makes one.
+admin_key=""
+case " $scenarios " in *" admin_search "*)
+    admin_key=$("$bin/wxlogin" admin-keys create --database-url "sqlite://$work/wxlogin.db" \
+        --name bench --scopes users:read 2>/dev/null) ;;
+esac
+
 WXLOGIN_MASTER_KEY="$master_key" start server "listening on" ${BENCH_SERVER_WRAPPER:-} "$bin/wxlogin" serve --listen 127.0.0.1:0 \
     --database-url "sqlite://$work/wxlogin.db" --appid "$appid" --secret "$secret" --wechat-base-url "$sim_url" \
     --rate-limit-login-per-ip 0 ${WXLOGIN_SERVE_EXTRA:-}
@@ -122,7 +130,7 @@ run() {
     sim_before=$(cpu_ticks "$sim_pid")
     BENCH_REQUESTS="$requests" BENCH_THREADS="$wrk_threads" BENCH_DONE_DIR="$done_dir" \
         BENCH_ACCESS_TOKENS="$work/access_tokens.txt" BENCH_REFRESH_TOKENS="$work/refresh_tokens.$refresh_set.txt" \
-        BENCH_LOGIN_BODIES="$work/codes.txt" \
+        BENCH_LOGIN_BODIES="$work/codes.txt" BENCH_ADMIN_KEY="$admin_key" BENCH_USERS="$users" \
         wrk -t "$wrk_threads" -c "$connections" -d 600s --timeout 10s -s "bench/wrk/$scenario.lua" "$url" \
         >"$work/wrk.out" 2>&1 &
     local wrk_pid=$!

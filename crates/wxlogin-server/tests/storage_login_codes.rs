@@ -5,7 +5,7 @@ mod storage_support;
 use std::time::Duration;
 
 use storage_support::fresh_stores;
-use wxlogin_server::storage::{hash_login_code, CodeClaim};
+use wxlogin_server::storage::{hash_login_code, CodeClaim, FinishedExchange};
 
 const TTL: Duration = Duration::from_secs(30);
 const WINDOW: Duration = Duration::from_secs(60);
@@ -176,4 +176,53 @@ fn code_hashes_depend_on_app_and_code_and_hide_the_code() {
     assert_ne!(hash, hash_login_code("wxother", "the-code"));
     assert_ne!(hash, hash_login_code("wxapp", "other-code"));
     assert_eq!(hash, hash_login_code("wxapp", "the-code"));
+}
+
+#[tokio::test]
+async fn finishing_an_exchange_saves_the_session_key_and_completes_the_code_together() {
+    for db in fresh_stores().await {
+        let store = &db.store;
+        let code_hash = hash_login_code("wxapp", "code-finish");
+        store
+            .claim_login_code(&code_hash, "wxapp", 1_000, TTL)
+            .await
+            .unwrap();
+        let session_key = wxlogin_crypto::SessionKey::from_bytes([7u8; 16]);
+        store
+            .finish_code_exchange(&FinishedExchange {
+                code_hash: &code_hash,
+                user_id: "user-9",
+                appid: "wxapp",
+                openid: "openid-9",
+                session_key: &session_key,
+                now: 1_002,
+                keep_for: WINDOW,
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .claim_login_code(&code_hash, "wxapp", 1_010, TTL)
+                .await
+                .unwrap(),
+            CodeClaim::Succeeded {
+                user_id: "user-9".into(),
+                openid: "openid-9".into(),
+                completed_at: 1_002,
+            },
+            "{}",
+            db.label
+        );
+        let stored = store
+            .session_key("wxapp", "openid-9")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored.expose_bytes(),
+            session_key.expose_bytes(),
+            "{}",
+            db.label
+        );
+    }
 }

@@ -17,7 +17,7 @@ use crate::domain::LoginCode;
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::record_login;
 use crate::state::AppState;
-use crate::storage::{hash_login_code, CodeClaim, User};
+use crate::storage::{hash_login_code, CodeClaim, FinishedExchange, User};
 
 use super::{storage_error, upstream_error};
 
@@ -160,17 +160,15 @@ async fn exchange_and_record(
         .await
         .map_err(storage_error)?;
     store
-        .save_session_key(&app.appid, &session.openid, &session.session_key, now)
-        .await
-        .map_err(storage_error)?;
-    store
-        .complete_login_code(
+        .finish_code_exchange(&FinishedExchange {
             code_hash,
-            &user.id,
-            &user.openid,
+            user_id: &user.id,
+            appid: &app.appid,
+            openid: &user.openid,
+            session_key: &session.session_key,
             now,
-            spent_code_record_lifetime(state.settings().code_retry_window),
-        )
+            keep_for: spent_code_record_lifetime(state.settings().code_retry_window),
+        })
         .await
         .map_err(storage_error)?;
     tracing::info!(appid = %app.appid, user_id = %user.id, openid = %user.openid, "login code exchanged");

@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use super::sql::query;
+use super::sql::{query, On};
 use sha2::{Digest, Sha256};
+use wxlogin_crypto::SessionKey;
 
 use super::{StorageError, Store, UnixSeconds};
 
@@ -113,18 +114,35 @@ impl Store {
         now: UnixSeconds,
         keep_for: Duration,
     ) -> Result<(), StorageError> {
-        query(
-            "UPDATE login_codes SET state = $2, user_id = $3, openid = $4, completed_at = $5, expires_at = $6 \
-             WHERE code_hash = $1",
+        mark_code_succeeded(self.writer(), code_hash, user_id, openid, now, keep_for).await
+    }
+
+    /// The end of a successful exchange in one write transaction: the identity's new
+    /// session key saved and the code completed ([`Store::save_session_key`] and
+    /// [`Store::complete_login_code`], one commit instead of two on every login).
+    pub async fn finish_code_exchange(
+        &self,
+        exchange: &FinishedExchange<'_>,
+    ) -> Result<(), StorageError> {
+        let mut transaction = self.begin().await?;
+        self.upsert_session_key(
+            &mut transaction,
+            exchange.appid,
+            exchange.openid,
+            exchange.session_key,
+            exchange.now,
         )
-        .bind(code_hash)
-        .bind(SUCCEEDED)
-        .bind(user_id)
-        .bind(openid)
-        .bind(now)
-        .bind(now.saturating_add(seconds(keep_for)))
-        .execute(self.writer())
         .await?;
+        mark_code_succeeded(
+            &mut transaction,
+            exchange.code_hash,
+            exchange.user_id,
+            exchange.openid,
+            exchange.now,
+            exchange.keep_for,
+        )
+        .await?;
+        transaction.commit().await?;
         Ok(())
     }
 
@@ -138,4 +156,39 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// What a successful code exchange leaves behind ([`Store::finish_code_exchange`]).
+pub struct FinishedExchange<'a> {
+    pub code_hash: &'a str,
+    pub user_id: &'a str,
+    pub appid: &'a str,
+    pub openid: &'a str,
+    pub session_key: &'a SessionKey,
+    pub now: UnixSeconds,
+    /// How long the code's row answers retries and refuses replays.
+    pub keep_for: Duration,
+}
+
+async fn mark_code_succeeded<'a>(
+    on: impl Into<On<'a>>,
+    code_hash: &str,
+    user_id: &str,
+    openid: &str,
+    now: UnixSeconds,
+    keep_for: Duration,
+) -> Result<(), StorageError> {
+    query(
+        "UPDATE login_codes SET state = $2, user_id = $3, openid = $4, completed_at = $5, expires_at = $6 \
+         WHERE code_hash = $1",
+    )
+    .bind(code_hash)
+    .bind(SUCCEEDED)
+    .bind(user_id)
+    .bind(openid)
+    .bind(now)
+    .bind(now.saturating_add(seconds(keep_for)))
+    .execute(on)
+    .await?;
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! WeChat session keys, sealed under the master key and bound to their (appid, openid) row.
 
-use super::sql::query;
+use super::sql::{query, On};
 use wxlogin_crypto::SessionKey;
 
 use super::{StorageError, Store, UnixSeconds};
@@ -21,6 +21,19 @@ impl Store {
         session_key: &SessionKey,
         now: UnixSeconds,
     ) -> Result<(), StorageError> {
+        self.upsert_session_key(self.writer(), appid, openid, session_key, now)
+            .await
+    }
+
+    /// [`Store::save_session_key`] on a connection or in a transaction.
+    pub(super) async fn upsert_session_key<'a>(
+        &self,
+        on: impl Into<On<'a>>,
+        appid: &str,
+        openid: &str,
+        session_key: &SessionKey,
+        now: UnixSeconds,
+    ) -> Result<(), StorageError> {
         let sealed = self.master_keys().seal(
             session_key.expose_bytes(),
             &session_key_binding(appid, openid),
@@ -36,7 +49,7 @@ impl Store {
         .bind(sealed.blob)
         .bind(sealed.key_id)
         .bind(now)
-        .execute(self.writer())
+        .execute(on)
         .await?;
         Ok(())
     }
