@@ -1,7 +1,9 @@
 //! What a connection is doing, as its supervisor and the capacity registry need to know:
 //! how many requests are in flight, and since when it has been idle. Requests update it
-//! through [`InFlight`] guards; readers get a `watch` channel, so the supervisor wakes
-//! when a request starts or ends instead of polling.
+//! through [`InFlight`] guards; readers hold a `watch` receiver and read it when they need
+//! to. The updates do not wake them: a wake-up per request start and end was a task
+//! switch per request (BENCHMARKS.md, "/v1/me"); the supervisor reads the state again when
+//! its own deadline passes.
 use std::sync::Arc;
 
 use tokio::sync::watch;
@@ -39,9 +41,10 @@ impl ActivitySender {
 
     /// A request arrived; it counts as in flight until the guard is dropped.
     pub fn begin(&self) -> InFlight {
-        self.0.send_modify(|activity| {
+        self.0.send_if_modified(|activity| {
             activity.in_flight += 1;
             activity.served = true;
+            false
         });
         InFlight(self.clone())
     }
@@ -52,11 +55,12 @@ pub struct InFlight(ActivitySender);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        (self.0).0.send_modify(|activity| {
+        (self.0).0.send_if_modified(|activity| {
             activity.in_flight -= 1;
             if activity.in_flight == 0 {
                 activity.idle_since = Instant::now();
             }
+            false
         });
     }
 }

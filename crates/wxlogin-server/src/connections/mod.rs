@@ -172,14 +172,24 @@ where
     tokio::pin!(connection);
     let mut closing = Closing::No;
     loop {
-        let now = *supervision.watched.borrow_and_update();
-        let idle_deadline = (closing == Closing::No && now.is_idle()).then(|| {
-            let allowed = if now.served {
-                policy.idle_timeout
+        let now = *supervision.watched.borrow();
+        // Requests do not wake this task: it looks again when a deadline passes. Busy: one
+        // idle timeout from now. Never served yet: the read timeout, but first a look after
+        // the (shorter) idle timeout, in case a request came and went meanwhile.
+        let idle_deadline = (closing == Closing::No).then(|| {
+            let looked_at = Instant::now();
+            if !now.is_idle() {
+                looked_at + policy.idle_timeout
+            } else if now.served {
+                now.idle_since + policy.idle_timeout
             } else {
-                policy.read_timeout
-            };
-            now.idle_since + allowed
+                let first_look = now.idle_since + policy.idle_timeout.min(policy.read_timeout);
+                if first_look > looked_at {
+                    first_look
+                } else {
+                    now.idle_since + policy.read_timeout
+                }
+            }
         });
         let forced_deadline = match closing {
             Closing::Until(deadline) => Some(deadline),
@@ -192,11 +202,15 @@ where
                 }
                 return;
             }
-            // A request started or ended: compute the deadlines again.
-            _ = supervision.watched.changed() => {}
             () = sleep_until(idle_deadline) => {
                 let activity = *supervision.watched.borrow();
-                if !activity.is_idle() {
+                let allowed = if activity.served {
+                    policy.idle_timeout
+                } else {
+                    policy.read_timeout
+                };
+                // Busy, or a request ended since the deadline was set: not idle for long enough.
+                if !activity.is_idle() || Instant::now() < activity.idle_since + allowed {
                     continue;
                 }
                 if !activity.served {
