@@ -280,3 +280,27 @@ async fn user_json_is_the_contract_shape() {
         assert_eq!(json["roles"], serde_json::json!([]));
     }
 }
+
+#[tokio::test]
+async fn a_user_just_created_is_answered_exactly_as_a_read_of_it_gives_it() {
+    for db in fresh_stores().await {
+        for (openid, unionid) in [("openid-plain", None), ("openid-union", Some("union-9"))] {
+            let created = db
+                .store
+                .find_or_create_user("wxapp1", openid, unionid, 1_700_000_000)
+                .await
+                .unwrap();
+            let read = db
+                .store
+                .user_by_identity("wxapp1", openid)
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(
+                created == read,
+                "{}: {created:?} against {read:?}",
+                db.label
+            );
+        }
+    }
+}

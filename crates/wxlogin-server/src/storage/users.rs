@@ -227,6 +227,20 @@ impl Store {
                     now,
                 )
                 .await?;
+                transaction.commit().await?;
+                // Everything of a user just created is known: no read back (a read right
+                // after a commit finds every reader's page cache reset, BENCHMARKS.md).
+                return Ok(User {
+                    id: user_id,
+                    appid: appid.to_owned(),
+                    openid: openid.to_owned(),
+                    unionid: unionid.map(str::to_owned),
+                    phone_number: None,
+                    nickname: None,
+                    avatar_url: None,
+                    created_at: rfc3339(now),
+                    roles: Vec::new(),
+                });
             }
             transaction.commit().await?;
         } else {
