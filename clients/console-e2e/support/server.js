@@ -10,21 +10,15 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
-const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+// How to find the binary and which environment to give it: the mini program kit's test
+// support says it once for every suite that spawns a server.
+const {
+  wxloginBinary,
+  environmentWithoutWxlogin,
+  REPO_ROOT,
+} = require('../../miniprogram/test-support/server');
+
 const STARTUP_TIMEOUT_MS = 60000;
-
-function wxloginBinary() {
-  return process.env.WXLOGIN_BIN || path.join(REPO_ROOT, 'target', 'debug', 'wxlogin');
-}
-
-// The server's own environment variables would override the flags given here.
-function environmentWithoutWxlogin() {
-  const env = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('WXLOGIN_')) env[name] = value;
-  }
-  return env;
-}
 
 function runWxlogin(args) {
   return new Promise((resolve, reject) => {
@@ -57,7 +51,7 @@ async function startServer({ extraArgs = [], dir: keptDir } = {}) {
     throw new Error(`wxlogin binary not found at ${binary}: run \`cargo build -p wxlogin\` or set WXLOGIN_BIN`);
   }
   // A caller that passes `dir` starts again on the same database and removes it itself.
-  const dir = keptDir || fs.mkdtempSync(path.join(os.tmpdir(), 'wxlogin-console-e2e-'));
+  const dir = keptDir || newDatabaseDir();
   const databaseUrl = `sqlite://${path.join(dir, 'console.db')}`;
   const args = [
     'serve',

@@ -115,4 +115,4 @@ function startServer({ accessTokenTtl = 600, loginRateLimitPerIp = 0, loginRateL
   });
 }
 
-module.exports = { startServer, wxloginBinary, REPO_ROOT };
+module.exports = { startServer, wxloginBinary, environmentWithoutWxlogin, REPO_ROOT };
