@@ -7,6 +7,7 @@
 //! counts to the database's `console_minutes` every [`FLUSH_PERIOD`], where every
 //! instance's minutes sum up. The overview flushes its own instance first, so what the
 //! reader just did shows at once.
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -32,7 +33,9 @@ struct Tally {
     total_ms: i64,
 }
 
-type Key = (i64, &'static str, String);
+/// (minute, series, label): a login's label is its outcome's static name, a WeChat call's
+/// is made from its endpoint and errcode.
+type Key = (i64, &'static str, Cow<'static, str>);
 
 /// One instance's counts not yet in the database.
 pub struct MinuteTally {
@@ -48,52 +51,40 @@ impl MinuteTally {
         }
     }
 
-    fn add(&self, series: &'static str, label: String, latency: Duration) {
+    fn counts(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Tally>> {
+        self.counts
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn add(&self, series: &'static str, label: Cow<'static, str>, latency: Duration) {
         let minute = self.clock.now().div_euclid(60);
-        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        let tally = counts.entry((minute, series, label)).or_default();
-        tally.count += 1;
-        tally.total_ms += i64::try_from(latency.as_millis()).unwrap_or(i64::MAX / 4);
+        let tally = Tally {
+            count: 1,
+            total_ms: i64::try_from(latency.as_millis()).unwrap_or(i64::MAX / 4),
+        };
+        add_into(&mut self.counts(), (minute, series, label), tally);
     }
 
     /// A finished login: `success`, `retry` or the error code.
-    pub fn record_login(&self, outcome: &str) {
-        self.add(LOGIN_SERIES, outcome.to_owned(), Duration::ZERO);
+    pub fn record_login(&self, outcome: &'static str) {
+        self.add(LOGIN_SERIES, Cow::Borrowed(outcome), Duration::ZERO);
     }
 
-    /// Take every count out (they are the database's from here on).
-    fn drain(&self) -> Vec<MinuteCount> {
-        let taken = std::mem::take(&mut *self.counts.lock().unwrap_or_else(|p| p.into_inner()));
-        taken
-            .into_iter()
-            .map(|((minute, series, label), tally)| MinuteCount {
-                minute,
-                series: series.to_owned(),
-                label,
-                count: tally.count,
-                total_ms: tally.total_ms,
-            })
-            .collect()
+    /// Take every count out.
+    fn take(&self) -> HashMap<Key, Tally> {
+        std::mem::take(&mut *self.counts())
     }
 
     /// Add what was counted to the database. On failure the counts go back, to be added by
     /// the next flush.
     pub async fn flush(&self, store: &Store) {
-        let counts = self.drain();
-        if let Err(error) = store.add_minute_counts(&counts).await {
+        let taken = self.take();
+        if let Err(error) = store.add_minute_counts(&rows(&taken)).await {
             tracing::warn!(%error, "cannot store the console's per-minute figures; retrying later");
-            let mut pending = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-            for count in counts {
-                let series = if count.series == LOGIN_SERIES {
-                    LOGIN_SERIES
-                } else {
-                    UPSTREAM_SERIES
-                };
-                let tally = pending
-                    .entry((count.minute, series, count.label))
-                    .or_default();
-                tally.count += count.count;
-                tally.total_ms += count.total_ms;
+            let mut pending = self.counts();
+            for (key, tally) in taken {
+                add_into(&mut pending, key, tally);
             }
         }
     }
@@ -119,6 +110,26 @@ impl MinuteTally {
     }
 }
 
+fn add_into(counts: &mut HashMap<Key, Tally>, key: Key, tally: Tally) {
+    let sum = counts.entry(key).or_default();
+    sum.count += tally.count;
+    sum.total_ms += tally.total_ms;
+}
+
+/// The database's rows for these counts.
+fn rows(counts: &HashMap<Key, Tally>) -> Vec<MinuteCount> {
+    counts
+        .iter()
+        .map(|((minute, series, label), tally)| MinuteCount {
+            minute: *minute,
+            series: (*series).to_owned(),
+            label: label.clone().into_owned(),
+            count: tally.count,
+            total_ms: tally.total_ms,
+        })
+        .collect()
+}
+
 /// Counts every WeChat call the client makes, and hands it on to the Prometheus metrics
 /// (the client takes one observer).
 pub struct UpstreamTally(pub Arc<MinuteTally>);
@@ -134,8 +145,11 @@ impl CallObserver for UpstreamTally {
         UpstreamMetrics.on_call(endpoint, errcode, outcome, latency);
         // errcode 0 and none are both a success.
         let errcode = errcode.unwrap_or(0);
-        self.0
-            .add(UPSTREAM_SERIES, format!("{endpoint} {errcode}"), latency);
+        self.0.add(
+            UPSTREAM_SERIES,
+            Cow::Owned(format!("{endpoint} {errcode}")),
+            latency,
+        );
     }
 }
 
@@ -178,8 +192,7 @@ mod tests {
             "error",
             Duration::from_millis(8),
         );
-        let mut drained: Vec<(i64, String, String, i64, i64)> = tally
-            .drain()
+        let mut drained: Vec<(i64, String, String, i64, i64)> = rows(&tally.take())
             .into_iter()
             .map(|c| (c.minute, c.series, c.label, c.count, c.total_ms))
             .collect();
@@ -196,6 +209,6 @@ mod tests {
                 row(11, "upstream", "jscode2session 40029", 2, 20),
             ]
         );
-        assert!(tally.drain().is_empty());
+        assert!(tally.take().is_empty());
     }
 }
