@@ -28,13 +28,6 @@ pub struct MinuteCount {
     pub total_ms: i64,
 }
 
-/// Deliveries by state, for the overview.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct DeliveryCounts {
-    pub pending: i64,
-    pub dead: i64,
-}
-
 fn session_from_row(row: &Row) -> Result<ConsoleSessionRecord, StorageError> {
     let scopes: String = row.try_get("scopes")?;
     Ok(ConsoleSessionRecord {
@@ -250,26 +243,6 @@ impl Store {
             .execute(self.writer())
             .await?
             .rows_affected())
-    }
-
-    /// Pending and dead webhook deliveries.
-    pub async fn webhook_delivery_counts(&self) -> Result<DeliveryCounts, StorageError> {
-        let rows = query(
-            "SELECT status, COUNT(*) AS n FROM webhook_deliveries \
-             WHERE status IN ('pending', 'dead') GROUP BY status",
-        )
-        .fetch_all(self.readers())
-        .await?;
-        let mut counts = DeliveryCounts::default();
-        for row in &rows {
-            let status: String = row.try_get("status")?;
-            let n: i64 = row.try_get("n")?;
-            match status.as_str() {
-                "pending" => counts.pending = n,
-                _ => counts.dead = n,
-            }
-        }
-        Ok(counts)
     }
 
     /// Audit a console action that is not a user change (those are audited by the change

@@ -38,7 +38,7 @@ use crate::master_keys::MasterKeys;
 
 pub use access_tokens::{CachedAccessToken, DatabaseAccessTokenStore};
 pub use admin_keys::{AdminKeyRecord, CreateAdminKeyError};
-pub use console::{ConsoleSessionRecord, DeliveryCounts, MinuteCount};
+pub use console::{ConsoleSessionRecord, MinuteCount};
 pub use database::{Backend, Database, MigrationReport, StoreOptions};
 pub use error::StorageError;
 pub use events::{Actor, AuditEntry, EventRecord, EventType, RevocationReason};
@@ -52,7 +52,7 @@ pub use signing_keys::{NewSigningKey, StoredSigningKey};
 pub use user_admin::{IdentityRecord, UserCursor};
 pub use users::{mask_phone_number, rfc3339, PhoneNumber, User, UserRecord};
 pub use webhooks::{
-    AttemptOutcome, DeliveryRecord, DeliveryStatus, LeasedDelivery, Subscription,
+    AttemptOutcome, DeliveryCounts, DeliveryRecord, DeliveryStatus, LeasedDelivery, Subscription,
     DELIVERY_RETRY_PERIOD_SECS,
 };
 

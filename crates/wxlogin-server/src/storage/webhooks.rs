@@ -64,6 +64,13 @@ pub struct DeliveryRecord {
     pub delivered_at: Option<UnixSeconds>,
 }
 
+/// Deliveries by state, for the overview.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    pub pending: i64,
+    pub dead: i64,
+}
+
 /// A leased delivery with what its request is made of.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeasedDelivery {
@@ -375,6 +382,26 @@ impl Store {
         .await?
         .rows_affected();
         Ok(updated == 1)
+    }
+
+    /// Pending and dead webhook deliveries.
+    pub async fn webhook_delivery_counts(&self) -> Result<DeliveryCounts, StorageError> {
+        let rows = query(
+            "SELECT status, COUNT(*) AS n FROM webhook_deliveries \
+             WHERE status IN ('pending', 'dead') GROUP BY status",
+        )
+        .fetch_all(self.readers())
+        .await?;
+        let mut counts = DeliveryCounts::default();
+        for row in &rows {
+            let status: String = row.try_get("status")?;
+            let n: i64 = row.try_get("n")?;
+            match status.as_str() {
+                "pending" => counts.pending = n,
+                _ => counts.dead = n,
+            }
+        }
+        Ok(counts)
     }
 
     /// When the oldest event with a pending delivery occurred, if any: the lag gauge.
