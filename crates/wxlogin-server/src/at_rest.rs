@@ -271,8 +271,13 @@ pub fn resolve_master_key(
 
 /// The dev key file for a SQLite database file: the database path with `.master-key` appended.
 pub fn dev_key_file_path(database_path: &Path) -> PathBuf {
+    database_companion_path(database_path, ".master-key")
+}
+
+/// A file kept beside a SQLite database file: its path with `suffix` appended.
+pub fn database_companion_path(database_path: &Path, suffix: &str) -> PathBuf {
     let mut name = database_path.as_os_str().to_os_string();
-    name.push(".master-key");
+    name.push(suffix);
     PathBuf::from(name)
 }
 

@@ -102,10 +102,9 @@ pub async fn sign_in(
         ));
     }
     let presented = form.key.trim();
+    let key_hash = hash_admin_key(presented);
     let record = if AdminKeySecret::looks_like_one(presented) {
-        store
-            .admin_key_by_hash(&hash_admin_key(presented), now)
-            .await?
+        store.admin_key_by_hash(&key_hash, now).await?
     } else {
         None
     };
@@ -127,13 +126,7 @@ pub async fn sign_in(
     let token = random_token();
     let csrf = random_token();
     store
-        .create_console_session(
-            &hash_token(&token),
-            &hash_admin_key(presented),
-            &key.name,
-            &csrf,
-            now,
-        )
+        .create_console_session(&hash_token(&token), &key_hash, &key.name, &csrf, now)
         .await?;
     tracing::info!(admin_key = %key.name, "console: signed in");
     let mut response = Redirect::to("/admin/").into_response();

@@ -7,7 +7,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use wxlogin_server::at_rest::{sqlite_database_file, SqliteLocation};
+use wxlogin_server::at_rest::{database_companion_path, sqlite_database_file, SqliteLocation};
 use wxlogin_server::domain::{hash_admin_key, AdminKeyName, AdminScope, AdminScopes};
 use wxlogin_server::storage::{unix_now, CreateAdminKeyError, Store};
 
@@ -16,11 +16,7 @@ pub const DEV_CONSOLE_KEY_NAME: &str = "dev-console";
 /// The key file of a SQLite database file: the database path with `.console-key` appended.
 fn key_file(database_url: &str) -> Option<PathBuf> {
     match sqlite_database_file(database_url)? {
-        SqliteLocation::File(path) => {
-            let mut name = path.into_os_string();
-            name.push(".console-key");
-            Some(PathBuf::from(name))
-        }
+        SqliteLocation::File(path) => Some(database_companion_path(&path, ".console-key")),
         SqliteLocation::Memory => None,
     }
 }
