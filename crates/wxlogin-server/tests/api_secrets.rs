@@ -2,12 +2,13 @@
 //! subscriber) and fails if any log line holds a secret (app secret, master key, session
 //! keys, access and refresh tokens, WeChat access token, login codes, full phone numbers)
 //! or any response body holds a session key or a server-side secret.
-mod common;
+#[path = "api/helpers.rs"]
+mod helpers;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use common::{spawn_app, token, Answer, TestApp, APPID};
+use helpers::{spawn_app, token, Answer, TestApp, APPID};
 use reqwest::Method;
 use serde_json::json;
 use wxlogin_server::configuration::LogFormat;
