@@ -3,7 +3,7 @@
 //! the refresh token still work), and the server recovers by itself once the lock is
 //! gone. The same holds when the SQLite files are moved away or made unwritable under the
 //! running server, and `/healthz` says so. (PostgreSQL outages are covered by
-//! crates/wxlogin/tests/multi_instance.rs.)
+//! crates/wxlogin/tests/cli/multi_instance.rs.)
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

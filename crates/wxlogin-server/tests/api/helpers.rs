@@ -81,7 +81,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// The real app with the abuse limits off: for tests whose many requests all come from one
-/// address (the limits have their own tests, api_rate_limits.rs).
+/// address (the limits have their own tests, rate_limits.rs).
 pub async fn spawn_app_without_limits() -> TestApp {
     spawn_app_with(SimConfig::default(), |settings| {
         *settings = settings.clone().without_rate_limits();

@@ -1,7 +1,7 @@
 //! The SQLite files themselves: created private whatever the umask, a dev key file others
 //! can read refused, and a database whose files are deleted or replaced under it refused
 //! until they are back, then reopened. (Concurrent migrations of one file:
-//! crates/wxlogin/tests/admin_commands.rs, with real processes.)
+//! crates/wxlogin/tests/cli/admin_commands.rs, with real processes.)
 #![cfg(unix)]
 
 use std::os::unix::fs::PermissionsExt;
