@@ -1,6 +1,8 @@
 //! `/healthz` and `/metrics` cost nothing however many sessions are live: the probe is a
 //! query that reads no table, the live-session gauge a figure recounted in the background.
 //! (Alone in its binary: the gauge is process-wide, and another app would set it too.)
+// The api suite's helpers, of which this binary uses a few.
+#[allow(dead_code, unused_imports)]
 #[path = "api/helpers.rs"]
 mod helpers;
 

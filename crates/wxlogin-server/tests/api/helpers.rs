@@ -1,10 +1,12 @@
 //! Spawns the real server on 127.0.0.1:0 against an in-process simulator, on a fresh
 //! database: a temporary SQLite file, or a fresh PostgreSQL schema when
 //! `WXLOGIN_TEST_POSTGRES_URL` is set (see [`fresh_database`]).
-#![allow(dead_code)]
 
+// The storage suite's fresh databases, so both suites make them one way. This suite uses
+// only some of it (not `fresh_stores` or `raw_pool`); the storage suite uses all of it.
+#[allow(dead_code)]
 #[path = "../storage/helpers.rs"]
-mod storage_support;
+mod stores;
 
 use std::sync::Arc;
 
@@ -12,23 +14,19 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use wxlogin_client::AppCredentials;
-use wxlogin_server::at_rest::MasterKey;
 use wxlogin_server::clock::OffsetClock;
 use wxlogin_server::storage::Store;
 use wxlogin_server::{Application, Settings};
 use wxlogin_sim::{Endpoint, FaultConfig, SimApp, SimConfig, SimHandle, Simulator};
 
-pub use storage_support::TestStore;
-// Only the binaries that forge tokens use it.
-#[allow(unused_imports)]
-pub use storage_support::ServerKey;
+pub use stores::{ServerKey, TestStore};
 
 /// The database every test app uses: PostgreSQL when `WXLOGIN_TEST_POSTGRES_URL` is set,
 /// else a temporary SQLite file. The one place the choice is made.
 pub async fn fresh_database() -> TestStore {
-    match storage_support::fresh_postgres().await {
+    match stores::fresh_postgres().await {
         Some(postgres) => postgres,
-        None => storage_support::fresh_sqlite().await,
+        None => stores::fresh_sqlite().await,
     }
 }
 
@@ -249,10 +247,6 @@ impl TestApp {
     /// The store behind the server (same database, same master key).
     pub fn store(&self) -> &Store {
         &self.database.store
-    }
-
-    pub fn master_key(&self) -> &MasterKey {
-        &self.database.master_key
     }
 }
 

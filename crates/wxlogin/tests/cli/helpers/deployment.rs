@@ -119,10 +119,6 @@ impl Deployment {
             .extend(started.into_iter().map(|(_, server)| server));
     }
 
-    pub fn server(&self, index: usize) -> &ServerProcess {
-        &self.servers[index]
-    }
-
     /// URL of `path` on instance `index`.
     pub fn url(&self, index: usize, path: &str) -> String {
         self.servers[index].url(path)

@@ -104,19 +104,6 @@ impl Http {
         }
         answer(request.send().await.expect("request is answered")).await
     }
-
-    /// Like [`Http::get`], but a transport failure or timeout is an `Err` (for the tests
-    /// that measure how the server behaves when its database is gone).
-    pub async fn try_get(&self, url: &str, bearer: Option<&str>) -> Result<Answer, String> {
-        let mut request = self.client.get(url);
-        if let Some(token) = bearer {
-            request = request.bearer_auth(token);
-        }
-        match request.send().await {
-            Ok(response) => Ok(answer(response).await),
-            Err(error) => Err(error.to_string()),
-        }
-    }
 }
 
 async fn answer(response: reqwest::Response) -> Answer {

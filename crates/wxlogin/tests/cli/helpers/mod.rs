@@ -2,7 +2,6 @@
 //! PostgreSQL database, all calling one in-process WeChat simulator; fresh databases on the
 //! server named by `WXLOGIN_TEST_POSTGRES_URL`; a private PostgreSQL cluster a test may stop
 //! and start; and a small JSON HTTP client.
-#![allow(dead_code)]
 
 pub mod database;
 pub mod deployment;
