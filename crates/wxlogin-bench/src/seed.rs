@@ -6,6 +6,7 @@
 //! multi-row inserts, in the shape the server writes them (UUID ids, sealed session keys
 //! bound to their row, refresh tokens stored as their SHA-256).
 use std::time::Duration;
+use wxlogin_server::domain::{AppId, OpenId, SessionId, UserId};
 
 use rand::RngCore;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
@@ -115,7 +116,10 @@ pub async fn seed(plan: &SeedPlan) -> Result<SeededTokens, SeedError> {
                     rand::rngs::OsRng.fill_bytes(&mut session_key);
                     sealer.seal(
                         &session_key,
-                        &wxlogin_server::storage::session_key_binding(&plan.appid, &openid),
+                        &wxlogin_server::storage::session_key_binding(
+                            &AppId::configured(plan.appid.as_str()),
+                            &OpenId::new(&openid),
+                        ),
                     )
                 },
                 openid,
@@ -125,9 +129,9 @@ pub async fn seed(plan: &SeedPlan) -> Result<SeededTokens, SeedError> {
                 let refresh = RefreshToken::generate();
                 let claims = AccessClaims {
                     iss: plan.issuer.clone(),
-                    sub: user.user_id.clone(),
-                    aud: plan.appid.clone(),
-                    sid: user.session_id.clone(),
+                    sub: UserId::new(user.user_id.as_str()),
+                    aud: AppId::configured(plan.appid.as_str()),
+                    sid: SessionId::new(user.session_id.as_str()),
                     iat: now,
                     exp: now + plan.access_token_ttl.as_secs() as i64,
                     roles: Vec::new(),
@@ -135,14 +139,14 @@ pub async fn seed(plan: &SeedPlan) -> Result<SeededTokens, SeedError> {
                 tokens.access_tokens.push(keys.sign(&claims).await?);
                 tokens.refresh_tokens.push(refresh.expose().to_string());
                 SeededUser {
-                    refresh_hash: refresh.hash(),
+                    refresh_hash: refresh.hash().into_string(),
                     ..user
                 }
             } else {
                 let mut random = [0u8; 32];
                 rand::rngs::OsRng.fill_bytes(&mut random);
                 SeededUser {
-                    refresh_hash: hash_refresh_token(&hex::encode(random)),
+                    refresh_hash: hash_refresh_token(&hex::encode(random)).into_string(),
                     ..user
                 }
             };

@@ -1,7 +1,7 @@
 //! Typed successful answers.
 use std::fmt;
 
-use wxlogin_crypto::{SessionKey, Watermark};
+use wxlogin_crypto::{mask_phone_number, SessionKey, Watermark};
 
 /// Result of `jscode2session`.
 #[derive(Debug, Clone)]
@@ -34,23 +34,15 @@ pub struct PhoneInfo {
 impl fmt::Debug for PhoneInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PhoneInfo")
-            .field("phone_number", &mask_phone(&self.phone_number))
-            .field("pure_phone_number", &mask_phone(&self.pure_phone_number))
+            .field("phone_number", &mask_phone_number(&self.phone_number))
+            .field(
+                "pure_phone_number",
+                &mask_phone_number(&self.pure_phone_number),
+            )
             .field("country_code", &self.country_code)
             .field("watermark", &self.watermark)
             .finish()
     }
-}
-
-/// Keep only the last four digits, enough to tell numbers apart in logs.
-pub(crate) fn mask_phone(number: &str) -> String {
-    let chars: Vec<char> = number.chars().collect();
-    let shown = chars.len().saturating_sub(4);
-    chars
-        .iter()
-        .enumerate()
-        .map(|(index, c)| if index < shown { '*' } else { *c })
-        .collect()
 }
 
 /// An access token and when it expires. Never printed.
@@ -89,11 +81,18 @@ impl fmt::Debug for AccessToken {
 
 #[cfg(test)]
 mod tests {
-    use super::mask_phone;
+    use super::PhoneInfo;
 
     #[test]
-    fn masks_all_but_last_four() {
-        assert_eq!(mask_phone("13800138000"), "*******8000");
-        assert_eq!(mask_phone("123"), "123");
+    fn phone_info_debug_shows_numbers_masked_by_the_one_rule() {
+        let info = PhoneInfo {
+            phone_number: "13800138000".into(),
+            pure_phone_number: "13800138000".into(),
+            country_code: "86".into(),
+            watermark: None,
+        };
+        let shown = format!("{info:?}");
+        assert!(!shown.contains("13800138000"), "{shown}");
+        assert!(shown.contains("138****8000"), "{shown}");
     }
 }

@@ -49,6 +49,7 @@ mod base64_repair;
 mod error;
 pub mod open_data;
 pub mod payload;
+mod phone_mask;
 mod session_key;
 pub mod signature;
 pub mod watermark;
@@ -58,7 +59,8 @@ pub use open_data::{
     decrypt, decrypt_json, decrypt_phone_number, decrypt_user_info, decrypt_value, encrypt,
     encrypt_json,
 };
-pub use payload::{mask_phone_number, PhoneNumberPayload, UserInfoPayload};
+pub use payload::{PhoneNumberPayload, UserInfoPayload};
+pub use phone_mask::mask_phone_number;
 pub use session_key::SessionKey;
 pub use signature::{checksession_signature, raw_data_signature, verify_raw_data_signature};
 pub use watermark::{Watermark, WatermarkPolicy};

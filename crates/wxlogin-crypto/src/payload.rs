@@ -5,6 +5,7 @@ use std::fmt;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::phone_mask::mask_phone_number;
 use crate::watermark::Watermark;
 
 /// Legacy `getPhoneNumber` plaintext; also the `phone_info` of `getuserphonenumber`.
@@ -38,16 +39,6 @@ impl fmt::Debug for PhoneNumberPayload {
             .field("watermark", &self.watermark)
             .finish()
     }
-}
-
-/// `13800138000` → `*******8000`: enough to tell numbers apart in a log, not to call one.
-pub fn mask_phone_number(number: &str) -> String {
-    let masked = number.chars().count().saturating_sub(4);
-    number
-        .chars()
-        .enumerate()
-        .map(|(i, c)| if i < masked { '*' } else { c })
-        .collect()
 }
 
 /// `getUserInfo` / `getUserProfile` plaintext. Since 2021 most fields may be empty or
@@ -112,17 +103,4 @@ fn string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String
     }
 
     deserializer.deserialize_any(StringOrNumber)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::mask_phone_number;
-
-    #[test]
-    fn masks_all_but_the_last_four() {
-        assert_eq!(mask_phone_number("13800138000"), "*******8000");
-        assert_eq!(mask_phone_number("+8613800138000"), "**********8000");
-        assert_eq!(mask_phone_number("123"), "123");
-        assert_eq!(mask_phone_number(""), "");
-    }
 }

@@ -94,5 +94,5 @@ fn phone_payload_debug_masks_the_numbers() {
     assert!(!shown.contains("13912345678"), "{shown}");
     assert!(!shown.contains("139123"), "{shown}");
     assert!(shown.contains("5678"), "{shown}");
-    assert_eq!(mask_phone_number("13912345678"), "*******5678");
+    assert_eq!(mask_phone_number("13912345678"), "139****5678");
 }

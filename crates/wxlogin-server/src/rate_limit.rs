@@ -17,6 +17,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
 use crate::configuration::Settings;
+use crate::domain::{AppId, OpenId};
 use crate::error::{ApiError, ErrorCode};
 use crate::sessions::AuthContext;
 
@@ -137,7 +138,7 @@ impl<K: std::hash::Hash + Eq + Clone> KeyedLimit<K> {
 /// The server's abuse limits.
 pub struct RateLimits {
     login_per_client: Option<KeyedLimit<ClientKey>>,
-    open_data_per_user: Option<KeyedLimit<(String, String)>>,
+    open_data_per_user: Option<KeyedLimit<(AppId, OpenId)>>,
     open_data_per_client: Option<KeyedLimit<ClientKey>>,
     trust_forwarded_for: bool,
 }
@@ -297,10 +298,10 @@ mod tests {
 
     fn caller(openid: &str) -> AuthContext {
         AuthContext {
-            user_id: "u".to_owned(),
-            appid: "wx0000000000demo".to_owned(),
-            openid: openid.to_owned(),
-            session_id: "s".to_owned(),
+            user_id: "u".into(),
+            appid: "wx0000000000demo".into(),
+            openid: openid.into(),
+            session_id: "s".into(),
         }
     }
 

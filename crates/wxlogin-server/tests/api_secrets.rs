@@ -9,6 +9,7 @@ mod helpers;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
+use wxlogin_server::domain::{AppId, OpenId};
 
 use helpers::{spawn_app, token, Answer, TestApp, APPID};
 use reqwest::Method;
@@ -130,14 +131,17 @@ async fn no_secret_reaches_a_log_line_or_an_answer() {
     let openid = app.sim.openid(APPID, "alice");
     let key = app
         .store()
-        .session_key(APPID, &openid)
+        .session_key(&AppId::configured(APPID), &OpenId::new(&openid))
         .await
         .unwrap()
         .unwrap();
     secrets.server("session key (alice)", key.expose_base64().as_str());
     let bob_key = app
         .store()
-        .session_key(APPID, &app.sim.openid(APPID, "bob"))
+        .session_key(
+            &AppId::configured(APPID),
+            &OpenId::new(app.sim.openid(APPID, "bob")),
+        )
         .await
         .unwrap()
         .unwrap();
@@ -156,7 +160,7 @@ async fn no_secret_reaches_a_log_line_or_an_answer() {
         .assert_ok();
     let wechat_token = app
         .store()
-        .load_access_token(APPID)
+        .load_access_token(&AppId::configured(APPID))
         .await
         .unwrap()
         .expect("cached");
@@ -212,7 +216,10 @@ async fn no_secret_reaches_a_log_line_or_an_answer() {
     secrets.client("refresh token", token(&bob_again, "refresh_token"));
     let bob_new_key = app
         .store()
-        .session_key(APPID, &app.sim.openid(APPID, "bob"))
+        .session_key(
+            &AppId::configured(APPID),
+            &OpenId::new(app.sim.openid(APPID, "bob")),
+        )
         .await
         .unwrap()
         .unwrap();

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::refusal::Refusal;
-use crate::domain::AdminScope;
+use crate::domain::{AdminScope, ConsoleTokenHash};
 use crate::state::AppState;
 use crate::storage::UnixSeconds;
 
@@ -52,8 +52,8 @@ pub fn random_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
-pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+pub fn hash_token(token: &str) -> ConsoleTokenHash {
+    ConsoleTokenHash::new(hex::encode(Sha256::digest(token.as_bytes())))
 }
 
 /// Equal without telling by the time taken where they differ.
@@ -80,7 +80,7 @@ pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age_secs: i64) 
 pub struct Operator {
     pub key_name: String,
     pub csrf: String,
-    pub(super) token_hash: String,
+    pub(super) token_hash: ConsoleTokenHash,
 }
 
 impl Operator {

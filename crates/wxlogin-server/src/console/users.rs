@@ -15,10 +15,11 @@ use super::i18n::Lang;
 use super::layout::{confirmation, csrf_field, page, status_line, Confirmation, Frame, Section};
 use super::refusal::Refusal;
 use super::session::Operator;
+use crate::domain::mask_phone_number;
 use crate::domain::Roles;
 use crate::routes::admin::{find_users, user_detail, user_id};
 use crate::state::AppState;
-use crate::storage::{mask_phone_number, Actor};
+use crate::storage::Actor;
 
 const PAGE_SIZE: u32 = 25;
 
@@ -149,7 +150,7 @@ pub async fn detail(
 ) -> Result<Response, Refusal> {
     let texts = lang.texts();
     let query = forms::query(query)?;
-    let user = user_detail(&state, user_id(&id)?).await?;
+    let user = user_detail(&state, &user_id(&id)?).await?;
     let status = match query.done.as_deref() {
         Some("revoked") => Some(texts.sessions_ended),
         Some("roles") => Some(texts.roles_saved),
@@ -261,7 +262,7 @@ async fn confirm_user_action(
 ) -> Result<Response, Refusal> {
     let texts = lang.texts();
     let id = user_id(id)?;
-    if !state.store().user_exists(id).await? {
+    if !state.store().user_exists(&id).await? {
         return Err(Refusal::UserNotFound);
     }
     let (verb, heading, explanation) = match action {
@@ -307,11 +308,11 @@ pub async fn revoke(
     forms::checked(&operator, form)?;
     let id = user_id(&id)?;
     let store = state.store();
-    if !store.user_exists(id).await? {
+    if !store.user_exists(&id).await? {
         return Err(Refusal::UserNotFound);
     }
     let ended = store
-        .revoke_user(id, Actor::AdminKey(&operator.key_name), state.now())
+        .revoke_user(&id, Actor::AdminKey(&operator.key_name), state.now())
         .await?;
     tracing::info!(admin_key = %operator.key_name, user_id = %id, ended, "console: sessions revoked");
     Ok(Redirect::to(&format!("/admin/users/{id}?done=revoked")).into_response())
@@ -327,7 +328,7 @@ pub async fn delete(
     let id = user_id(&id)?;
     let deleted = state
         .store()
-        .delete_user(id, Actor::AdminKey(&operator.key_name), state.now())
+        .delete_user(&id, Actor::AdminKey(&operator.key_name), state.now())
         .await?;
     if !deleted {
         return Err(Refusal::UserNotFound);
@@ -353,7 +354,12 @@ pub async fn save_roles(
     let roles = Roles::parse(&listed).map_err(|error| Refusal::Invalid(error.0))?;
     let changed = state
         .store()
-        .set_roles(id, &roles, Actor::AdminKey(&operator.key_name), state.now())
+        .set_roles(
+            &id,
+            &roles,
+            Actor::AdminKey(&operator.key_name),
+            state.now(),
+        )
         .await?;
     if !changed {
         return Err(Refusal::UserNotFound);

@@ -9,7 +9,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use super::DomainError;
+use super::{AdminKeyHash, DomainError};
 
 /// What a key may do; each admin route needs one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -151,7 +151,7 @@ impl AdminKeySecret {
         &self.0
     }
 
-    pub fn hash(&self) -> String {
+    pub fn hash(&self) -> AdminKeyHash {
         hash_admin_key(&self.0)
     }
 
@@ -175,8 +175,8 @@ impl fmt::Debug for AdminKeySecret {
 
 /// Hex SHA-256 of a presented admin key: the only form in which it is stored. (The key is
 /// 256 random bits, so a fast hash is enough: there is nothing to guess.)
-pub fn hash_admin_key(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
+pub fn hash_admin_key(text: &str) -> AdminKeyHash {
+    AdminKeyHash::new(hex::encode(Sha256::digest(text.as_bytes())))
 }
 
 /// A user's roles: at most [`Roles::MAX`], each 1 to 32 of `[a-z0-9_.:-]`, sorted, unique.
@@ -247,7 +247,7 @@ mod tests {
         assert!(AdminKeySecret::looks_like_one(first.expose()));
         assert!(!AdminKeySecret::looks_like_one("eyJhbGciOi.x.y"));
         assert!(!AdminKeySecret::looks_like_one("wxa_short"));
-        assert_eq!(first.hash().len(), 64);
+        assert_eq!(first.hash().as_str().len(), 64);
         assert_eq!(first.hash(), hash_admin_key(first.expose()));
         assert_eq!(format!("{first:?}"), "AdminKeySecret(<redacted>)");
     }

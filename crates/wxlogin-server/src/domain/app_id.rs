@@ -1,10 +1,16 @@
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use super::DomainError;
 
 /// A mini program's AppID. WeChat's are `wx` + 16 hex digits; any short ASCII
 /// identifier is accepted so that simulators and test apps work too.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+///
+/// `Deserialize` takes the text as it is: it reads our own tokens' claims, never a client's
+/// request (those go through [`AppId::parse`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct AppId(String);
 
 impl AppId {
@@ -28,7 +34,52 @@ impl AppId {
         Ok(AppId(text.to_owned()))
     }
 
+    /// An appid of the server's own settings (checked at start by `Settings::validate`),
+    /// or of one of our rows.
+    pub fn configured(text: impl Into<String>) -> Self {
+        AppId(text.into())
+    }
+
     pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+/// An appid read from one of our own rows.
+impl From<String> for AppId {
+    fn from(text: String) -> Self {
+        AppId(text)
+    }
+}
+
+impl From<&str> for AppId {
+    fn from(text: &str) -> Self {
+        AppId(text.to_owned())
+    }
+}
+
+impl PartialEq<str> for AppId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for AppId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+/// Read access as text; a `&str` becomes an appid only through [`AppId::parse`] or
+/// [`AppId::configured`].
+impl std::ops::Deref for AppId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
         &self.0
     }
 }

@@ -1,14 +1,19 @@
 //! Values that arrive from outside, parsed once into types that can only hold valid data.
 mod admin_key;
 mod app_id;
+mod ids;
 mod login_code;
 mod phone;
 mod profile;
 
 pub use admin_key::{hash_admin_key, AdminKeyName, AdminKeySecret, AdminScope, AdminScopes, Roles};
 pub use app_id::AppId;
+pub use ids::{
+    AdminKeyHash, ConsoleTokenHash, LoginCodeHash, OpenId, RefreshTokenHash, SessionId, UnionId,
+    UserId,
+};
 pub use login_code::LoginCode;
-pub use phone::MaskedPhone;
+pub use phone::{mask_phone_number, PhoneNumber, PhoneText};
 pub use profile::{AvatarUrl, Nickname};
 
 /// Why a value from the client was refused; the message is safe to send back.

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::domain::{AdminScope, Roles};
+use crate::domain::{AdminScope, Roles, UnionId, UserId};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::extractors::{AdminCaller, ApiJson};
 use crate::state::AppState;
@@ -62,8 +62,8 @@ pub struct AdminSession {
 impl From<&SessionRecord> for AdminSession {
     fn from(session: &SessionRecord) -> Self {
         AdminSession {
-            id: session.id.clone(),
-            appid: session.appid.clone(),
+            id: session.id.to_string(),
+            appid: session.appid.to_string(),
             created_at: rfc3339(session.created_at),
             expires_at: rfc3339(session.expires_at),
             revoked_at: session.revoked_at.map(rfc3339),
@@ -122,7 +122,7 @@ impl From<crate::storage::EventRecord> for Event {
             id: record.id,
             event_type: record.event_type,
             occurred_at: rfc3339(record.occurred_at),
-            user_id: record.user_id,
+            user_id: record.user_id.map(UserId::into_string),
             data: record.data,
         }
     }
@@ -185,9 +185,8 @@ fn not_found() -> ApiError {
 }
 
 /// User ids are UUIDs; anything else cannot name a user (and is not sent to the database).
-pub(crate) fn user_id(id: &str) -> Result<&str, ApiError> {
-    uuid::Uuid::parse_str(id).map_err(|_| not_found())?;
-    Ok(id)
+pub(crate) fn user_id(id: &str) -> Result<UserId, ApiError> {
+    UserId::parse(id).ok().ok_or_else(not_found)
 }
 
 async fn admin_user(store: &Store, record: UserRecord, now: i64) -> Result<AdminUser, ApiError> {
@@ -195,12 +194,13 @@ async fn admin_user(store: &Store, record: UserRecord, now: i64) -> Result<Admin
     let active_sessions = store.count_active_user_sessions(&record.id, now).await?;
     let first = identities.first();
     Ok(AdminUser {
-        appid: first.map(|identity| identity.appid.clone()),
-        openid: first.map(|identity| identity.openid.clone()),
+        appid: first.map(|identity| identity.appid.to_string()),
+        openid: first.map(|identity| identity.openid.to_string()),
         unionid: record
             .unionid
-            .clone()
-            .or_else(|| first.and_then(|identity| identity.unionid.clone())),
+            .as_ref()
+            .or_else(|| first.and_then(|identity| identity.unionid.as_ref()))
+            .map(UnionId::to_string),
         phone_number: record
             .phone
             .as_ref()
@@ -211,19 +211,22 @@ async fn admin_user(store: &Store, record: UserRecord, now: i64) -> Result<Admin
         identities: identities
             .iter()
             .map(|identity| AdminIdentity {
-                appid: identity.appid.clone(),
-                openid: identity.openid.clone(),
-                unionid: identity.unionid.clone(),
+                appid: identity.appid.to_string(),
+                openid: identity.openid.to_string(),
+                unionid: identity.unionid.as_ref().map(UnionId::to_string),
                 created_at: rfc3339(identity.created_at),
             })
             .collect(),
         roles: record.roles,
         active_sessions,
-        id: record.id,
+        id: record.id.into_string(),
     })
 }
 
-pub(crate) async fn user_detail(state: &AppState, id: &str) -> Result<AdminUserDetail, ApiError> {
+pub(crate) async fn user_detail(
+    state: &AppState,
+    id: &UserId,
+) -> Result<AdminUserDetail, ApiError> {
     let store = state.store();
     let record = store.user_record(id).await?.ok_or_else(not_found)?;
     let sessions = store.user_sessions(id).await?;
@@ -309,7 +312,7 @@ pub async fn get_user(
     Path(id): Path<String>,
 ) -> Result<ApiJson<AdminUserDetail>, ApiError> {
     caller.require(AdminScope::UsersRead)?;
-    Ok(ApiJson(user_detail(&state, user_id(&id)?).await?))
+    Ok(ApiJson(user_detail(&state, &user_id(&id)?).await?))
 }
 
 /// Replace a user's roles; access tokens issued from now on carry them.
@@ -334,13 +337,13 @@ pub async fn put_roles(
     let roles = Roles::parse(&update.roles)?;
     let changed = state
         .store()
-        .set_roles(id, &roles, Actor::AdminKey(&caller.name), state.now())
+        .set_roles(&id, &roles, Actor::AdminKey(&caller.name), state.now())
         .await?;
     if !changed {
         return Err(not_found());
     }
     tracing::info!(admin_key = %caller.name, user_id = %id, "roles changed");
-    Ok(ApiJson(user_detail(&state, id).await?))
+    Ok(ApiJson(user_detail(&state, &id).await?))
 }
 
 /// End every session of a user at once (on every instance).
@@ -361,11 +364,11 @@ pub async fn revoke_user(
     caller.require(AdminScope::UsersWrite)?;
     let id = user_id(&id)?;
     let store = state.store();
-    if !store.user_exists(id).await? {
+    if !store.user_exists(&id).await? {
         return Err(not_found());
     }
     let ended = store
-        .revoke_user(id, Actor::AdminKey(&caller.name), state.now())
+        .revoke_user(&id, Actor::AdminKey(&caller.name), state.now())
         .await?;
     tracing::info!(admin_key = %caller.name, user_id = %id, ended, "sessions revoked");
     Ok(StatusCode::NO_CONTENT)
@@ -391,7 +394,7 @@ pub async fn delete_user(
     let id = user_id(&id)?;
     let deleted = state
         .store()
-        .delete_user(id, Actor::AdminKey(&caller.name), state.now())
+        .delete_user(&id, Actor::AdminKey(&caller.name), state.now())
         .await?;
     if !deleted {
         return Err(not_found());
@@ -454,7 +457,7 @@ pub async fn list_audit(
             at: rfc3339(entry.at),
             key_name: entry.key_name,
             action: entry.action,
-            user_id: entry.user_id,
+            user_id: entry.user_id.map(UserId::into_string),
         })
         .collect();
     Ok(ApiJson(AuditPage {

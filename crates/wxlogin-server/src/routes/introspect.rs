@@ -105,9 +105,9 @@ pub async fn introspect(
         Ok(claims) => Ok(ApiJson(Introspection {
             active: true,
             claims: Some(ActiveClaims {
-                sub: claims.sub,
-                aud: claims.aud,
-                sid: claims.sid,
+                sub: claims.sub.into_string(),
+                aud: claims.aud.into_string(),
+                sid: claims.sid.into_string(),
                 iss: claims.iss,
                 iat: claims.iat,
                 exp: claims.exp,

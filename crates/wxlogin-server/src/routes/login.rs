@@ -6,10 +6,10 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extractors::{ApiJson, Authenticated, ClientAddress};
+use crate::routes::user::UserBody;
 use crate::services::login::user_for_code;
 use crate::sessions::TokenPair;
 use crate::state::AppState;
-use crate::storage::User;
 
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
@@ -31,7 +31,7 @@ pub struct RefreshRequest {
 pub struct LoginResponse {
     #[serde(flatten)]
     pub tokens: TokenPair,
-    pub user: User,
+    pub user: UserBody,
 }
 
 impl std::fmt::Debug for LoginResponse {
@@ -62,7 +62,10 @@ pub async fn login(
     state.rate_limits().check_login(client)?;
     let (user, _) = user_for_code(&state, request.appid.as_deref(), &request.code).await?;
     let tokens = state.sessions().issue(&user, state.now()).await?;
-    Ok(ApiJson(LoginResponse { tokens, user }))
+    Ok(ApiJson(LoginResponse {
+        tokens,
+        user: user.into(),
+    }))
 }
 
 /// Spend a refresh token for a new pair. Reusing a spent one revokes its whole family.
@@ -83,7 +86,10 @@ pub async fn refresh(
         ));
     }
     let (tokens, user) = state.sessions().refresh(token, state.now()).await?;
-    Ok(ApiJson(LoginResponse { tokens, user }))
+    Ok(ApiJson(LoginResponse {
+        tokens,
+        user: user.into(),
+    }))
 }
 
 /// End the current session: its access and refresh tokens stop working at once.

@@ -8,10 +8,11 @@ use crate::domain::{AvatarUrl, Nickname};
 use crate::error::{ApiError, ErrorBody};
 use crate::extractors::ClientAddress;
 use crate::extractors::{ApiJson, Authenticated, AuthenticatedUser};
+use crate::routes::user::UserBody;
 use crate::services::phone::{phone_by_code, phone_by_encrypted_data};
 use crate::services::userinfo::{apply_user_info, update_profile, SignedUserInfo};
 use crate::state::AppState;
-use crate::storage::{Actor, User};
+use crate::storage::Actor;
 
 /// Close the account: the user, their identities, session keys, sessions and tokens are
 /// deleted at once (WeChat's platform rules and PIPL); their next login creates a new user.
@@ -38,12 +39,12 @@ pub async fn delete_me(
 /// The current user.
 #[utoipa::path(get, path = "/v1/me", tag = "user", security(("bearer" = [])),
     responses(
-        (status = 200, description = "The user", body = User),
+        (status = 200, description = "The user", body = UserBody),
         (status = 401, description = "unauthorized", body = ErrorBody),
     ))]
-pub async fn get_me(caller: AuthenticatedUser) -> ApiJson<User> {
+pub async fn get_me(caller: AuthenticatedUser) -> ApiJson<UserBody> {
     let AuthenticatedUser(_, user) = caller;
-    ApiJson(user)
+    ApiJson(user.into())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -61,7 +62,7 @@ pub struct ProfileUpdate {
 /// too, because `wx.request` cannot send `PATCH`.
 #[utoipa::path(method(patch, put), path = "/v1/me", tag = "user", security(("bearer" = [])), request_body = ProfileUpdate,
     responses(
-        (status = 200, description = "The updated user", body = User),
+        (status = 200, description = "The updated user", body = UserBody),
         (status = 400, description = "invalid_request", body = ErrorBody),
         (status = 401, description = "unauthorized", body = ErrorBody),
     ))]
@@ -69,7 +70,7 @@ pub async fn patch_me(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     ApiJson(update): ApiJson<ProfileUpdate>,
-) -> Result<ApiJson<User>, ApiError> {
+) -> Result<ApiJson<UserBody>, ApiError> {
     if update.nickname.is_none() && update.avatar_url.is_none() {
         return Err(ApiError::invalid_request("give nickname and/or avatar_url"));
     }
@@ -84,7 +85,9 @@ pub async fn patch_me(
         .map(AvatarUrl::parse)
         .transpose()?;
     Ok(ApiJson(
-        update_profile(&state, &caller, nickname, avatar_url).await?,
+        update_profile(&state, &caller, nickname, avatar_url)
+            .await?
+            .into(),
     ))
 }
 
@@ -113,7 +116,7 @@ impl std::fmt::Debug for PhoneResponse {
         f.debug_struct("PhoneResponse")
             .field(
                 "phone_number",
-                &crate::domain::MaskedPhone(&self.phone_number),
+                &crate::domain::mask_phone_number(&self.phone_number),
             )
             .field("country_code", &self.country_code)
             .finish_non_exhaustive()
@@ -169,7 +172,7 @@ pub struct UserInfoRequest {
 /// Check and decrypt legacy user info and store nickname and avatar.
 #[utoipa::path(post, path = "/v1/me/userinfo", tag = "user", security(("bearer" = [])), request_body = UserInfoRequest,
     responses(
-        (status = 200, description = "The updated user", body = User),
+        (status = 200, description = "The updated user", body = UserBody),
         (status = 400, description = "invalid_request, signature_mismatch, decrypt_failed (call wx.login again) or watermark_mismatch", body = ErrorBody),
         (status = 401, description = "unauthorized", body = ErrorBody),
         (status = 429, description = "rate_limited: too many requests for this user (Retry-After)", body = ErrorBody),
@@ -179,7 +182,7 @@ pub async fn post_userinfo(
     ClientAddress(client): ClientAddress,
     Authenticated(caller): Authenticated,
     ApiJson(request): ApiJson<UserInfoRequest>,
-) -> Result<ApiJson<User>, ApiError> {
+) -> Result<ApiJson<UserBody>, ApiError> {
     state.rate_limits().check_open_data(&caller, client)?;
     let info = SignedUserInfo {
         raw_data: &request.raw_data,
@@ -187,5 +190,7 @@ pub async fn post_userinfo(
         encrypted_data: &request.encrypted_data,
         iv: &request.iv,
     };
-    Ok(ApiJson(apply_user_info(&state, &caller, info).await?))
+    Ok(ApiJson(
+        apply_user_info(&state, &caller, info).await?.into(),
+    ))
 }

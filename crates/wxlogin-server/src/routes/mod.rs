@@ -11,6 +11,7 @@ pub mod login;
 pub mod me;
 pub mod metrics;
 pub mod openapi;
+pub mod user;
 
 use std::any::Any;
 use std::time::Instant;

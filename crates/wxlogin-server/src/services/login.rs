@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use wxlogin_client::AppCredentials;
 
-use crate::domain::LoginCode;
+use crate::domain::{AppId, LoginCode, LoginCodeHash, OpenId, UnionId, UserId};
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::record_login;
 use crate::state::AppState;
@@ -59,14 +59,15 @@ async fn resolve_user(
 ) -> Result<(User, LoginKind), ApiError> {
     let app = state.resolve_app(appid)?.clone();
     let code = LoginCode::parse(code)?;
-    let code_hash = hash_login_code(&app.appid, code.expose());
+    let appid = AppId::configured(app.appid.as_str());
+    let code_hash = hash_login_code(&appid, code.expose());
 
     let flight_state = state.clone();
     let flight_hash = code_hash.clone();
     state
         .login_flights()
-        .run(&code_hash, async move {
-            exchange_once(&flight_state, &app, &flight_hash, code).await
+        .run(code_hash.as_str(), async move {
+            exchange_once(&flight_state, &app, &appid, &flight_hash, code).await
         })
         .await?
 }
@@ -80,7 +81,8 @@ fn in_flight_ttl(state: &AppState) -> Duration {
 async fn exchange_once(
     state: &AppState,
     app: &AppCredentials,
-    code_hash: &str,
+    appid: &AppId,
+    code_hash: &LoginCodeHash,
     code: LoginCode,
 ) -> Result<(User, LoginKind), ApiError> {
     let ttl = in_flight_ttl(state);
@@ -88,11 +90,11 @@ async fn exchange_once(
     loop {
         let claim = state
             .store()
-            .claim_login_code(code_hash, &app.appid, state.now(), ttl)
+            .claim_login_code(code_hash, appid, state.now(), ttl)
             .await?;
         match claim {
             CodeClaim::Claimed => {
-                return exchange_claimed(state, app, code_hash, &code)
+                return exchange_claimed(state, app, appid, code_hash, &code)
                     .await
                     .map(|user| (user, LoginKind::Exchanged));
             }
@@ -101,7 +103,7 @@ async fn exchange_once(
                 openid,
                 completed_at,
             } => {
-                return retried_user(state, app, &user_id, &openid, completed_at).await;
+                return retried_user(state, appid, &user_id, &openid, completed_at).await;
             }
             CodeClaim::InFlight => {
                 if Instant::now() >= give_up_at {
@@ -120,10 +122,11 @@ async fn exchange_once(
 async fn exchange_claimed(
     state: &AppState,
     app: &AppCredentials,
-    code_hash: &str,
+    appid: &AppId,
+    code_hash: &LoginCodeHash,
     code: &LoginCode,
 ) -> Result<User, ApiError> {
-    let result = exchange_and_record(state, app, code_hash, code).await;
+    let result = exchange_and_record(state, app, appid, code_hash, code).await;
     if result.is_err() {
         if let Err(error) = state.store().release_login_code(code_hash).await {
             tracing::warn!(%error, "cannot release a login-code claim; it lapses on its own");
@@ -135,7 +138,8 @@ async fn exchange_claimed(
 async fn exchange_and_record(
     state: &AppState,
     app: &AppCredentials,
-    code_hash: &str,
+    appid: &AppId,
+    code_hash: &LoginCodeHash,
     code: &LoginCode,
 ) -> Result<User, ApiError> {
     let session = state
@@ -146,28 +150,33 @@ async fn exchange_and_record(
     let now = state.now();
     let store = state.store();
     let user = store
-        .find_or_create_user(&app.appid, &session.openid, session.unionid.as_deref(), now)
+        .find_or_create_user(
+            appid,
+            &OpenId::new(session.openid),
+            session.unionid.map(UnionId::new).as_ref(),
+            now,
+        )
         .await?;
     store
         .finish_code_exchange(&FinishedExchange {
             code_hash,
             user_id: &user.id,
-            appid: &app.appid,
+            appid,
             openid: &user.openid,
             session_key: &session.session_key,
             now,
             keep_for: spent_code_record_lifetime(state.settings().code_retry_window),
         })
         .await?;
-    tracing::info!(appid = %app.appid, user_id = %user.id, openid = %user.openid, "login code exchanged");
+    tracing::info!(%appid, user_id = %user.id, openid = %user.openid, "login code exchanged");
     Ok(user)
 }
 
 async fn retried_user(
     state: &AppState,
-    app: &AppCredentials,
-    user_id: &str,
-    openid: &str,
+    appid: &AppId,
+    user_id: &UserId,
+    openid: &OpenId,
     completed_at: i64,
 ) -> Result<(User, LoginKind), ApiError> {
     let window = state.settings().code_retry_window.as_secs() as i64;
@@ -179,11 +188,11 @@ async fn retried_user(
     }
     let user = state
         .store()
-        .user(user_id, &app.appid, openid)
+        .user(user_id, appid, openid)
         .await?
         .ok_or_else(|| {
             ApiError::unauthorized("the user of this code no longer exists; call wx.login again")
         })?;
-    tracing::info!(appid = %app.appid, user_id = %user.id, "retried login code answered from its first exchange");
+    tracing::info!(%appid, user_id = %user.id, "retried login code answered from its first exchange");
     Ok((user, LoginKind::Retried))
 }

@@ -3,11 +3,10 @@
 use wxlogin_client::ClientError;
 use wxlogin_crypto::{decrypt_phone_number, Watermark, WatermarkPolicy};
 
-use crate::domain::MaskedPhone;
+use crate::domain::PhoneNumber;
 use crate::error::ApiError;
 use crate::sessions::AuthContext as Caller;
 use crate::state::AppState;
-use crate::storage::PhoneNumber;
 
 use super::upstream_error;
 
@@ -24,7 +23,7 @@ pub async fn phone_by_code(
         ));
     }
     let app = state
-        .app(&caller.appid)
+        .app(caller.appid.as_str())
         .ok_or_else(|| caller_app_gone(caller))?;
     // `--wechat-timeout` bounds each HTTP call, but this request may also wait for an
     // access-token fetch and its retries; the client must hear back within the deadline
@@ -48,12 +47,7 @@ pub async fn phone_by_code(
     if let Some(watermark) = &info.watermark {
         check_watermark_appid(state, caller, watermark)?;
     }
-    let phone = PhoneNumber {
-        phone_number: info.phone_number,
-        pure_phone_number: info.pure_phone_number,
-        country_code: info.country_code,
-    };
-    store_phone(state, caller, phone, "code").await
+    store_phone(state, caller, PhoneNumber::from(info), "code").await
 }
 
 /// Decrypt legacy `getPhoneNumber` data with the caller's session key and store the number.
@@ -70,17 +64,12 @@ pub async fn phone_by_encrypted_data(
         .ok_or_else(ApiError::missing_session_key)?;
     let payload = decrypt_phone_number(&key, iv, encrypted_data)?;
     watermark_policy(state, caller).check(payload.watermark.as_ref(), state.now())?;
-    let phone = PhoneNumber {
-        phone_number: payload.phone_number,
-        pure_phone_number: payload.pure_phone_number,
-        country_code: payload.country_code,
-    };
-    store_phone(state, caller, phone, "encrypted_data").await
+    store_phone(state, caller, PhoneNumber::from(payload), "encrypted_data").await
 }
 
 pub(super) fn watermark_policy(state: &AppState, caller: &Caller) -> WatermarkPolicy {
     WatermarkPolicy {
-        appid: caller.appid.clone(),
+        appid: caller.appid.as_str().to_owned(),
         max_age_secs: Some(state.settings().watermark_max_age.as_secs() as i64),
     }
 }
@@ -91,7 +80,7 @@ fn check_watermark_appid(
     watermark: &Watermark,
 ) -> Result<(), ApiError> {
     let policy = WatermarkPolicy {
-        appid: caller.appid.clone(),
+        appid: caller.appid.as_str().to_owned(),
         max_age_secs: None,
     };
     Ok(policy.check(Some(watermark), state.now())?)
@@ -110,7 +99,7 @@ async fn store_phone(
     if !stored {
         return Err(ApiError::user_gone());
     }
-    tracing::info!(user_id = %caller.user_id, phone = %MaskedPhone(&phone.phone_number), via, "phone number stored");
+    tracing::info!(user_id = %caller.user_id, phone = %phone.masked(), via, "phone number stored");
     Ok(phone)
 }
 

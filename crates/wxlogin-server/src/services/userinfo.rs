@@ -33,7 +33,7 @@ pub async fn apply_user_info(
     let payload = decrypt_user_info(&key, info.iv, info.encrypted_data)?;
     watermark_policy(state, caller).check(payload.watermark.as_ref(), state.now())?;
     if let Some(open_id) = payload.open_id.as_deref() {
-        if open_id != caller.openid {
+        if caller.openid != open_id {
             return Err(ApiError::invalid_request(
                 "the user info belongs to another user",
             ));

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::domain::{AppId, OpenId, SessionId, UserId};
+
 use crate::storage::{
     NewSession, RefreshRotation, RevocationReason, SessionRecord, StorageError, Store, UnixSeconds,
     User,
@@ -81,10 +83,10 @@ impl fmt::Debug for TokenPair {
 /// Who an authenticated request comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthContext {
-    pub user_id: String,
-    pub appid: String,
-    pub openid: String,
-    pub session_id: String,
+    pub user_id: UserId,
+    pub appid: AppId,
+    pub openid: OpenId,
+    pub session_id: SessionId,
 }
 
 /// Why a refresh failed. All but `Storage`/`Token` mean "log in again" (401).
@@ -192,7 +194,7 @@ impl Sessions {
     pub async fn issue(&self, user: &User, now: UnixSeconds) -> Result<TokenPair, SessionError> {
         let refresh_token = RefreshToken::generate();
         let session = NewSession {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: SessionId::random(),
             user_id: user.id.clone(),
             appid: user.appid.clone(),
             openid: user.openid.clone(),
@@ -251,7 +253,7 @@ impl Sessions {
                 &successor.hash(),
                 now,
                 new_expires_at,
-                &|appid| audiences.contains(appid),
+                &|appid| audiences.contains(appid.as_str()),
             )
             .await?;
         let session = match rotation {
@@ -344,7 +346,11 @@ impl Sessions {
     }
 
     /// End one session (logout). False if it was already ended.
-    pub async fn logout(&self, session_id: &str, now: UnixSeconds) -> Result<bool, StorageError> {
+    pub async fn logout(
+        &self,
+        session_id: &SessionId,
+        now: UnixSeconds,
+    ) -> Result<bool, StorageError> {
         self.store
             .revoke_session(session_id, RevocationReason::Logout, now)
             .await
@@ -357,17 +363,17 @@ impl Sessions {
 
     async fn sign_access_token(
         &self,
-        user_id: &str,
-        appid: &str,
-        session_id: &str,
+        user_id: &UserId,
+        appid: &AppId,
+        session_id: &SessionId,
         roles: &[String],
         now: UnixSeconds,
     ) -> Result<String, TokenError> {
         let claims = AccessClaims {
             iss: self.policy.issuer.clone(),
-            sub: user_id.to_string(),
-            aud: appid.to_string(),
-            sid: session_id.to_string(),
+            sub: user_id.clone(),
+            aud: appid.clone(),
+            sid: session_id.clone(),
             iat: now,
             exp: now.saturating_add(whole_seconds(self.policy.access_token_ttl)),
             roles: roles.to_vec(),

@@ -6,6 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use super::sql::query;
+use crate::domain::AppId;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
@@ -27,7 +28,7 @@ impl fmt::Debug for CachedAccessToken {
     }
 }
 
-pub(super) fn access_token_binding(appid: &str) -> Vec<u8> {
+pub(super) fn access_token_binding(appid: &AppId) -> Vec<u8> {
     format!("access_token:{appid}").into_bytes()
 }
 
@@ -43,7 +44,7 @@ impl Store {
     /// The cached token of `appid`, if any.
     pub async fn load_access_token(
         &self,
-        appid: &str,
+        appid: &AppId,
     ) -> Result<Option<CachedAccessToken>, StorageError> {
         let row = query(
             "SELECT sealed_token, master_key_id, expires_at FROM access_tokens WHERE appid = $1",
@@ -74,7 +75,7 @@ impl Store {
     /// Cache `token` for `appid` (replacing any), keeping the lease as it is.
     pub async fn save_access_token(
         &self,
-        appid: &str,
+        appid: &AppId,
         token: &CachedAccessToken,
     ) -> Result<(), StorageError> {
         let sealed = self
@@ -98,7 +99,7 @@ impl Store {
     /// instance already replaced is kept).
     pub async fn invalidate_access_token_if_current(
         &self,
-        appid: &str,
+        appid: &AppId,
         failed_token: &str,
     ) -> Result<(), StorageError> {
         let row = query("SELECT sealed_token, master_key_id FROM access_tokens WHERE appid = $1")
@@ -133,7 +134,7 @@ impl Store {
     /// One conditional UPDATE, so across all instances at most one holder at a time.
     pub async fn try_acquire_refresh_lease(
         &self,
-        appid: &str,
+        appid: &AppId,
         holder: &str,
         ttl: Duration,
         now_ms: i64,
@@ -162,7 +163,7 @@ impl Store {
     /// `min_spacing_secs` old and fewer than `daily_limit` were made in `day`.
     pub async fn reserve_force_refresh(
         &self,
-        appid: &str,
+        appid: &AppId,
         day: i64,
         now_secs: i64,
         min_spacing_secs: i64,
@@ -193,7 +194,7 @@ impl Store {
     /// Give the lease back if `holder` still holds it.
     pub async fn release_refresh_lease(
         &self,
-        appid: &str,
+        appid: &AppId,
         holder: &str,
     ) -> Result<(), StorageError> {
         query(
@@ -224,6 +225,7 @@ fn client_error(error: StorageError) -> wxlogin_client::StoreError {
 }
 
 #[async_trait::async_trait]
+// The WeChat client names apps by their configured appid text.
 impl wxlogin_client::AccessTokenStore for DatabaseAccessTokenStore {
     async fn load(
         &self,
@@ -231,7 +233,7 @@ impl wxlogin_client::AccessTokenStore for DatabaseAccessTokenStore {
     ) -> Result<Option<wxlogin_client::StoredAccessToken>, wxlogin_client::StoreError> {
         Ok(self
             .store
-            .load_access_token(appid)
+            .load_access_token(&AppId::configured(appid))
             .await
             .map_err(client_error)?
             .map(|cached| wxlogin_client::StoredAccessToken {
@@ -250,7 +252,7 @@ impl wxlogin_client::AccessTokenStore for DatabaseAccessTokenStore {
             expires_at_unix: token.expires_at_unix,
         };
         self.store
-            .save_access_token(appid, &cached)
+            .save_access_token(&AppId::configured(appid), &cached)
             .await
             .map_err(client_error)
     }
@@ -261,7 +263,7 @@ impl wxlogin_client::AccessTokenStore for DatabaseAccessTokenStore {
         failed_token: &str,
     ) -> Result<(), wxlogin_client::StoreError> {
         self.store
-            .invalidate_access_token_if_current(appid, failed_token)
+            .invalidate_access_token_if_current(&AppId::configured(appid), failed_token)
             .await
             .map_err(client_error)
     }
@@ -273,7 +275,7 @@ impl wxlogin_client::AccessTokenStore for DatabaseAccessTokenStore {
         ttl: Duration,
     ) -> Result<bool, wxlogin_client::StoreError> {
         self.store
-            .try_acquire_refresh_lease(appid, holder, ttl, unix_now_ms())
+            .try_acquire_refresh_lease(&AppId::configured(appid), holder, ttl, unix_now_ms())
             .await
             .map_err(client_error)
     }
@@ -284,7 +286,7 @@ impl wxlogin_client::AccessTokenStore for DatabaseAccessTokenStore {
         holder: &str,
     ) -> Result<(), wxlogin_client::StoreError> {
         self.store
-            .release_refresh_lease(appid, holder)
+            .release_refresh_lease(&AppId::configured(appid), holder)
             .await
             .map_err(client_error)
     }
@@ -298,7 +300,13 @@ impl wxlogin_client::AccessTokenStore for DatabaseAccessTokenStore {
         daily_limit: i64,
     ) -> Result<bool, wxlogin_client::StoreError> {
         self.store
-            .reserve_force_refresh(appid, day, now_secs, min_spacing_secs, daily_limit)
+            .reserve_force_refresh(
+                &AppId::configured(appid),
+                day,
+                now_secs,
+                min_spacing_secs,
+                daily_limit,
+            )
             .await
             .map_err(client_error)
     }

@@ -4,7 +4,7 @@
 use super::error::is_unique_violation;
 use super::sql::{query, Row};
 use super::{StorageError, Store, UnixSeconds};
-use crate::domain::{AdminKeyName, AdminKeySecret, AdminScopes};
+use crate::domain::{AdminKeyHash, AdminKeyName, AdminKeySecret, AdminScopes};
 
 /// How often (at most) a key's `last_used_at` is written: every use would turn every admin
 /// read into a write.
@@ -52,7 +52,7 @@ impl Store {
             "INSERT INTO admin_keys (name, key_hash, scopes, created_at) VALUES ($1, $2, $3, $4)",
         )
         .bind(name.as_str())
-        .bind(secret.hash())
+        .bind(&secret.hash())
         .bind(scopes.to_string())
         .bind(now)
         .execute(self.writer())
@@ -88,7 +88,7 @@ impl Store {
     /// The key whose text hashes to `key_hash`, noting its use (at most once a minute).
     pub async fn admin_key_by_hash(
         &self,
-        key_hash: &str,
+        key_hash: &AdminKeyHash,
         now: UnixSeconds,
     ) -> Result<Option<AdminKeyRecord>, StorageError> {
         let row = query(

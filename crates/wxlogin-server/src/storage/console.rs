@@ -5,7 +5,7 @@
 use super::events::record_audit;
 use super::sql::{query, Row};
 use super::{Actor, StorageError, Store, UnixSeconds};
-use crate::domain::AdminScopes;
+use crate::domain::{AdminKeyHash, AdminScopes, ConsoleTokenHash};
 
 /// A console session as the store holds it (the cookie's token is never stored).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,8 +44,8 @@ impl Store {
     /// Open a console session for the admin key with this hash, and audit the sign-in.
     pub async fn create_console_session(
         &self,
-        token_hash: &str,
-        admin_key_hash: &str,
+        token_hash: &ConsoleTokenHash,
+        admin_key_hash: &AdminKeyHash,
         key_name: &str,
         csrf: &str,
         now: UnixSeconds,
@@ -77,7 +77,7 @@ impl Store {
     /// sessions end with it).
     pub async fn console_session(
         &self,
-        token_hash: &str,
+        token_hash: &ConsoleTokenHash,
     ) -> Result<Option<ConsoleSessionRecord>, StorageError> {
         query(
             "SELECT k.name, k.scopes, s.csrf, s.created_at, s.last_seen_at FROM console_sessions s \
@@ -94,7 +94,7 @@ impl Store {
     /// Note that the session was used now (the idle timeout counts from here).
     pub async fn touch_console_session(
         &self,
-        token_hash: &str,
+        token_hash: &ConsoleTokenHash,
         now: UnixSeconds,
     ) -> Result<(), StorageError> {
         query("UPDATE console_sessions SET last_seen_at = $2 WHERE token_hash = $1")
@@ -109,7 +109,7 @@ impl Store {
     /// session is ended without an audit entry).
     pub async fn end_console_session(
         &self,
-        token_hash: &str,
+        token_hash: &ConsoleTokenHash,
         signed_out_by: Option<&str>,
         now: UnixSeconds,
     ) -> Result<(), StorageError> {

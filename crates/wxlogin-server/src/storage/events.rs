@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::sql::{query, On, Row, Transaction};
 use super::{StorageError, Store, UnixSeconds};
+use crate::domain::UserId;
 
 /// What an event says happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,7 +106,7 @@ pub(super) async fn record_audit<'a>(
     on: impl Into<On<'a>>,
     actor: Actor<'_>,
     action: &str,
-    user_id: Option<&str>,
+    user_id: Option<&UserId>,
     now: UnixSeconds,
 ) -> Result<(), StorageError> {
     let Some(key_name) = actor.audit_name() else {
@@ -130,7 +131,7 @@ pub struct EventRecord {
     pub id: String,
     pub event_type: String,
     pub occurred_at: UnixSeconds,
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     pub data: Value,
 }
 
@@ -141,7 +142,7 @@ pub struct AuditEntry {
     pub at: UnixSeconds,
     pub key_name: String,
     pub action: String,
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
 }
 
 /// Insert an event where `on` points: the transaction of the change it describes.
@@ -149,7 +150,7 @@ pub struct AuditEntry {
 pub(super) async fn record_event(
     transaction: &mut Transaction,
     event_type: EventType,
-    user_id: Option<&str>,
+    user_id: Option<&UserId>,
     data: Value,
     now: UnixSeconds,
 ) -> Result<(), StorageError> {
@@ -172,7 +173,7 @@ pub(super) fn event_from_row(row: &Row) -> Result<EventRecord, StorageError> {
         id: row.try_get("id")?,
         event_type: row.try_get("type")?,
         occurred_at: row.try_get("occurred_at")?,
-        user_id: row.try_get("user_id")?,
+        user_id: row.optional_id("user_id")?,
         data: serde_json::from_str(&data)
             .map_err(|error| StorageError::Corrupt(format!("event data: {error}")))?,
     })
@@ -255,7 +256,7 @@ impl Store {
                 at: row.try_get("at")?,
                 key_name: row.try_get("key_name")?,
                 action: row.try_get("action")?,
-                user_id: row.try_get("user_id")?,
+                user_id: row.optional_id("user_id")?,
             })
         })
         .collect()

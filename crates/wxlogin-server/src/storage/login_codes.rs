@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use super::sql::{query, On};
+use crate::domain::{AppId, LoginCodeHash, OpenId, UserId};
 use sha2::{Digest, Sha256};
 use wxlogin_crypto::SessionKey;
 
@@ -15,12 +16,12 @@ const SUCCEEDED: &str = "succeeded";
 
 /// The key a login code is stored under: hex SHA-256 of `appid`, a NUL and the code. The
 /// code itself is never stored.
-pub fn hash_login_code(appid: &str, code: &str) -> String {
+pub fn hash_login_code(appid: &AppId, code: &str) -> LoginCodeHash {
     let mut hasher = Sha256::new();
-    hasher.update(appid.as_bytes());
+    hasher.update(appid.as_str().as_bytes());
     hasher.update([0u8]);
     hasher.update(code.as_bytes());
-    hex::encode(hasher.finalize())
+    LoginCodeHash::new(hex::encode(hasher.finalize()))
 }
 
 /// How a login's code was spent (for the metrics): the answer to a [`CodeClaim::Claimed`]
@@ -43,8 +44,8 @@ pub enum CodeClaim {
     InFlight,
     /// The code was exchanged successfully at `completed_at` for this user.
     Succeeded {
-        user_id: String,
-        openid: String,
+        user_id: UserId,
+        openid: OpenId,
         completed_at: UnixSeconds,
     },
 }
@@ -62,8 +63,8 @@ impl Store {
     /// state counts as absent.
     pub async fn claim_login_code(
         &self,
-        code_hash: &str,
-        appid: &str,
+        code_hash: &LoginCodeHash,
+        appid: &AppId,
         now: UnixSeconds,
         in_flight_ttl: Duration,
     ) -> Result<CodeClaim, StorageError> {
@@ -99,8 +100,8 @@ impl Store {
         if state != SUCCEEDED {
             return Ok(CodeClaim::InFlight);
         }
-        let user_id: Option<String> = row.try_get("user_id")?;
-        let openid: Option<String> = row.try_get("openid")?;
+        let user_id: Option<UserId> = row.optional_id("user_id")?;
+        let openid: Option<OpenId> = row.optional_id("openid")?;
         let completed_at: Option<i64> = row.try_get("completed_at")?;
         match (user_id, openid, completed_at) {
             (Some(user_id), Some(openid), Some(completed_at)) => Ok(CodeClaim::Succeeded {
@@ -118,9 +119,9 @@ impl Store {
     /// retries (and refuses replays) for `keep_for`, after which it counts as absent.
     pub async fn complete_login_code(
         &self,
-        code_hash: &str,
-        user_id: &str,
-        openid: &str,
+        code_hash: &LoginCodeHash,
+        user_id: &UserId,
+        openid: &OpenId,
         now: UnixSeconds,
         keep_for: Duration,
     ) -> Result<(), StorageError> {
@@ -158,7 +159,7 @@ impl Store {
 
     /// Give up a claim after a failed exchange, so a retry reaches WeChat and gets WeChat's
     /// own answer. A code that already succeeded is left alone.
-    pub async fn release_login_code(&self, code_hash: &str) -> Result<(), StorageError> {
+    pub async fn release_login_code(&self, code_hash: &LoginCodeHash) -> Result<(), StorageError> {
         query("DELETE FROM login_codes WHERE code_hash = $1 AND state = $2")
             .bind(code_hash)
             .bind(IN_FLIGHT)
@@ -170,10 +171,10 @@ impl Store {
 
 /// What a successful code exchange leaves behind ([`Store::finish_code_exchange`]).
 pub struct FinishedExchange<'a> {
-    pub code_hash: &'a str,
-    pub user_id: &'a str,
-    pub appid: &'a str,
-    pub openid: &'a str,
+    pub code_hash: &'a LoginCodeHash,
+    pub user_id: &'a UserId,
+    pub appid: &'a AppId,
+    pub openid: &'a OpenId,
     pub session_key: &'a SessionKey,
     pub now: UnixSeconds,
     /// How long the code's row answers retries and refuses replays.
@@ -182,9 +183,9 @@ pub struct FinishedExchange<'a> {
 
 async fn mark_code_succeeded<'a>(
     on: impl Into<On<'a>>,
-    code_hash: &str,
-    user_id: &str,
-    openid: &str,
+    code_hash: &LoginCodeHash,
+    user_id: &UserId,
+    openid: &OpenId,
     now: UnixSeconds,
     keep_for: Duration,
 ) -> Result<(), StorageError> {

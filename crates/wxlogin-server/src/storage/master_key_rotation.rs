@@ -15,6 +15,7 @@ use super::session_keys::session_key_binding;
 use super::signing_keys::signing_key_binding;
 use super::sql::{query, Row};
 use super::{StorageError, Store};
+use crate::domain::{AppId, OpenId, UserId};
 
 /// A table that holds values sealed under the master key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -72,10 +73,13 @@ impl SealedTable {
     /// The associated data the row's value was sealed with (see each storage module).
     fn binding(self, key: &[String]) -> Vec<u8> {
         match self {
-            SealedTable::SessionKeys => session_key_binding(&key[0], &key[1]),
-            SealedTable::AccessTokens => access_token_binding(&key[0]),
+            SealedTable::SessionKeys => session_key_binding(
+                &AppId::configured(key[0].as_str()),
+                &OpenId::new(key[1].as_str()),
+            ),
+            SealedTable::AccessTokens => access_token_binding(&AppId::configured(key[0].as_str())),
             SealedTable::SigningKeys => signing_key_binding(&key[0]),
-            SealedTable::Users => phone_binding(&key[0]),
+            SealedTable::Users => phone_binding(&UserId::new(key[0].as_str())),
             SealedTable::ServerSecrets => server_secret_binding(&key[0]),
         }
     }

@@ -18,6 +18,7 @@ mod console;
 mod database;
 mod error;
 mod events;
+mod id_values;
 mod login_codes;
 mod master_key_rotation;
 mod migration_lock;
@@ -50,7 +51,7 @@ pub use session_keys::session_key_binding;
 pub use sessions::{NewSession, PurgeReport, RefreshRotation, SessionRecord};
 pub use signing_keys::{NewSigningKey, StoredSigningKey};
 pub use user_admin::{IdentityRecord, UserCursor};
-pub use users::{mask_phone_number, rfc3339, PhoneNumber, User, UserRecord};
+pub use users::{rfc3339, User, UserRecord};
 pub use webhooks::{
     AttemptOutcome, DeliveryCounts, DeliveryRecord, DeliveryStatus, LeasedDelivery, Subscription,
     DELIVERY_RETRY_PERIOD_SECS,

@@ -12,12 +12,13 @@ use sha2::Sha256;
 use zeroize::Zeroizing;
 
 use super::sql::{query, Row};
-use super::{PhoneNumber, StorageError, Store};
+use super::{StorageError, Store};
+use crate::domain::{PhoneNumber, UserId};
 
 const INDEX_KEY_NAME: &str = "phone_index_key";
 
 /// The associated data that binds a sealed phone number to its user.
-pub(crate) fn phone_binding(user_id: &str) -> Vec<u8> {
+pub(crate) fn phone_binding(user_id: &UserId) -> Vec<u8> {
     format!("user_phone:{user_id}").into_bytes()
 }
 
@@ -111,7 +112,7 @@ impl Store {
     /// Seal `phone` for user `user_id`, with its indexes.
     pub(super) async fn seal_phone(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         phone: &PhoneNumber,
     ) -> Result<StoredPhone, StorageError> {
         let plain = Zeroizing::new(
@@ -142,7 +143,7 @@ impl Store {
         let Some(sealed) = sealed else {
             return Ok(None);
         };
-        let user_id: String = row.try_get(id_column)?;
+        let user_id: UserId = row.id(id_column)?;
         let key_id: Option<String> = row.try_get("phone_key_id")?;
         let opened =
             self.master_keys()
@@ -172,7 +173,7 @@ impl Store {
                 break;
             }
             for row in &rows {
-                let id: String = row.try_get("id")?;
+                let id: UserId = row.id("id")?;
                 let phone_number: String = row.try_get("phone_number")?;
                 let phone = PhoneNumber {
                     pure_phone_number: row

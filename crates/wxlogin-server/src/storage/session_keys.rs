@@ -1,13 +1,14 @@
 //! WeChat session keys, sealed under the master key and bound to their (appid, openid) row.
 
 use super::sql::{query, On};
+use crate::domain::{AppId, OpenId};
 use wxlogin_crypto::SessionKey;
 
 use super::{StorageError, Store, UnixSeconds};
 
 /// The associated data that binds a sealed session key to its row (public for tools that
 /// write rows directly, like the benchmark seeder).
-pub fn session_key_binding(appid: &str, openid: &str) -> Vec<u8> {
+pub fn session_key_binding(appid: &AppId, openid: &OpenId) -> Vec<u8> {
     format!("session_key:{appid}:{openid}").into_bytes()
 }
 
@@ -16,8 +17,8 @@ impl Store {
     /// `now` than the stored one does not replace it (the newest login wins).
     pub async fn save_session_key(
         &self,
-        appid: &str,
-        openid: &str,
+        appid: &AppId,
+        openid: &OpenId,
         session_key: &SessionKey,
         now: UnixSeconds,
     ) -> Result<(), StorageError> {
@@ -29,8 +30,8 @@ impl Store {
     pub(super) async fn upsert_session_key<'a>(
         &self,
         on: impl Into<On<'a>>,
-        appid: &str,
-        openid: &str,
+        appid: &AppId,
+        openid: &OpenId,
         session_key: &SessionKey,
         now: UnixSeconds,
     ) -> Result<(), StorageError> {
@@ -57,8 +58,8 @@ impl Store {
     /// The stored session key of identity (appid, openid), if any.
     pub async fn session_key(
         &self,
-        appid: &str,
-        openid: &str,
+        appid: &AppId,
+        openid: &OpenId,
     ) -> Result<Option<SessionKey>, StorageError> {
         let row = query(
             "SELECT sealed, master_key_id FROM session_keys WHERE appid = $1 AND openid = $2",

@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::events::{record_event, EventType, RevocationReason};
 use super::sql::{query, Row, Transaction};
+use crate::domain::{AppId, OpenId, RefreshTokenHash, SessionId, UserId};
 
 use super::users::{user_from_row, USER_VIEW_COLUMNS};
 use super::{StorageError, Store, UnixSeconds, User};
@@ -12,10 +13,10 @@ use super::{StorageError, Store, UnixSeconds, User};
 /// A session to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewSession {
-    pub id: String,
-    pub user_id: String,
-    pub appid: String,
-    pub openid: String,
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub appid: AppId,
+    pub openid: OpenId,
     pub created_at: UnixSeconds,
     /// When its first refresh token expires; extended by every rotation.
     pub expires_at: UnixSeconds,
@@ -24,10 +25,10 @@ pub struct NewSession {
 /// A stored session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
-    pub id: String,
-    pub user_id: String,
-    pub appid: String,
-    pub openid: String,
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub appid: AppId,
+    pub openid: OpenId,
     pub created_at: UnixSeconds,
     pub expires_at: UnixSeconds,
     pub revoked_at: Option<UnixSeconds>,
@@ -47,14 +48,14 @@ pub enum RefreshRotation {
     Rotated(SessionRecord),
     /// The presented token had been spent before: a copy is in someone else's hands. The
     /// whole session has been revoked.
-    Reused { session_id: String },
+    Reused { session_id: SessionId },
     /// The presented token is past its expiry.
     Expired,
     /// The session was revoked (logout, admin revoke, earlier reuse) or has expired.
-    SessionEnded { session_id: String },
+    SessionEnded { session_id: SessionId },
     /// The session belongs to a mini program this server no longer serves. Nothing was
     /// changed: the token is not spent, so the session goes on if the app comes back.
-    AppNotServed { session_id: String },
+    AppNotServed { session_id: SessionId },
     /// No such token.
     Unknown,
 }
@@ -71,10 +72,10 @@ const SESSION_COLUMNS: &str = "id, user_id, appid, openid, created_at, expires_a
 
 fn session_from_row(row: &Row) -> Result<SessionRecord, StorageError> {
     Ok(SessionRecord {
-        id: row.try_get("id")?,
-        user_id: row.try_get("user_id")?,
-        appid: row.try_get("appid")?,
-        openid: row.try_get("openid")?,
+        id: row.id("id")?,
+        user_id: row.id("user_id")?,
+        appid: row.id("appid")?,
+        openid: row.id("openid")?,
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         revoked_at: row.try_get("revoked_at")?,
@@ -87,7 +88,7 @@ impl Store {
     pub async fn create_session(
         &self,
         session: &NewSession,
-        refresh_token_hash: &str,
+        refresh_token_hash: &RefreshTokenHash,
     ) -> Result<(), StorageError> {
         let mut transaction = self.begin().await?;
         query(
@@ -120,11 +121,11 @@ impl Store {
     /// refuses is left as it was ([`RefreshRotation::AppNotServed`]).
     pub async fn rotate_refresh_token(
         &self,
-        presented_hash: &str,
-        new_hash: &str,
+        presented_hash: &RefreshTokenHash,
+        new_hash: &RefreshTokenHash,
         now: UnixSeconds,
         new_expires_at: UnixSeconds,
-        is_served: &(dyn Fn(&str) -> bool + Sync),
+        is_served: &(dyn Fn(&AppId) -> bool + Sync),
     ) -> Result<RefreshRotation, StorageError> {
         let mut transaction = self.begin().await?;
         // Writing first takes SQLite's write lock at once, so the busy timeout applies.
@@ -137,7 +138,7 @@ impl Store {
         .fetch_optional(&mut transaction)
         .await?;
         if let Some(spent) = spent {
-            let session_id: String = spent.try_get("session_id")?;
+            let session_id: SessionId = spent.id("session_id")?;
             // Extending a live session and reading it back is one statement (RETURNING gives
             // the row as updated, in SQLite >= 3.35 and PostgreSQL alike): on SQLite every
             // statement is a round trip to the connection's worker thread.
@@ -182,7 +183,7 @@ impl Store {
         let Some(row) = row else {
             return Ok(RefreshRotation::Unknown);
         };
-        let session_id: String = row.try_get("session_id")?;
+        let session_id: SessionId = row.id("session_id")?;
         let spent_at: Option<i64> = row.try_get("spent_at")?;
         if spent_at.is_some() {
             self.revoke_session(&session_id, RevocationReason::ReuseDetected, now)
@@ -193,7 +194,10 @@ impl Store {
     }
 
     /// A session by id.
-    pub async fn session(&self, session_id: &str) -> Result<Option<SessionRecord>, StorageError> {
+    pub async fn session(
+        &self,
+        session_id: &SessionId,
+    ) -> Result<Option<SessionRecord>, StorageError> {
         let sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1");
         query(&sql)
             .bind(session_id)
@@ -209,7 +213,7 @@ impl Store {
     /// connection's worker thread (the hot path of every authenticated `GET /v1/me`).
     pub async fn session_with_user(
         &self,
-        session_id: &str,
+        session_id: &SessionId,
     ) -> Result<Option<(SessionRecord, Option<User>)>, StorageError> {
         let sql = format!(
             "SELECT s.id AS session_id, s.user_id AS session_user_id, \
@@ -229,10 +233,10 @@ impl Store {
             return Ok(None);
         };
         let session = SessionRecord {
-            id: row.try_get("session_id")?,
-            user_id: row.try_get("session_user_id")?,
-            appid: row.try_get("session_appid")?,
-            openid: row.try_get("session_openid")?,
+            id: row.id("session_id")?,
+            user_id: row.id("session_user_id")?,
+            appid: row.id("session_appid")?,
+            openid: row.id("session_openid")?,
             created_at: row.try_get("session_created_at")?,
             expires_at: row.try_get("session_expires_at")?,
             revoked_at: row.try_get("session_revoked_at")?,
@@ -249,7 +253,7 @@ impl Store {
     /// `session.revoked` event. False if it did not exist or was already revoked.
     pub async fn revoke_session(
         &self,
-        session_id: &str,
+        session_id: &SessionId,
         reason: RevocationReason,
         now: UnixSeconds,
     ) -> Result<bool, StorageError> {
@@ -271,7 +275,7 @@ impl Store {
     /// many were still unrevoked.
     pub async fn revoke_user_sessions(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         reason: RevocationReason,
         now: UnixSeconds,
     ) -> Result<u64, StorageError> {
@@ -283,7 +287,10 @@ impl Store {
     }
 
     /// Sessions of one user, newest first (for administration).
-    pub async fn user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StorageError> {
+    pub async fn user_sessions(
+        &self,
+        user_id: &UserId,
+    ) -> Result<Vec<SessionRecord>, StorageError> {
         let sql = format!(
             "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 ORDER BY created_at DESC, id"
         );
@@ -312,7 +319,7 @@ impl Store {
     /// Live sessions of one user (for the admin CLI).
     pub async fn count_active_user_sessions(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         now: UnixSeconds,
     ) -> Result<i64, StorageError> {
         Ok(query(
@@ -354,7 +361,7 @@ impl Store {
 /// sessions it ended.
 pub(super) async fn revoke_all_of_user(
     transaction: &mut Transaction,
-    user_id: &str,
+    user_id: &UserId,
     now: UnixSeconds,
 ) -> Result<Vec<Row>, StorageError> {
     Ok(query(
@@ -375,8 +382,8 @@ pub(super) async fn record_revocations(
     now: UnixSeconds,
 ) -> Result<(), StorageError> {
     for row in revoked {
-        let session_id: String = row.try_get("id")?;
-        let user_id: String = row.try_get("user_id")?;
+        let session_id: SessionId = row.id("id")?;
+        let user_id: UserId = row.id("user_id")?;
         record_event(
             &mut *transaction,
             EventType::SessionRevoked,

@@ -9,13 +9,14 @@ use super::sessions::{record_revocations, revoke_all_of_user};
 use super::sql::query;
 use super::{StorageError, Store, UnixSeconds, UserRecord};
 use crate::domain::Roles;
+use crate::domain::{AppId, OpenId, UnionId, UserId};
 
 /// Where a page of users starts: after the user created at `created_at` with id `id` (the
 /// order is `created_at, id`, stable while users are added).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserCursor {
     pub created_at: UnixSeconds,
-    pub id: String,
+    pub id: UserId,
 }
 
 impl UserCursor {
@@ -34,7 +35,7 @@ impl UserCursor {
         }
         Some(UserCursor {
             created_at: created_at.parse().ok()?,
-            id: id.to_owned(),
+            id: UserId::new(id),
         })
     }
 }
@@ -108,7 +109,7 @@ impl Store {
     /// such user.
     pub async fn set_roles(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         roles: &Roles,
         actor: Actor<'_>,
         now: UnixSeconds,
@@ -148,7 +149,7 @@ impl Store {
     /// End every session of a user at once (admin revoke); returns how many were live.
     pub async fn revoke_user(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         actor: Actor<'_>,
         now: UnixSeconds,
     ) -> Result<u64, StorageError> {
@@ -174,7 +175,7 @@ impl Store {
     /// False if there was no such user.
     pub async fn delete_user(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         actor: Actor<'_>,
         now: UnixSeconds,
     ) -> Result<bool, StorageError> {
@@ -230,15 +231,15 @@ impl Store {
 /// One WeChat identity of a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdentityRecord {
-    pub appid: String,
-    pub openid: String,
-    pub unionid: Option<String>,
+    pub appid: AppId,
+    pub openid: OpenId,
+    pub unionid: Option<UnionId>,
     pub created_at: UnixSeconds,
 }
 
 impl Store {
     /// Whether a user with this id exists (reads nothing sealed).
-    pub async fn user_exists(&self, user_id: &str) -> Result<bool, StorageError> {
+    pub async fn user_exists(&self, user_id: &UserId) -> Result<bool, StorageError> {
         Ok(query("SELECT 1 AS found FROM users WHERE id = $1")
             .bind(user_id)
             .fetch_optional(self.readers())
@@ -249,7 +250,7 @@ impl Store {
     /// A user's identities, oldest first.
     pub async fn user_identities(
         &self,
-        user_id: &str,
+        user_id: &UserId,
     ) -> Result<Vec<IdentityRecord>, StorageError> {
         query(
             "SELECT appid, openid, unionid, created_at FROM identities WHERE user_id = $1 \
@@ -261,9 +262,9 @@ impl Store {
         .iter()
         .map(|row| {
             Ok(IdentityRecord {
-                appid: row.try_get("appid")?,
-                openid: row.try_get("openid")?,
-                unionid: row.try_get("unionid")?,
+                appid: row.id("appid")?,
+                openid: row.id("openid")?,
+                unionid: row.optional_id("unionid")?,
                 created_at: row.try_get("created_at")?,
             })
         })

@@ -2,120 +2,44 @@
 //! (appid, openid); a unionid seen on a new app's identity links it to the user that
 //! already carries that unionid.
 
-use std::fmt;
-
-use super::sql::{query, Row};
-use serde::Serialize;
-
 use serde_json::json;
 
 use super::error::is_unique_violation;
 use super::events::{record_event, EventType};
+use super::sql::{query, Row};
 use super::{StorageError, Store, UnixSeconds};
-use crate::domain::Roles;
+use crate::domain::{AppId, OpenId, PhoneNumber, PhoneText, Roles, UnionId, UserId};
 
-/// The user as the HTTP contract shows it, seen through one identity (the app the
-/// caller's session belongs to). `created_at` is RFC 3339. `Debug` masks the phone number.
-#[derive(Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+/// A user seen through one identity (the app the caller's session belongs to); the HTTP
+/// contract's shape of it is `routes::user::UserBody`. `Debug` masks the phone number.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
-    pub id: String,
-    pub appid: String,
-    pub openid: String,
-    pub unionid: Option<String>,
-    pub phone_number: Option<String>,
+    pub id: UserId,
+    pub appid: AppId,
+    pub openid: OpenId,
+    pub unionid: Option<UnionId>,
+    pub phone_number: Option<PhoneText>,
     pub nickname: Option<String>,
     pub avatar_url: Option<String>,
-    /// RFC 3339, e.g. `2026-11-21T23:22:26Z`.
-    pub created_at: String,
+    pub created_at: UnixSeconds,
     /// Given by the team's backend (`PUT /admin/v1/users/{id}/roles`); carried by the
     /// access tokens as the `roles` claim.
     pub roles: Vec<String>,
 }
 
-impl fmt::Debug for User {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("User")
-            .field("id", &self.id)
-            .field("appid", &self.appid)
-            .field("openid", &self.openid)
-            .field("unionid", &self.unionid)
-            .field(
-                "phone_number",
-                &self.phone_number.as_deref().map(mask_phone_number),
-            )
-            .field("nickname", &self.nickname)
-            .field("avatar_url", &self.avatar_url)
-            .field("created_at", &self.created_at)
-            .field("roles", &self.roles)
-            .finish()
-    }
-}
-
-/// A phone number as WeChat reports it. `Debug` masks it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PhoneNumber {
-    /// With country code for foreign numbers, e.g. `+1 2025550123` or `13800138000`.
-    pub phone_number: String,
-    /// Without country code.
-    pub pure_phone_number: String,
-    pub country_code: String,
-}
-
-impl fmt::Debug for PhoneNumber {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PhoneNumber")
-            .field("phone_number", &mask_phone_number(&self.phone_number))
-            .field("country_code", &self.country_code)
-            .finish_non_exhaustive()
-    }
-}
-
 /// A user with all their identities, for the admin CLI. `Debug` masks the phone number.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
-    pub id: String,
-    pub unionid: Option<String>,
+    pub id: UserId,
+    pub unionid: Option<UnionId>,
     pub phone: Option<PhoneNumber>,
     pub nickname: Option<String>,
     pub avatar_url: Option<String>,
     pub created_at: UnixSeconds,
     pub updated_at: UnixSeconds,
     /// (appid, openid) pairs, oldest first.
-    pub identities: Vec<(String, String)>,
+    pub identities: Vec<(AppId, OpenId)>,
     pub roles: Vec<String>,
-}
-
-impl fmt::Debug for UserRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UserRecord")
-            .field("id", &self.id)
-            .field("unionid", &self.unionid)
-            .field("phone", &self.phone)
-            .field("nickname", &self.nickname)
-            .field("avatar_url", &self.avatar_url)
-            .field("created_at", &self.created_at)
-            .field("updated_at", &self.updated_at)
-            .field("identities", &self.identities)
-            .field("roles", &self.roles)
-            .finish()
-    }
-}
-
-/// `13812345678` → `138****5678`: keeps the first three and last four digits of a number
-/// long enough to hide something, else masks everything but the last two characters.
-pub fn mask_phone_number(number: &str) -> String {
-    let characters: Vec<char> = number.chars().collect();
-    let count = characters.len();
-    if count >= 11 {
-        let head: String = characters[..count - 8].iter().collect();
-        let tail: String = characters[count - 4..].iter().collect();
-        format!("{head}****{tail}")
-    } else if count > 2 {
-        let tail: String = characters[count - 2..].iter().collect();
-        format!("{}{tail}", "*".repeat(count - 2))
-    } else {
-        "*".repeat(count)
-    }
 }
 
 /// Unix seconds as RFC 3339 UTC (`1970-01-01T00:00:00Z` for out-of-range values).
@@ -138,14 +62,16 @@ pub(super) const USER_VIEW_COLUMNS: &str =
 /// master keys).
 pub(super) fn user_from_row(row: &Row, store: &Store) -> Result<User, StorageError> {
     Ok(User {
-        id: row.try_get("id")?,
-        appid: row.try_get("appid")?,
-        openid: row.try_get("openid")?,
-        unionid: row.try_get("unionid")?,
-        phone_number: store.open_phone(row, "id")?.map(|phone| phone.phone_number),
+        id: row.id("id")?,
+        appid: row.id("appid")?,
+        openid: row.id("openid")?,
+        unionid: row.optional_id("unionid")?,
+        phone_number: store
+            .open_phone(row, "id")?
+            .map(|phone| PhoneText::new(phone.phone_number)),
         nickname: row.try_get("nickname")?,
         avatar_url: row.try_get("avatar_url")?,
-        created_at: rfc3339(row.try_get("created_at")?),
+        created_at: row.try_get("created_at")?,
         roles: Roles::from_stored(&row.try_get::<String>("roles")?),
     })
 }
@@ -158,27 +84,18 @@ impl Store {
     /// user; an existing identity that lacked a unionid gets it recorded.
     pub async fn find_or_create_user(
         &self,
-        appid: &str,
-        openid: &str,
-        unionid: Option<&str>,
+        appid: &AppId,
+        openid: &OpenId,
+        unionid: Option<&UnionId>,
         now: UnixSeconds,
     ) -> Result<User, StorageError> {
         if let Some(user) = self.user_by_identity(appid, openid).await? {
-            return match unionid {
-                Some(unionid) if user.unionid.as_deref() != Some(unionid) => {
-                    self.record_unionid(&user.id, appid, openid, unionid)
-                        .await?;
-                    self.user_by_identity(appid, openid).await?.ok_or_else(|| {
-                        StorageError::Database("identity vanished while linking its unionid".into())
-                    })
-                }
-                _ => Ok(user),
-            };
+            return self.with_unionid(user, unionid).await;
         }
 
         let mut transaction = self.begin().await?;
-        let candidate_id = uuid::Uuid::new_v4().to_string();
-        let user_id: String = match unionid {
+        let candidate_id = UserId::random();
+        let user_id: UserId = match unionid {
             Some(unionid) => {
                 query(
                     "INSERT INTO users (id, unionid, created_at, updated_at) VALUES ($1, $2, $3, $3) \
@@ -193,7 +110,7 @@ impl Store {
                     .bind(unionid)
                     .fetch_one(&mut transaction)
                     .await?
-                    .try_get("id")?
+                    .id("id")?
             }
             None => {
                 query("INSERT INTO users (id, created_at, updated_at) VALUES ($1, $2, $2)")
@@ -232,13 +149,13 @@ impl Store {
                 // after a commit finds every reader's page cache reset, BENCHMARKS.md).
                 return Ok(User {
                     id: user_id,
-                    appid: appid.to_owned(),
-                    openid: openid.to_owned(),
-                    unionid: unionid.map(str::to_owned),
+                    appid: appid.clone(),
+                    openid: openid.clone(),
+                    unionid: unionid.cloned(),
                     phone_number: None,
                     nickname: None,
                     avatar_url: None,
-                    created_at: rfc3339(now),
+                    created_at: now,
                     roles: Vec::new(),
                 });
             }
@@ -250,13 +167,25 @@ impl Store {
         let user = self.user_by_identity(appid, openid).await?.ok_or_else(|| {
             StorageError::Database("identity missing right after its creation".into())
         })?;
+        self.with_unionid(user, unionid).await
+    }
+
+    /// `user` as it is once `unionid` (WeChat sent it with this login) is recorded on its
+    /// identity: itself if it already carries it.
+    async fn with_unionid(
+        &self,
+        user: User,
+        unionid: Option<&UnionId>,
+    ) -> Result<User, StorageError> {
         match unionid {
-            Some(unionid) if user.unionid.as_deref() != Some(unionid) => {
-                self.record_unionid(&user.id, appid, openid, unionid)
+            Some(unionid) if user.unionid.as_ref() != Some(unionid) => {
+                self.record_unionid(&user.id, &user.appid, &user.openid, unionid)
                     .await?;
-                self.user_by_identity(appid, openid).await?.ok_or_else(|| {
-                    StorageError::Database("identity vanished while linking its unionid".into())
-                })
+                self.user_by_identity(&user.appid, &user.openid)
+                    .await?
+                    .ok_or_else(|| {
+                        StorageError::Database("identity vanished while linking its unionid".into())
+                    })
             }
             _ => Ok(user),
         }
@@ -266,10 +195,10 @@ impl Store {
     /// it, on the user. (Two users that turn out to share a unionid are not merged.)
     async fn record_unionid(
         &self,
-        user_id: &str,
-        appid: &str,
-        openid: &str,
-        unionid: &str,
+        user_id: &UserId,
+        appid: &AppId,
+        openid: &OpenId,
+        unionid: &UnionId,
     ) -> Result<(), StorageError> {
         query("UPDATE identities SET unionid = $3 WHERE appid = $1 AND openid = $2 AND unionid IS NULL")
             .bind(appid)
@@ -296,8 +225,8 @@ impl Store {
     /// The user of identity (appid, openid), if known.
     pub async fn user_by_identity(
         &self,
-        appid: &str,
-        openid: &str,
+        appid: &AppId,
+        openid: &OpenId,
     ) -> Result<Option<User>, StorageError> {
         let sql = format!(
             "SELECT {USER_VIEW_COLUMNS} FROM identities i JOIN users u ON u.id = i.user_id \
@@ -315,18 +244,18 @@ impl Store {
     /// not belong to that user.
     pub async fn user(
         &self,
-        user_id: &str,
-        appid: &str,
-        openid: &str,
+        user_id: &UserId,
+        appid: &AppId,
+        openid: &OpenId,
     ) -> Result<Option<User>, StorageError> {
         Ok(self
             .user_by_identity(appid, openid)
             .await?
-            .filter(|user| user.id == user_id))
+            .filter(|user| &user.id == user_id))
     }
 
     /// A user with every identity, for administration.
-    pub async fn user_record(&self, user_id: &str) -> Result<Option<UserRecord>, StorageError> {
+    pub async fn user_record(&self, user_id: &UserId) -> Result<Option<UserRecord>, StorageError> {
         let row = query(
             "SELECT id, unionid, phone_sealed, master_key_id AS phone_key_id, nickname, avatar_url, \
              created_at, updated_at, roles FROM users WHERE id = $1",
@@ -370,7 +299,7 @@ impl Store {
     }
 
     pub(super) async fn user_record_from_row(&self, row: &Row) -> Result<UserRecord, StorageError> {
-        let id: String = row.try_get("id")?;
+        let id: UserId = row.id("id")?;
         let identities = query(
             "SELECT appid, openid FROM identities WHERE user_id = $1 ORDER BY created_at, appid, openid",
         )
@@ -378,12 +307,12 @@ impl Store {
         .fetch_all(self.readers())
         .await?
         .iter()
-        .map(|identity| Ok((identity.try_get("appid")?, identity.try_get("openid")?)))
-        .collect::<Result<Vec<(String, String)>, super::sql::SqlError>>()?;
+        .map(|identity| Ok((identity.id("appid")?, identity.id("openid")?)))
+        .collect::<Result<Vec<(AppId, OpenId)>, super::sql::SqlError>>()?;
         let phone = self.open_phone(row, "id")?;
         Ok(UserRecord {
             id,
-            unionid: row.try_get("unionid")?,
+            unionid: row.optional_id("unionid")?,
             phone,
             nickname: row.try_get("nickname")?,
             avatar_url: row.try_get("avatar_url")?,
@@ -397,7 +326,7 @@ impl Store {
     /// Change the profile; `None` leaves a field as it is. False if the user does not exist.
     pub async fn update_profile(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         nickname: Option<&str>,
         avatar_url: Option<&str>,
         now: UnixSeconds,
@@ -419,9 +348,9 @@ impl Store {
     /// slip between them and make this answer show the other request's values.
     pub async fn update_profile_and_read(
         &self,
-        user_id: &str,
-        appid: &str,
-        openid: &str,
+        user_id: &UserId,
+        appid: &AppId,
+        openid: &OpenId,
         nickname: Option<&str>,
         avatar_url: Option<&str>,
         now: UnixSeconds,
@@ -472,7 +401,7 @@ impl Store {
     /// carry the number). False if the user does not exist.
     pub async fn set_phone_number(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         phone: &PhoneNumber,
         now: UnixSeconds,
     ) -> Result<bool, StorageError> {
@@ -514,14 +443,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn phone_numbers_are_masked() {
-        assert_eq!(mask_phone_number("13812345678"), "138****5678");
-        assert_eq!(mask_phone_number("+8613812345678"), "+86138****5678");
-        assert_eq!(mask_phone_number("12345"), "***45");
-        assert_eq!(mask_phone_number("1"), "*");
-    }
-
-    #[test]
     fn timestamps_render_as_rfc3339() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
@@ -529,22 +450,15 @@ mod tests {
 
     #[test]
     fn debug_output_hides_full_phone_numbers() {
-        let phone = PhoneNumber {
-            phone_number: "13812345678".into(),
-            pure_phone_number: "13812345678".into(),
-            country_code: "86".into(),
-        };
-        let rendered = format!("{phone:?}");
-        assert!(!rendered.contains("13812345678"), "{rendered}");
         let user = User {
-            id: "u".into(),
-            appid: "a".into(),
-            openid: "o".into(),
+            id: UserId::new("u"),
+            appid: AppId::configured("a"),
+            openid: OpenId::new("o"),
             unionid: None,
             phone_number: Some("13812345678".into()),
             nickname: None,
             avatar_url: None,
-            created_at: rfc3339(0),
+            created_at: 0,
             roles: Vec::new(),
         };
         let rendered = format!("{user:?}");

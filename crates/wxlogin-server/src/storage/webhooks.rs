@@ -11,6 +11,7 @@
 
 use super::sql::{query, Row, Transaction};
 use super::{StorageError, Store, UnixSeconds};
+use crate::domain::UserId;
 
 /// How long a delivery is retried before it is marked dead (the contract's 24 h).
 pub const DELIVERY_RETRY_PERIOD_SECS: i64 = 24 * 3600;
@@ -55,7 +56,7 @@ pub struct DeliveryRecord {
     pub event_seq: i64,
     pub event_id: String,
     pub event_type: String,
-    pub user_id: Option<String>,
+    pub user_id: Option<UserId>,
     pub status: DeliveryStatus,
     pub attempts: i64,
     pub next_attempt_at: UnixSeconds,
@@ -122,7 +123,7 @@ fn delivery_from_row(row: &Row) -> Result<DeliveryRecord, StorageError> {
         event_seq: row.try_get("event_seq")?,
         event_id: row.try_get("event_id")?,
         event_type: row.try_get("event_type")?,
-        user_id: row.try_get("user_id")?,
+        user_id: row.optional_id("user_id")?,
         status: DeliveryStatus::parse(&status)?,
         attempts: row.try_get("attempts")?,
         next_attempt_at: row.try_get("next_attempt_at")?,

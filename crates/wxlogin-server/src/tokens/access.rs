@@ -2,6 +2,7 @@ use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::{AppId, SessionId, UserId};
 use crate::storage::UnixSeconds;
 
 /// The claims of an access token (DESIGN.md): issuer, user id, appid, session id, issued
@@ -10,11 +11,11 @@ use crate::storage::UnixSeconds;
 pub struct AccessClaims {
     pub iss: String,
     /// The user id.
-    pub sub: String,
+    pub sub: UserId,
     /// The appid of the session.
-    pub aud: String,
+    pub aud: AppId,
     /// The session id (refresh-token family).
-    pub sid: String,
+    pub sid: SessionId,
     pub iat: UnixSeconds,
     pub exp: UnixSeconds,
     /// The user's roles when the token was issued (absent when none).

@@ -273,9 +273,9 @@ mod tests {
     fn claims() -> AccessClaims {
         AccessClaims {
             iss: "wxlogin".to_string(),
-            sub: "user-1".to_string(),
-            aud: "wxapp1".to_string(),
-            sid: "session-1".to_string(),
+            sub: "user-1".into(),
+            aud: "wxapp1".into(),
+            sid: "session-1".into(),
             iat: 1_700_000_000,
             exp: 1_700_001_800,
             roles: vec!["vip".to_string()],

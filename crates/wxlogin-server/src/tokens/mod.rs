@@ -11,6 +11,7 @@
 //! * [`RefreshToken`]: 32 random bytes, base64url; only its SHA-256 is stored.
 
 mod access;
+mod claim_checks;
 mod error;
 mod jws;
 mod refresh;

@@ -1,6 +1,8 @@
 use std::fmt;
 
 use base64::Engine;
+
+use crate::domain::RefreshTokenHash;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
@@ -23,7 +25,7 @@ impl RefreshToken {
     }
 
     /// What the database keeps.
-    pub fn hash(&self) -> String {
+    pub fn hash(&self) -> RefreshTokenHash {
         hash_refresh_token(&self.0)
     }
 }
@@ -35,8 +37,8 @@ impl fmt::Debug for RefreshToken {
 }
 
 /// Hex SHA-256 of a presented refresh token: the only form in which it is stored.
-pub fn hash_refresh_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+pub fn hash_refresh_token(token: &str) -> RefreshTokenHash {
+    RefreshTokenHash::new(hex::encode(Sha256::digest(token.as_bytes())))
 }
 
 #[cfg(test)]
@@ -54,8 +56,8 @@ mod tests {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert_eq!(first.hash(), hash_refresh_token(first.expose()));
-        assert_eq!(first.hash().len(), 64);
-        assert!(!first.hash().contains(first.expose()));
+        assert_eq!(first.hash().as_str().len(), 64);
+        assert!(!first.hash().as_str().contains(first.expose()));
         assert_eq!(format!("{first:?}"), "RefreshToken(<redacted>)");
     }
 }

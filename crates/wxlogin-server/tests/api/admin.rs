@@ -6,7 +6,8 @@ use crate::helpers::{spawn_app, spawn_app_with, token, Answer, TestApp, APPID};
 use base64::Engine;
 use reqwest::Method;
 use serde_json::{json, Value};
-use wxlogin_server::domain::AdminKeyName;
+use wxlogin_server::domain::OpenId;
+use wxlogin_server::domain::{AdminKeyName, AppId, UserId};
 use wxlogin_sim::{SimApp, SimConfig};
 
 async fn full_key(app: &TestApp) -> String {
@@ -465,10 +466,22 @@ async fn deletion_removes_everything(
     .await
     .assert_error(401, "unauthorized");
     let store = app.store();
-    assert!(store.user_record(&id).await.unwrap().is_none());
-    assert!(store.user_sessions(&id).await.unwrap().is_empty());
+    assert!(store
+        .user_record(&UserId::new(&id))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .user_sessions(&UserId::new(&id))
+        .await
+        .unwrap()
+        .is_empty());
     let openid = login["user"]["openid"].as_str().unwrap();
-    assert!(store.session_key(APPID, openid).await.unwrap().is_none());
+    assert!(store
+        .session_key(&AppId::configured(APPID), &OpenId::new(openid))
+        .await
+        .unwrap()
+        .is_none());
     // Only the deletion's own events stay.
     let events = store.events_after(0, 1000).await.unwrap();
     let kinds: Vec<&str> = events

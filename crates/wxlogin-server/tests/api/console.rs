@@ -12,7 +12,7 @@ use reqwest::{redirect, StatusCode};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use wxlogin_server::clock::OffsetClock;
-use wxlogin_server::domain::AdminKeyName;
+use wxlogin_server::domain::{AdminKeyName, UserId};
 use wxlogin_server::{Application, Settings};
 
 /// A browser of one operator: keeps the console's cookies, never follows redirects (the
@@ -386,7 +386,12 @@ async fn roles_saved_in_the_console_reach_the_next_token_and_bad_roles_are_refus
     let page = browser.get(saved.location()).await;
     assert!(page.html.contains("value=\"support,vip\""));
     assert!(page.html.contains("Roles saved."));
-    let record = app.store().user_record(&user_id).await.unwrap().unwrap();
+    let record = app
+        .store()
+        .user_record(&UserId::new(&user_id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(record.roles, vec!["support", "vip"]);
 
     let bad = browser
@@ -394,7 +399,12 @@ async fn roles_saved_in_the_console_reach_the_next_token_and_bad_roles_are_refus
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
     assert!(bad.html.contains("role=\"alert\""));
-    let record = app.store().user_record(&user_id).await.unwrap().unwrap();
+    let record = app
+        .store()
+        .user_record(&UserId::new(&user_id))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(record.roles, vec!["support", "vip"]);
     assert!(audit_actions(&app)
         .await
@@ -424,7 +434,12 @@ async fn deleting_an_account_in_the_console_ends_its_tokens_and_the_user() {
     app.get("/v1/me", Some(&access))
         .await
         .assert_error(401, "unauthorized");
-    assert!(app.store().user_record(&user_id).await.unwrap().is_none());
+    assert!(app
+        .store()
+        .user_record(&UserId::new(&user_id))
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(
         browser.get(&format!("/admin/users/{user_id}")).await.status,
         StatusCode::NOT_FOUND

@@ -4,6 +4,7 @@
 //! or the connection is closed), never a 5xx, and the server keeps serving afterwards.
 
 use std::time::{Duration, Instant};
+use wxlogin_server::domain::{AppId, OpenId};
 
 use crate::helpers::{answer, spawn_app, spawn_app_with, token, Answer, TestApp, APPID};
 use reqwest::Method;
@@ -360,7 +361,7 @@ async fn sql_metacharacters_in_every_field_are_inert() {
     let openid = login["user"]["openid"].as_str().unwrap().to_owned();
     let key: SessionKey = app
         .store()
-        .session_key(APPID, &openid)
+        .session_key(&AppId::configured(APPID), &OpenId::new(&openid))
         .await
         .unwrap()
         .expect("session key stored");

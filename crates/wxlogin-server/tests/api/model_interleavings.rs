@@ -16,6 +16,7 @@
 //! `WXLOGIN_MODEL_CASES=N` runs N cases (default 64 on SQLite, 24 on PostgreSQL).
 
 use std::collections::BTreeMap;
+use wxlogin_server::domain::{SessionId, UserId};
 
 use crate::helpers::{spawn_app_without_limits, Answer, TestApp, APPID};
 use proptest::prelude::*;
@@ -685,7 +686,7 @@ async fn store_matches(app: &TestApp, model: &Model) -> Result<(), String> {
     }
     for user in model.users.values() {
         let record = store
-            .user_record(&user.id)
+            .user_record(&UserId::new(&user.id))
             .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("user {} missing", user.id))?;
@@ -707,7 +708,7 @@ async fn store_matches(app: &TestApp, model: &Model) -> Result<(), String> {
     for (slot, session) in &model.sessions {
         let sid = session_id(&session.access)?;
         let record = store
-            .session(&sid)
+            .session(&SessionId::new(&sid))
             .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("session s{slot} is not stored"))?;
@@ -718,7 +719,7 @@ async fn store_matches(app: &TestApp, model: &Model) -> Result<(), String> {
                 session.live
             ));
         }
-        if record.user_id != model.users[&session.user].id {
+        if *record.user_id != model.users[&session.user].id {
             return Err(format!("session s{slot} belongs to another user"));
         }
     }

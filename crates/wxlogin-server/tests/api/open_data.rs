@@ -4,6 +4,7 @@
 use crate::helpers::{spawn_app, spawn_app_with, token, TestApp, APPID};
 use serde_json::{json, Value};
 use wxlogin_crypto::{encrypt_json, SessionKey};
+use wxlogin_server::domain::{AppId, OpenId};
 use wxlogin_sim::{Endpoint, SimApp, SimConfig};
 
 async fn logged_in(app: &TestApp, user: &str) -> (Value, String) {
@@ -14,7 +15,10 @@ async fn logged_in(app: &TestApp, user: &str) -> (Value, String) {
 
 async fn stored_session_key(app: &TestApp, user: &str) -> SessionKey {
     app.store()
-        .session_key(APPID, &app.sim.openid(APPID, user))
+        .session_key(
+            &AppId::configured(APPID),
+            &OpenId::new(app.sim.openid(APPID, user)),
+        )
         .await
         .unwrap()
         .expect("the server keeps the session key")
@@ -42,7 +46,7 @@ async fn phone_by_code_is_exchanged_and_stored() {
     // The access token for getuserphonenumber lives in the database, shared by instances.
     assert!(app
         .store()
-        .load_access_token(APPID)
+        .load_access_token(&AppId::configured(APPID))
         .await
         .unwrap()
         .is_some());
@@ -135,7 +139,12 @@ async fn the_shared_token_expires_when_stable_token_says_it_does() {
     app.post("/v1/me/phone", Some(&access), json!({"code": grant.code}))
         .await
         .assert_ok();
-    let stored = app.store().load_access_token(APPID).await.unwrap().unwrap();
+    let stored = app
+        .store()
+        .load_access_token(&AppId::configured(APPID))
+        .await
+        .unwrap()
+        .unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

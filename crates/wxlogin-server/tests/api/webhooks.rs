@@ -6,6 +6,7 @@
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use wxlogin_server::domain::UserId;
 
 use crate::helpers::{spawn_app_with, TestApp, APPID};
 use axum::body::{Body, Bytes};
@@ -475,7 +476,7 @@ async fn a_users_events_are_sent_in_order_and_one_users_failure_does_not_hold_up
     for roles in [["a"], ["b"], ["c"]] {
         let roles = Roles::parse(&roles).unwrap();
         app.store()
-            .set_roles(&ann, &roles, Actor::Operator, app.clock.now())
+            .set_roles(&UserId::new(&ann), &roles, Actor::Operator, app.clock.now())
             .await
             .unwrap();
     }
@@ -605,7 +606,7 @@ async fn two_instances_on_one_database_deliver_each_event_once() {
         let user = user_id(&instance.login(&app, &format!("user{index}")).await);
         app.store()
             .set_roles(
-                &user,
+                &UserId::new(&user),
                 &Roles::parse(&["x"]).unwrap(),
                 Actor::Operator,
                 app.clock.now(),
@@ -641,7 +642,7 @@ async fn pruning_keeps_events_a_delivery_is_pending_for() {
     receiver.set(Mode::Status(500));
     app.store()
         .set_roles(
-            &ann,
+            &UserId::new(&ann),
             &Roles::parse(&["x"]).unwrap(),
             Actor::Operator,
             app.clock.now(),
@@ -678,7 +679,7 @@ async fn a_webhook_subscribed_to_some_types_gets_only_those() {
     let ann = user_id(&app.login("ann").await);
     app.store()
         .set_roles(
-            &ann,
+            &UserId::new(&ann),
             &Roles::parse(&["x"]).unwrap(),
             Actor::Operator,
             app.clock.now(),

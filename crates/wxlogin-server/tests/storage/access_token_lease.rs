@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use wxlogin_server::domain::AppId;
 
 use crate::helpers::fresh_stores;
 use wxlogin_client::{AccessTokenStore, StoredAccessToken};
@@ -15,12 +16,17 @@ async fn only_one_instance_holds_the_lease_until_released_or_expired() {
         let second = db.another_instance().await;
         let ttl = Duration::from_secs(10);
         assert!(first
-            .try_acquire_refresh_lease("wxapp", "instance-1", ttl, 1_000_000)
+            .try_acquire_refresh_lease(&AppId::configured("wxapp"), "instance-1", ttl, 1_000_000)
             .await
             .unwrap());
         assert!(
             !second
-                .try_acquire_refresh_lease("wxapp", "instance-2", ttl, 1_000_500)
+                .try_acquire_refresh_lease(
+                    &AppId::configured("wxapp"),
+                    "instance-2",
+                    ttl,
+                    1_000_500
+                )
                 .await
                 .unwrap(),
             "{}",
@@ -28,41 +34,46 @@ async fn only_one_instance_holds_the_lease_until_released_or_expired() {
         );
         // Re-entrant for the holder; other apps are independent.
         assert!(first
-            .try_acquire_refresh_lease("wxapp", "instance-1", ttl, 1_001_000)
+            .try_acquire_refresh_lease(&AppId::configured("wxapp"), "instance-1", ttl, 1_001_000)
             .await
             .unwrap());
         assert!(second
-            .try_acquire_refresh_lease("wxother", "instance-2", ttl, 1_001_000)
+            .try_acquire_refresh_lease(&AppId::configured("wxother"), "instance-2", ttl, 1_001_000)
             .await
             .unwrap());
         // Release by a non-holder does nothing.
         second
-            .release_refresh_lease("wxapp", "instance-2")
+            .release_refresh_lease(&AppId::configured("wxapp"), "instance-2")
             .await
             .unwrap();
         assert!(!second
-            .try_acquire_refresh_lease("wxapp", "instance-2", ttl, 1_002_000)
+            .try_acquire_refresh_lease(&AppId::configured("wxapp"), "instance-2", ttl, 1_002_000)
             .await
             .unwrap());
         // Expired (holder crashed): the next taker gets it.
         assert!(
             second
-                .try_acquire_refresh_lease("wxapp", "instance-2", ttl, 1_011_000)
+                .try_acquire_refresh_lease(
+                    &AppId::configured("wxapp"),
+                    "instance-2",
+                    ttl,
+                    1_011_000
+                )
                 .await
                 .unwrap(),
             "{}",
             db.label
         );
         assert!(!first
-            .try_acquire_refresh_lease("wxapp", "instance-1", ttl, 1_012_000)
+            .try_acquire_refresh_lease(&AppId::configured("wxapp"), "instance-1", ttl, 1_012_000)
             .await
             .unwrap());
         second
-            .release_refresh_lease("wxapp", "instance-2")
+            .release_refresh_lease(&AppId::configured("wxapp"), "instance-2")
             .await
             .unwrap();
         assert!(first
-            .try_acquire_refresh_lease("wxapp", "instance-1", ttl, 1_012_000)
+            .try_acquire_refresh_lease(&AppId::configured("wxapp"), "instance-1", ttl, 1_012_000)
             .await
             .unwrap());
     }
@@ -85,7 +96,7 @@ async fn concurrent_lease_attempts_through_the_client_trait_have_one_winner() {
             tasks.push(tokio::spawn(async move {
                 store
                     .try_acquire_refresh_lease(
-                        "wxapp",
+                        &AppId::configured("wxapp"),
                         &format!("holder-{task}"),
                         Duration::from_secs(30),
                     )
@@ -132,7 +143,7 @@ async fn force_refreshes_are_counted_once_for_every_instance() {
             let store = store.clone();
             async move {
                 store
-                    .reserve_force_refresh("wxapp", day, at, 30, 20)
+                    .reserve_force_refresh(&AppId::configured("wxapp"), day, at, 30, 20)
                     .await
                     .unwrap()
             }
@@ -148,7 +159,7 @@ async fn force_refreshes_are_counted_once_for_every_instance() {
         // Another app counts apart.
         assert!(db
             .store
-            .reserve_force_refresh("wxother", day, t + 31, 30, 20)
+            .reserve_force_refresh(&AppId::configured("wxother"), day, t + 31, 30, 20)
             .await
             .unwrap());
         // 18 more today, alternating instances: the 21st is refused, tomorrow is a new day.

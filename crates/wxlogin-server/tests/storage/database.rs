@@ -2,6 +2,7 @@
 //! other failures.
 
 use std::time::Duration;
+use wxlogin_server::domain::{AppId, OpenId};
 
 use crate::helpers::{fresh_sqlite, fresh_stores};
 use sqlx::Executor;
@@ -70,7 +71,7 @@ async fn an_in_memory_sqlite_database_works_as_one_connection() {
     .unwrap();
     store.migrate().await.unwrap();
     let user = store
-        .find_or_create_user("wxapp", "o", None, 1)
+        .find_or_create_user(&AppId::configured("wxapp"), &OpenId::new("o"), None, 1)
         .await
         .unwrap();
     assert_eq!(
@@ -121,13 +122,16 @@ async fn a_sqlite_database_locked_past_the_busy_timeout_is_unavailable() {
     locker.execute("BEGIN EXCLUSIVE").await.unwrap();
     let key = SessionKey::from_bytes([7; 16]);
     let error = store
-        .save_session_key("wxapp", "o", &key, 1)
+        .save_session_key(&AppId::configured("wxapp"), &OpenId::new("o"), &key, 1)
         .await
         .unwrap_err();
     assert!(error.is_unavailable(), "{error}");
     locker.execute("ROLLBACK").await.unwrap();
     // And it recovers by itself once the lock is gone.
-    store.save_session_key("wxapp", "o", &key, 1).await.unwrap();
+    store
+        .save_session_key(&AppId::configured("wxapp"), &OpenId::new("o"), &key, 1)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -148,10 +152,20 @@ async fn concurrent_writes_on_sqlite_queue_for_one_writer_instead_of_the_busy_ha
         tokio::spawn(async move {
             let key = SessionKey::from_bytes([n as u8; 16]);
             store
-                .save_session_key("wxapp", &format!("openid-{n}"), &key, 1)
+                .save_session_key(
+                    &AppId::configured("wxapp"),
+                    &OpenId::new(format!("openid-{n}")),
+                    &key,
+                    1,
+                )
                 .await?;
             store
-                .find_or_create_user("wxapp", &format!("openid-{n}"), None, 1)
+                .find_or_create_user(
+                    &AppId::configured("wxapp"),
+                    &OpenId::new(format!("openid-{n}")),
+                    None,
+                    1,
+                )
                 .await
                 .map(|_| ())
         })
@@ -183,12 +197,15 @@ async fn a_postgres_statement_past_its_timeout_is_unavailable() {
         .unwrap();
     let key = SessionKey::from_bytes([7; 16]);
     let error = store
-        .save_session_key("wxapp", "o", &key, 1)
+        .save_session_key(&AppId::configured("wxapp"), &OpenId::new("o"), &key, 1)
         .await
         .unwrap_err();
     assert!(error.is_unavailable(), "{error}");
     locker.execute("ROLLBACK").await.unwrap();
-    store.save_session_key("wxapp", "o", &key, 1).await.unwrap();
+    store
+        .save_session_key(&AppId::configured("wxapp"), &OpenId::new("o"), &key, 1)
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

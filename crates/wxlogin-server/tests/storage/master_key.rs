@@ -7,6 +7,7 @@ use crate::helpers::{fresh_stores, TestStore};
 use sqlx::Row;
 use wxlogin_crypto::SessionKey;
 use wxlogin_server::at_rest::{AtRestError, MasterKey};
+use wxlogin_server::domain::{AppId, OpenId};
 use wxlogin_server::master_keys::MasterKeys;
 use wxlogin_server::storage::{
     CachedAccessToken, NewSigningKey, ResealOptions, ResealReport, SealedTable, StorageError,
@@ -33,12 +34,17 @@ fn access_token() -> CachedAccessToken {
 async fn seed(store: &Store, users: usize) {
     for index in 0..users {
         store
-            .save_session_key(APPID, &format!("openid-{index}"), &session_key(index), 100)
+            .save_session_key(
+                &AppId::configured(APPID),
+                &OpenId::new(format!("openid-{index}")),
+                &session_key(index),
+                100,
+            )
             .await
             .unwrap();
     }
     store
-        .save_access_token(APPID, &access_token())
+        .save_access_token(&AppId::configured(APPID), &access_token())
         .await
         .unwrap();
     store
@@ -58,7 +64,10 @@ async fn assert_all_readable(store: &Store, users: usize, label: &str) {
     for index in 0..users {
         assert_eq!(
             store
-                .session_key(APPID, &format!("openid-{index}"))
+                .session_key(
+                    &AppId::configured(APPID),
+                    &OpenId::new(format!("openid-{index}"))
+                )
                 .await
                 .unwrap(),
             Some(session_key(index)),
@@ -66,7 +75,10 @@ async fn assert_all_readable(store: &Store, users: usize, label: &str) {
         );
     }
     assert_eq!(
-        store.load_access_token(APPID).await.unwrap(),
+        store
+            .load_access_token(&AppId::configured(APPID))
+            .await
+            .unwrap(),
         Some(access_token()),
         "{label}"
     );
@@ -111,7 +123,10 @@ async fn values_sealed_under_the_old_key_open_while_it_is_the_previous_key() {
 
         // The new key alone does not open them yet, and says which key it lacks.
         let new_only = open_with(&db, MasterKeys::new(new.clone())).await;
-        let error = new_only.session_key(APPID, "openid-0").await.unwrap_err();
+        let error = new_only
+            .session_key(&AppId::configured(APPID), &OpenId::new("openid-0"))
+            .await
+            .unwrap_err();
         let old_id = db.master_key.id();
         assert!(
             matches!(&error, StorageError::Sealed(AtRestError::UnknownMasterKey { key_id }) if *key_id == old_id),
@@ -121,7 +136,12 @@ async fn values_sealed_under_the_old_key_open_while_it_is_the_previous_key() {
 
         // What the rolling instance writes is sealed with the new key, and says so.
         store
-            .save_session_key(APPID, "openid-new", &session_key(99), 200)
+            .save_session_key(
+                &AppId::configured(APPID),
+                &OpenId::new("openid-new"),
+                &session_key(99),
+                200,
+            )
             .await
             .unwrap();
         let raw = db.raw_pool().await;
@@ -134,7 +154,10 @@ async fn values_sealed_under_the_old_key_open_while_it_is_the_previous_key() {
         assert_eq!(stored_id, new.id(), "{}", db.label);
         raw.close().await;
         assert_eq!(
-            new_only.session_key(APPID, "openid-new").await.unwrap(),
+            new_only
+                .session_key(&AppId::configured(APPID), &OpenId::new("openid-new"))
+                .await
+                .unwrap(),
             Some(session_key(99))
         );
     }
@@ -147,7 +170,12 @@ async fn after_rotation_every_value_is_under_the_new_key_which_alone_opens_them(
         // A lease-only access-token row holds no sealed value: nothing to re-seal there.
         assert!(db
             .store
-            .try_acquire_refresh_lease("wxother", "holder", std::time::Duration::from_secs(5), 1)
+            .try_acquire_refresh_lease(
+                &AppId::configured("wxother"),
+                "holder",
+                std::time::Duration::from_secs(5),
+                1
+            )
             .await
             .unwrap());
         let new = MasterKey::generate();
@@ -186,7 +214,11 @@ async fn after_rotation_every_value_is_under_the_new_key_which_alone_opens_them(
         let new_only = open_with(&db, MasterKeys::new(new.clone())).await;
         assert_all_readable(&new_only, 7, db.label).await;
         // And the old key no longer opens anything.
-        assert!(db.store.session_key(APPID, "openid-0").await.is_err());
+        assert!(db
+            .store
+            .session_key(&AppId::configured(APPID), &OpenId::new("openid-0"))
+            .await
+            .is_err());
 
         // Running it again finds nothing to do.
         let again = store
@@ -270,7 +302,12 @@ async fn values_no_given_key_opens_are_reported_and_left_as_they_are() {
         let stranger = MasterKey::generate();
         open_with(&db, MasterKeys::new(stranger.clone()))
             .await
-            .save_session_key(APPID, "openid-stranger", &session_key(50), 100)
+            .save_session_key(
+                &AppId::configured(APPID),
+                &OpenId::new("openid-stranger"),
+                &session_key(50),
+                100,
+            )
             .await
             .unwrap();
         let new = MasterKey::generate();
@@ -300,7 +337,7 @@ async fn values_no_given_key_opens_are_reported_and_left_as_they_are() {
         .await;
         assert_eq!(
             with_stranger
-                .session_key(APPID, "openid-stranger")
+                .session_key(&AppId::configured(APPID), &OpenId::new("openid-stranger"))
                 .await
                 .unwrap(),
             Some(session_key(50))
@@ -323,7 +360,12 @@ async fn a_value_a_server_rewrites_between_read_and_write_is_kept() {
         assert_eq!(batch.len(), 5, "{}", db.label);
         // The user logs in again on a server after the rotation read the old value.
         server
-            .save_session_key(APPID, "openid-3", &session_key(33), 200)
+            .save_session_key(
+                &AppId::configured(APPID),
+                &OpenId::new("openid-3"),
+                &session_key(33),
+                200,
+            )
             .await
             .unwrap();
         let mut report = ResealReport::default();
@@ -334,13 +376,19 @@ async fn a_value_a_server_rewrites_between_read_and_write_is_kept() {
             Some(&1)
         );
         assert_eq!(
-            rotator.session_key(APPID, "openid-3").await.unwrap(),
+            rotator
+                .session_key(&AppId::configured(APPID), &OpenId::new("openid-3"))
+                .await
+                .unwrap(),
             Some(session_key(33)),
             "{}: the newer login was overwritten by the rotation",
             db.label
         );
         assert_eq!(
-            rotator.session_key(APPID, "openid-2").await.unwrap(),
+            rotator
+                .session_key(&AppId::configured(APPID), &OpenId::new("openid-2"))
+                .await
+                .unwrap(),
             Some(session_key(2))
         );
     }
@@ -356,28 +404,48 @@ async fn instances_in_either_pass_of_the_restart_open_what_the_other_writes() {
         // Second pass: the new key seals, the old one still opens.
         let second_pass = rolling(&db, &new).await;
         second_pass
-            .save_session_key(APPID, "by-second", &session_key(2), 100)
+            .save_session_key(
+                &AppId::configured(APPID),
+                &OpenId::new("by-second"),
+                &session_key(2),
+                100,
+            )
             .await
             .unwrap();
         first_pass
-            .save_session_key(APPID, "by-first", &session_key(1), 100)
+            .save_session_key(
+                &AppId::configured(APPID),
+                &OpenId::new("by-first"),
+                &session_key(1),
+                100,
+            )
             .await
             .unwrap();
         for store in [&first_pass, &second_pass] {
             assert_eq!(
-                store.session_key(APPID, "by-second").await.unwrap(),
+                store
+                    .session_key(&AppId::configured(APPID), &OpenId::new("by-second"))
+                    .await
+                    .unwrap(),
                 Some(session_key(2)),
                 "{}",
                 db.label
             );
             assert_eq!(
-                store.session_key(APPID, "by-first").await.unwrap(),
+                store
+                    .session_key(&AppId::configured(APPID), &OpenId::new("by-first"))
+                    .await
+                    .unwrap(),
                 Some(session_key(1)),
                 "{}",
                 db.label
             );
         }
         // An instance left on the old key alone is what the first pass avoids.
-        assert!(db.store.session_key(APPID, "by-second").await.is_err());
+        assert!(db
+            .store
+            .session_key(&AppId::configured(APPID), &OpenId::new("by-second"))
+            .await
+            .is_err());
     }
 }

@@ -5,6 +5,7 @@ use crate::helpers::fresh_stores;
 use sqlx::Row;
 use wxlogin_crypto::SessionKey;
 use wxlogin_server::at_rest::MasterKey;
+use wxlogin_server::domain::{AppId, OpenId, PhoneNumber};
 use wxlogin_server::storage::{CachedAccessToken, StorageError, Store, StoreOptions};
 use zeroize::Zeroizing;
 
@@ -21,21 +22,37 @@ async fn session_keys_are_sealed_bound_to_their_row_and_newest_wins() {
         let key_a = SessionKey::from_bytes(*b"0123456789abcdef");
         let key_b = SessionKey::from_bytes(*b"fedcba9876543210");
         store
-            .save_session_key("wxapp", "openid-a", &key_a, 100)
+            .save_session_key(
+                &AppId::configured("wxapp"),
+                &OpenId::new("openid-a"),
+                &key_a,
+                100,
+            )
             .await
             .unwrap();
         store
-            .save_session_key("wxapp", "openid-b", &key_b, 100)
+            .save_session_key(
+                &AppId::configured("wxapp"),
+                &OpenId::new("openid-b"),
+                &key_b,
+                100,
+            )
             .await
             .unwrap();
         assert_eq!(
-            store.session_key("wxapp", "openid-a").await.unwrap(),
+            store
+                .session_key(&AppId::configured("wxapp"), &OpenId::new("openid-a"))
+                .await
+                .unwrap(),
             Some(key_a.clone()),
             "{}",
             db.label
         );
         assert_eq!(
-            store.session_key("wxapp", "openid-none").await.unwrap(),
+            store
+                .session_key(&AppId::configured("wxapp"), &OpenId::new("openid-none"))
+                .await
+                .unwrap(),
             None
         );
 
@@ -61,7 +78,9 @@ async fn session_keys_are_sealed_bound_to_their_row_and_newest_wins() {
             .unwrap();
         assert!(
             matches!(
-                store.session_key("wxapp", "openid-b").await,
+                store
+                    .session_key(&AppId::configured("wxapp"), &OpenId::new("openid-b"))
+                    .await,
                 Err(StorageError::Sealed(_))
             ),
             "{}: swapped blob opened",
@@ -71,15 +90,28 @@ async fn session_keys_are_sealed_bound_to_their_row_and_newest_wins() {
         // A newer login replaces the key; an older write arriving late does not.
         let key_c = SessionKey::from_bytes(*b"cccccccccccccccc");
         store
-            .save_session_key("wxapp", "openid-a", &key_c, 200)
+            .save_session_key(
+                &AppId::configured("wxapp"),
+                &OpenId::new("openid-a"),
+                &key_c,
+                200,
+            )
             .await
             .unwrap();
         store
-            .save_session_key("wxapp", "openid-a", &key_b, 150)
+            .save_session_key(
+                &AppId::configured("wxapp"),
+                &OpenId::new("openid-a"),
+                &key_b,
+                150,
+            )
             .await
             .unwrap();
         assert_eq!(
-            store.session_key("wxapp", "openid-a").await.unwrap(),
+            store
+                .session_key(&AppId::configured("wxapp"), &OpenId::new("openid-a"))
+                .await
+                .unwrap(),
             Some(key_c)
         );
         raw.close().await;
@@ -91,13 +123,16 @@ async fn another_master_key_cannot_open_the_secrets() {
     for db in fresh_stores().await {
         let key = SessionKey::from_bytes(*b"0123456789abcdef");
         db.store
-            .save_session_key("wxapp", "o", &key, 1)
+            .save_session_key(&AppId::configured("wxapp"), &OpenId::new("o"), &key, 1)
             .await
             .unwrap();
         let wrong = Store::connect(&db.url, &StoreOptions::default(), MasterKey::generate())
             .await
             .unwrap();
-        let error = wrong.session_key("wxapp", "o").await.unwrap_err();
+        let error = wrong
+            .session_key(&AppId::configured("wxapp"), &OpenId::new("o"))
+            .await
+            .unwrap_err();
         assert!(
             matches!(error, StorageError::Sealed(_)),
             "{}: {error}",
@@ -115,10 +150,22 @@ async fn upstream_access_tokens_are_sealed_and_compare_and_invalidate() {
             token: Zeroizing::new("ACCESS_TOKEN_SECRET_VALUE_1".to_string()),
             expires_at_unix: 1_700_007_200,
         };
-        assert_eq!(store.load_access_token("wxapp").await.unwrap(), None);
-        store.save_access_token("wxapp", &token).await.unwrap();
         assert_eq!(
-            store.load_access_token("wxapp").await.unwrap(),
+            store
+                .load_access_token(&AppId::configured("wxapp"))
+                .await
+                .unwrap(),
+            None
+        );
+        store
+            .save_access_token(&AppId::configured("wxapp"), &token)
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .load_access_token(&AppId::configured("wxapp"))
+                .await
+                .unwrap(),
             Some(token.clone()),
             "{}",
             db.label
@@ -136,27 +183,37 @@ async fn upstream_access_tokens_are_sealed_and_compare_and_invalidate() {
 
         // A stale failure report does not throw away a token another instance saved since.
         store
-            .invalidate_access_token_if_current("wxapp", "SOME_OLDER_TOKEN")
+            .invalidate_access_token_if_current(&AppId::configured("wxapp"), "SOME_OLDER_TOKEN")
             .await
             .unwrap();
         assert!(
-            store.load_access_token("wxapp").await.unwrap().is_some(),
+            store
+                .load_access_token(&AppId::configured("wxapp"))
+                .await
+                .unwrap()
+                .is_some(),
             "{}",
             db.label
         );
         store
-            .invalidate_access_token_if_current("wxapp", "ACCESS_TOKEN_SECRET_VALUE_1")
+            .invalidate_access_token_if_current(
+                &AppId::configured("wxapp"),
+                "ACCESS_TOKEN_SECRET_VALUE_1",
+            )
             .await
             .unwrap();
         assert_eq!(
-            store.load_access_token("wxapp").await.unwrap(),
+            store
+                .load_access_token(&AppId::configured("wxapp"))
+                .await
+                .unwrap(),
             None,
             "{}",
             db.label
         );
         // Invalidating nothing is fine.
         store
-            .invalidate_access_token_if_current("wxother", "x")
+            .invalidate_access_token_if_current(&AppId::configured("wxother"), "x")
             .await
             .unwrap();
         assert!(!format!("{token:?}").contains("SECRET"));
@@ -203,8 +260,8 @@ fn sqlite_files(url: &str) -> Vec<u8> {
     bytes
 }
 
-fn phone(number: &str) -> wxlogin_server::storage::PhoneNumber {
-    wxlogin_server::storage::PhoneNumber {
+fn phone(number: &str) -> PhoneNumber {
+    PhoneNumber {
         phone_number: number.to_owned(),
         pure_phone_number: number.trim_start_matches("+86").to_owned(),
         country_code: "86".to_owned(),
@@ -216,7 +273,12 @@ async fn phone_numbers_are_sealed_found_by_blind_index_and_absent_from_the_files
     for db in fresh_stores().await {
         let store = &db.store;
         let user = store
-            .find_or_create_user("wxapp", "openid-phone", None, 100)
+            .find_or_create_user(
+                &AppId::configured("wxapp"),
+                &OpenId::new("openid-phone"),
+                None,
+                100,
+            )
             .await
             .unwrap();
         assert!(store
@@ -227,7 +289,7 @@ async fn phone_numbers_are_sealed_found_by_blind_index_and_absent_from_the_files
         assert_eq!(record.phone, Some(phone("+8613812340001")), "{}", db.label);
         assert_eq!(
             store
-                .user_by_identity("wxapp", "openid-phone")
+                .user_by_identity(&AppId::configured("wxapp"), &OpenId::new("openid-phone"))
                 .await
                 .unwrap()
                 .unwrap()
@@ -249,7 +311,7 @@ async fn phone_numbers_are_sealed_found_by_blind_index_and_absent_from_the_files
         let row = sqlx::query(
             "SELECT phone_number, pure_phone_number, country_code, phone_sealed, phone_index FROM users WHERE id = $1",
         )
-        .bind(&user.id)
+        .bind(user.id.as_str())
         .fetch_one(&raw)
         .await
         .unwrap();
@@ -262,13 +324,18 @@ async fn phone_numbers_are_sealed_found_by_blind_index_and_absent_from_the_files
 
         // A sealed number copied to another user's row does not open there.
         let other = store
-            .find_or_create_user("wxapp", "openid-other", None, 100)
+            .find_or_create_user(
+                &AppId::configured("wxapp"),
+                &OpenId::new("openid-other"),
+                None,
+                100,
+            )
             .await
             .unwrap();
         sqlx::query("UPDATE users SET phone_sealed = $1, master_key_id = (SELECT master_key_id FROM users WHERE id = $2) WHERE id = $3")
             .bind(sealed)
-            .bind(&user.id)
-            .bind(&other.id)
+            .bind(user.id.as_str())
+            .bind(other.id.as_str())
             .execute(&raw)
             .await
             .unwrap();
@@ -290,7 +357,12 @@ async fn phone_numbers_stored_in_clear_are_sealed_by_the_migration() {
     for db in fresh_stores().await {
         let store = &db.store;
         let user = store
-            .find_or_create_user("wxapp", "openid-legacy", None, 100)
+            .find_or_create_user(
+                &AppId::configured("wxapp"),
+                &OpenId::new("openid-legacy"),
+                None,
+                100,
+            )
             .await
             .unwrap();
         // A row as the schema before sealing left it.
@@ -298,7 +370,7 @@ async fn phone_numbers_stored_in_clear_are_sealed_by_the_migration() {
         sqlx::query(
             "UPDATE users SET phone_number = '13922223333', pure_phone_number = '13922223333', country_code = '86' WHERE id = $1",
         )
-        .bind(&user.id)
+        .bind(user.id.as_str())
         .execute(&raw)
         .await
         .unwrap();
@@ -321,7 +393,7 @@ async fn phone_numbers_stored_in_clear_are_sealed_by_the_migration() {
         );
         let raw = db.raw_pool().await;
         let clear: Option<String> = sqlx::query("SELECT phone_number FROM users WHERE id = $1")
-            .bind(&user.id)
+            .bind(user.id.as_str())
             .fetch_one(&raw)
             .await
             .unwrap()

@@ -7,6 +7,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use wxlogin_server::domain::{AppId, OpenId};
 
 use wxlogin_server::at_rest::{resolve_master_key, AtRestError, MasterKey};
 use wxlogin_server::storage::{Database, StorageError, Store, StoreOptions};
@@ -125,7 +126,12 @@ async fn a_database_whose_files_are_gone_is_unavailable_until_they_are_back() {
     let key = MasterKey::generate();
     let store = store_on(&path, &key).await;
     store
-        .find_or_create_user("wx-app", "o-before", None, 1)
+        .find_or_create_user(
+            &AppId::configured("wx-app"),
+            &OpenId::new("o-before"),
+            None,
+            1,
+        )
         .await
         .unwrap();
     store.database().ping().await.unwrap();
@@ -136,7 +142,14 @@ async fn a_database_whose_files_are_gone_is_unavailable_until_they_are_back() {
     tokio::time::sleep(AFTER_CHECK).await;
     assert_unavailable(store.database().ping().await, "ping");
     assert_unavailable(
-        store.find_or_create_user("wx-app", "o-lost", None, 2).await,
+        store
+            .find_or_create_user(
+                &AppId::configured("wx-app"),
+                &OpenId::new("o-lost"),
+                None,
+                2,
+            )
+            .await,
         "write",
     );
     assert_unavailable(store.count_users().await, "read");
@@ -146,7 +159,12 @@ async fn a_database_whose_files_are_gone_is_unavailable_until_they_are_back() {
     tokio::time::sleep(AFTER_CHECK).await;
     store.database().ping().await.unwrap();
     store
-        .find_or_create_user("wx-app", "o-after", None, 3)
+        .find_or_create_user(
+            &AppId::configured("wx-app"),
+            &OpenId::new("o-after"),
+            None,
+            3,
+        )
         .await
         .unwrap();
     assert_eq!(store.count_users().await.unwrap(), 2);
@@ -166,7 +184,12 @@ async fn a_database_replaced_by_a_copy_is_reopened_on_the_copy() {
     let key = MasterKey::generate();
     let store = store_on(&path, &key).await;
     store
-        .find_or_create_user("wx-app", "o-backed-up", None, 1)
+        .find_or_create_user(
+            &AppId::configured("wx-app"),
+            &OpenId::new("o-backed-up"),
+            None,
+            1,
+        )
         .await
         .unwrap();
     // A backup: SQLite's own copy, consistent whatever the WAL holds.
@@ -176,7 +199,12 @@ async fn a_database_replaced_by_a_copy_is_reopened_on_the_copy() {
         .execute("VACUUM INTO ?1", [backup.to_str().unwrap()])
         .unwrap();
     store
-        .find_or_create_user("wx-app", "o-after-backup", None, 2)
+        .find_or_create_user(
+            &AppId::configured("wx-app"),
+            &OpenId::new("o-after-backup"),
+            None,
+            2,
+        )
         .await
         .unwrap();
 
@@ -187,7 +215,12 @@ async fn a_database_replaced_by_a_copy_is_reopened_on_the_copy() {
     tokio::time::sleep(AFTER_CHECK).await;
     assert_unavailable(
         store
-            .find_or_create_user("wx-app", "o-into-the-void", None, 3)
+            .find_or_create_user(
+                &AppId::configured("wx-app"),
+                &OpenId::new("o-into-the-void"),
+                None,
+                3,
+            )
             .await,
         "write to deleted files",
     );
@@ -198,7 +231,12 @@ async fn a_database_replaced_by_a_copy_is_reopened_on_the_copy() {
     // takes new writes.
     assert_eq!(store.count_users().await.unwrap(), 1);
     store
-        .find_or_create_user("wx-app", "o-restored", None, 4)
+        .find_or_create_user(
+            &AppId::configured("wx-app"),
+            &OpenId::new("o-restored"),
+            None,
+            4,
+        )
         .await
         .unwrap();
     assert_eq!(store.count_users().await.unwrap(), 2);
@@ -214,7 +252,12 @@ async fn a_database_replaced_by_a_copy_is_reopened_on_the_copy() {
     }
     store.database().ping().await.unwrap();
     store
-        .find_or_create_user("wx-app", "o-later", None, 5)
+        .find_or_create_user(
+            &AppId::configured("wx-app"),
+            &OpenId::new("o-later"),
+            None,
+            5,
+        )
         .await
         .unwrap();
     store.database().close().await;
@@ -223,7 +266,7 @@ async fn a_database_replaced_by_a_copy_is_reopened_on_the_copy() {
     let reopened = store_on(&path, &key).await;
     assert_eq!(reopened.count_users().await.unwrap(), 3);
     assert!(reopened
-        .user_by_identity("wx-app", "o-restored")
+        .user_by_identity(&AppId::configured("wx-app"), &OpenId::new("o-restored"))
         .await
         .unwrap()
         .is_some());

@@ -703,7 +703,7 @@ async fn the_cache_never_holds_more_tokens_than_its_size() {
         let mut last = String::new();
         for user in 0..5 * SIZE {
             let mut user_claims = claims("wxapp1", NOW);
-            user_claims.sub = format!("user-{user}");
+            user_claims.sub = format!("user-{user}").into();
             last = keys.sign(&user_claims).await.unwrap();
             keys.verify(&last, &rules(), NOW).await.unwrap();
             assert!(

@@ -2,6 +2,7 @@
 //! detection, concurrent refreshes, logout and revocation across instances.
 
 use std::time::Duration;
+use wxlogin_server::domain::{AppId, OpenId, RefreshTokenHash};
 
 use crate::helpers::fresh_stores;
 use wxlogin_server::sessions::{AuthError, RefreshError, SessionPolicy, Sessions};
@@ -27,7 +28,12 @@ async fn sessions_for(store: &Store) -> Sessions {
 
 async fn user(store: &Store) -> User {
     store
-        .find_or_create_user("wxapp1", "openid-1", None, NOW)
+        .find_or_create_user(
+            &AppId::configured("wxapp1"),
+            &OpenId::new("openid-1"),
+            None,
+            NOW,
+        )
         .await
         .unwrap()
 }
@@ -250,7 +256,12 @@ async fn revoking_a_user_ends_all_their_sessions_only() {
         let alice = user(&db.store).await;
         let bob = db
             .store
-            .find_or_create_user("wxapp2", "openid-bob", None, NOW)
+            .find_or_create_user(
+                &AppId::configured("wxapp2"),
+                &OpenId::new("openid-bob"),
+                None,
+                NOW,
+            )
             .await
             .unwrap();
         let alice_pairs = [
@@ -315,7 +326,12 @@ async fn a_token_for_an_unconfigured_app_is_refused() {
         let sessions = sessions_for(&db.store).await;
         let stranger = db
             .store
-            .find_or_create_user("wxremoved", "openid-x", None, NOW)
+            .find_or_create_user(
+                &AppId::configured("wxremoved"),
+                &OpenId::new("openid-x"),
+                None,
+                NOW,
+            )
             .await
             .unwrap();
         let pair = sessions.issue(&stranger, NOW).await.unwrap();
@@ -331,9 +347,15 @@ async fn issuing_a_session_purges_expired_rows_in_the_background() {
     for db in fresh_stores().await {
         let sessions = sessions_for(&db.store).await;
         let user = user(&db.store).await;
-        let old_code = wxlogin_server::storage::hash_login_code("wxapp1", "old-code");
+        let old_code =
+            wxlogin_server::storage::hash_login_code(&AppId::configured("wxapp1"), "old-code");
         db.store
-            .claim_login_code(&old_code, "wxapp1", NOW - 100, Duration::from_secs(10))
+            .claim_login_code(
+                &old_code,
+                &AppId::configured("wxapp1"),
+                NOW - 100,
+                Duration::from_secs(10),
+            )
             .await
             .unwrap();
         let raw = db.raw_pool().await;
@@ -417,7 +439,7 @@ async fn a_rotation_answers_the_session_as_extended_and_refuses_an_ended_one() {
             .store
             .rotate_refresh_token(
                 &hash_refresh_token(&pair.refresh_token),
-                "successor-hash",
+                &RefreshTokenHash::new("successor-hash"),
                 NOW + 10,
                 NOW + 10 + REFRESH_TTL,
                 &|_| true,
@@ -444,8 +466,8 @@ async fn a_rotation_answers_the_session_as_extended_and_refuses_an_ended_one() {
         let after_logout = db
             .store
             .rotate_refresh_token(
-                "successor-hash",
-                "third-hash",
+                &RefreshTokenHash::new("successor-hash"),
+                &RefreshTokenHash::new("third-hash"),
                 NOW + 30,
                 NOW + 30 + REFRESH_TTL,
                 &|_| true,

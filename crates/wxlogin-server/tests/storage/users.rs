@@ -4,7 +4,9 @@
 use std::collections::HashSet;
 
 use crate::helpers::fresh_stores;
-use wxlogin_server::storage::PhoneNumber;
+use wxlogin_server::domain::{AppId, OpenId, PhoneNumber, UnionId, UserId};
+use wxlogin_server::routes::user::UserBody;
+use wxlogin_server::storage::rfc3339;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_first_logins_of_one_identity_create_exactly_one_user() {
@@ -19,7 +21,12 @@ async fn concurrent_first_logins_of_one_identity_create_exactly_one_user() {
             };
             tasks.push(tokio::spawn(async move {
                 store
-                    .find_or_create_user("wxapp1", "openid-1", None, 1_700_000_000)
+                    .find_or_create_user(
+                        &AppId::configured("wxapp1"),
+                        &OpenId::new("openid-1"),
+                        None,
+                        1_700_000_000,
+                    )
                     .await
                     .map(|user| user.id)
             }));
@@ -60,7 +67,12 @@ async fn concurrent_first_logins_with_one_unionid_on_two_apps_share_one_user() {
             };
             tasks.push(tokio::spawn(async move {
                 store
-                    .find_or_create_user(appid, openid, Some("union-1"), 1_700_000_000)
+                    .find_or_create_user(
+                        &AppId::configured(appid),
+                        &OpenId::new(openid),
+                        Some(&UnionId::new("union-1")),
+                        1_700_000_000,
+                    )
                     .await
                     .map(|user| user.id)
             }));
@@ -83,11 +95,21 @@ async fn a_known_unionid_links_a_new_apps_identity_to_the_same_user() {
     for db in fresh_stores().await {
         let store = &db.store;
         let first = store
-            .find_or_create_user("wxappA", "openid-A", Some("union-42"), 1_700_000_000)
+            .find_or_create_user(
+                &AppId::configured("wxappA"),
+                &OpenId::new("openid-A"),
+                Some(&UnionId::new("union-42")),
+                1_700_000_000,
+            )
             .await
             .unwrap();
         let second = store
-            .find_or_create_user("wxappB", "openid-B", Some("union-42"), 1_700_000_100)
+            .find_or_create_user(
+                &AppId::configured("wxappB"),
+                &OpenId::new("openid-B"),
+                Some(&UnionId::new("union-42")),
+                1_700_000_100,
+            )
             .await
             .unwrap();
         assert_eq!(first.id, second.id, "{}", db.label);
@@ -97,12 +119,18 @@ async fn a_known_unionid_links_a_new_apps_identity_to_the_same_user() {
         );
         assert_eq!(second.unionid.as_deref(), Some("union-42"));
         assert_eq!(
-            second.created_at, "2023-11-14T22:13:20Z",
+            rfc3339(second.created_at),
+            "2023-11-14T22:13:20Z",
             "user keeps its first creation time"
         );
 
         let stranger = store
-            .find_or_create_user("wxappB", "openid-C", Some("union-other"), 1_700_000_200)
+            .find_or_create_user(
+                &AppId::configured("wxappB"),
+                &OpenId::new("openid-C"),
+                Some(&UnionId::new("union-other")),
+                1_700_000_200,
+            )
             .await
             .unwrap();
         assert_ne!(stranger.id, first.id);
@@ -111,19 +139,27 @@ async fn a_known_unionid_links_a_new_apps_identity_to_the_same_user() {
         assert_eq!(
             record.identities,
             vec![
-                ("wxappA".to_string(), "openid-A".to_string()),
-                ("wxappB".to_string(), "openid-B".to_string())
+                (AppId::from("wxappA"), OpenId::from("openid-A")),
+                (AppId::from("wxappB"), OpenId::from("openid-B"))
             ]
         );
         // The user as seen from each app carries that app's openid.
         let seen_from_a = store
-            .user(&first.id, "wxappA", "openid-A")
+            .user(
+                &first.id,
+                &AppId::configured("wxappA"),
+                &OpenId::new("openid-A"),
+            )
             .await
             .unwrap()
             .unwrap();
         assert_eq!(seen_from_a.openid, "openid-A");
         assert!(store
-            .user(&first.id, "wxappB", "openid-C")
+            .user(
+                &first.id,
+                &AppId::configured("wxappB"),
+                &OpenId::new("openid-C")
+            )
             .await
             .unwrap()
             .is_none());
@@ -135,18 +171,33 @@ async fn a_unionid_arriving_later_is_recorded_and_then_links() {
     for db in fresh_stores().await {
         let store = &db.store;
         let without = store
-            .find_or_create_user("wxappA", "oA", None, 1_700_000_000)
+            .find_or_create_user(
+                &AppId::configured("wxappA"),
+                &OpenId::new("oA"),
+                None,
+                1_700_000_000,
+            )
             .await
             .unwrap();
         assert_eq!(without.unionid, None);
         let with = store
-            .find_or_create_user("wxappA", "oA", Some("u-7"), 1_700_000_050)
+            .find_or_create_user(
+                &AppId::configured("wxappA"),
+                &OpenId::new("oA"),
+                Some(&UnionId::new("u-7")),
+                1_700_000_050,
+            )
             .await
             .unwrap();
         assert_eq!(with.id, without.id, "{}", db.label);
         assert_eq!(with.unionid.as_deref(), Some("u-7"));
         let other_app = store
-            .find_or_create_user("wxappB", "oB", Some("u-7"), 1_700_000_060)
+            .find_or_create_user(
+                &AppId::configured("wxappB"),
+                &OpenId::new("oB"),
+                Some(&UnionId::new("u-7")),
+                1_700_000_060,
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -163,7 +214,12 @@ async fn profile_and_phone_number_are_stored_on_the_user() {
     for db in fresh_stores().await {
         let store = &db.store;
         let user = store
-            .find_or_create_user("wxappA", "oA", None, 1_700_000_000)
+            .find_or_create_user(
+                &AppId::configured("wxappA"),
+                &OpenId::new("oA"),
+                None,
+                1_700_000_000,
+            )
             .await
             .unwrap();
         assert!(store
@@ -194,7 +250,11 @@ async fn profile_and_phone_number_are_stored_on_the_user() {
             .set_phone_number(&user.id, &phone, 1_700_000_030)
             .await
             .unwrap());
-        let seen = store.user(&user.id, "wxappA", "oA").await.unwrap().unwrap();
+        let seen = store
+            .user(&user.id, &AppId::configured("wxappA"), &OpenId::new("oA"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(seen.nickname.as_deref(), Some("Alice"), "{}", db.label);
         assert_eq!(
             seen.avatar_url.as_deref(),
@@ -206,10 +266,14 @@ async fn profile_and_phone_number_are_stored_on_the_user() {
         assert_eq!(record.updated_at, 1_700_000_030);
 
         assert!(!store
-            .update_profile("no-such-user", Some("x"), None, 1)
+            .update_profile(&UserId::new("no-such-user"), Some("x"), None, 1)
             .await
             .unwrap());
-        assert!(store.user_record("no-such-user").await.unwrap().is_none());
+        assert!(store
+            .user_record(&UserId::new("no-such-user"))
+            .await
+            .unwrap()
+            .is_none());
     }
 }
 
@@ -220,19 +284,24 @@ async fn users_are_listed_oldest_first_with_paging() {
         let mut ids = Vec::new();
         for n in 0..5 {
             let user = store
-                .find_or_create_user("wxappA", &format!("o{n}"), None, 1_700_000_000 + n)
+                .find_or_create_user(
+                    &AppId::configured("wxappA"),
+                    &OpenId::new(format!("o{n}")),
+                    None,
+                    1_700_000_000 + n,
+                )
                 .await
                 .unwrap();
             ids.push(user.id);
         }
-        let first_page: Vec<String> = store
+        let first_page: Vec<UserId> = store
             .list_users(3, 0)
             .await
             .unwrap()
             .into_iter()
             .map(|u| u.id)
             .collect();
-        let second_page: Vec<String> = store
+        let second_page: Vec<UserId> = store
             .list_users(3, 3)
             .await
             .unwrap()
@@ -249,10 +318,15 @@ async fn user_json_is_the_contract_shape() {
     for db in fresh_stores().await {
         let user = db
             .store
-            .find_or_create_user("wxappA", "oA", Some("u1"), 1_700_000_000)
+            .find_or_create_user(
+                &AppId::configured("wxappA"),
+                &OpenId::new("oA"),
+                Some(&UnionId::new("u1")),
+                1_700_000_000,
+            )
             .await
             .unwrap();
-        let json = serde_json::to_value(&user).unwrap();
+        let json = serde_json::to_value(UserBody::from(user)).unwrap();
         let mut keys: Vec<&str> = json
             .as_object()
             .unwrap()
@@ -286,12 +360,17 @@ async fn a_user_just_created_is_answered_exactly_as_a_read_of_it_gives_it() {
         for (openid, unionid) in [("openid-plain", None), ("openid-union", Some("union-9"))] {
             let created = db
                 .store
-                .find_or_create_user("wxapp1", openid, unionid, 1_700_000_000)
+                .find_or_create_user(
+                    &AppId::configured("wxapp1"),
+                    &OpenId::new(openid),
+                    unionid.map(UnionId::new).as_ref(),
+                    1_700_000_000,
+                )
                 .await
                 .unwrap();
             let read = db
                 .store
-                .user_by_identity("wxapp1", openid)
+                .user_by_identity(&AppId::configured("wxapp1"), &OpenId::new(openid))
                 .await
                 .unwrap()
                 .unwrap();

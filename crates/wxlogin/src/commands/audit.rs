@@ -28,7 +28,10 @@ pub fn run(args: AuditArgs) -> anyhow::Result<()> {
                     rfc3339(entry.at),
                     entry.key_name.clone(),
                     entry.action.clone(),
-                    entry.user_id.clone().unwrap_or_else(|| "-".to_owned()),
+                    entry
+                        .user_id
+                        .as_ref()
+                        .map_or_else(|| "-".to_owned(), ToString::to_string),
                 ]
             })
             .collect();

@@ -415,7 +415,7 @@ fn abbreviate(secret: &str) -> String {
 
 /// `13812345678` → `138****5678`.
 fn mask(phone: &str) -> String {
-    wxlogin_server::domain::MaskedPhone(phone).to_string()
+    wxlogin_server::domain::mask_phone_number(phone)
 }
 
 /// A directory removed when dropped.

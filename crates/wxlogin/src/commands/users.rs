@@ -1,5 +1,6 @@
 use anyhow::Context;
-use wxlogin_server::storage::{mask_phone_number, rfc3339, unix_now, Actor, Store, UserRecord};
+use wxlogin_server::domain::{mask_phone_number, UserId};
+use wxlogin_server::storage::{rfc3339, unix_now, Actor, Store, UserRecord};
 
 use super::database::{block_on, open_existing_store, DatabaseArgs, MasterKeyArgs};
 
@@ -51,10 +52,14 @@ pub fn run(args: UsersArgs) -> anyhow::Result<()> {
             UsersCommand::List { limit, offset } => {
                 list(&sealed(&args).await?, *limit, *offset).await
             }
-            UsersCommand::Show { id } => show(&sealed(&args).await?, id).await,
+            UsersCommand::Show { id } => show(&sealed(&args).await?, &UserId::new(id)).await,
             // Ending sessions and deleting touch nothing sealed: no key needed.
-            UsersCommand::Revoke { id } => revoke(&args.database.open_unsealed().await?, id).await,
-            UsersCommand::Delete { id } => delete(&args.database.open_unsealed().await?, id).await,
+            UsersCommand::Revoke { id } => {
+                revoke(&args.database.open_unsealed().await?, &UserId::new(id)).await
+            }
+            UsersCommand::Delete { id } => {
+                delete(&args.database.open_unsealed().await?, &UserId::new(id)).await
+            }
         }
     })
 }
@@ -105,14 +110,14 @@ async fn list(store: &Store, limit: u32, offset: u64) -> anyhow::Result<()> {
         .iter()
         .map(|user| {
             vec![
-                user.id.clone(),
+                user.id.to_string(),
                 rfc3339(user.created_at),
                 user.phone
                     .as_ref()
                     .map(|phone| mask_phone_number(&phone.phone_number))
                     .unwrap_or_else(dash),
                 user.nickname.clone().unwrap_or_else(dash),
-                user.unionid.clone().unwrap_or_else(dash),
+                user.unionid.as_ref().map_or_else(dash, ToString::to_string),
                 identities_text(user),
             ]
         })
@@ -132,7 +137,7 @@ async fn list(store: &Store, limit: u32, offset: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn show(store: &Store, id: &str) -> anyhow::Result<()> {
+async fn show(store: &Store, id: &UserId) -> anyhow::Result<()> {
     let user = store
         .user_record(id)
         .await?
@@ -142,7 +147,10 @@ async fn show(store: &Store, id: &str) -> anyhow::Result<()> {
     println!("id:              {}", user.id);
     println!("created:         {}", rfc3339(user.created_at));
     println!("updated:         {}", rfc3339(user.updated_at));
-    println!("unionid:         {}", or_dash(&user.unionid));
+    println!(
+        "unionid:         {}",
+        or_dash(&user.unionid.as_ref().map(ToString::to_string))
+    );
     match &user.phone {
         Some(phone) => println!(
             "phone:           {} (country code {})",
@@ -160,14 +168,14 @@ async fn show(store: &Store, id: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn revoke(store: &Store, id: &str) -> anyhow::Result<()> {
+async fn revoke(store: &Store, id: &UserId) -> anyhow::Result<()> {
     anyhow::ensure!(store.user_exists(id).await?, "no user with id {id}");
     let ended = store.revoke_user(id, Actor::Operator, unix_now()).await?;
     println!("ended {ended} session(s) of user {id}");
     Ok(())
 }
 
-async fn delete(store: &Store, id: &str) -> anyhow::Result<()> {
+async fn delete(store: &Store, id: &UserId) -> anyhow::Result<()> {
     anyhow::ensure!(
         store.delete_user(id, Actor::Operator, unix_now()).await?,
         "no user with id {id}"

@@ -3,10 +3,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use wxlogin_server::domain::{AppId, OpenId, UnionId};
 
 use wxlogin_server::at_rest::{resolve_master_key, MasterKey};
+use wxlogin_server::domain::PhoneNumber;
 use wxlogin_server::sessions::{SessionPolicy, Sessions};
-use wxlogin_server::storage::{unix_now, PhoneNumber, Store, StoreOptions};
+use wxlogin_server::storage::{unix_now, Store, StoreOptions};
 use wxlogin_server::tokens::{KeyPolicy, SigningKeys};
 
 struct Output {
@@ -140,15 +142,30 @@ fn users_are_listed_shown_masked_and_revoked() {
             .unwrap();
         store.migrate().await.unwrap();
         let alice = store
-            .find_or_create_user("wxappA", "openid-alice", Some("union-a"), now)
+            .find_or_create_user(
+                &AppId::configured("wxappA"),
+                &OpenId::new("openid-alice"),
+                Some(&UnionId::new("union-a")),
+                now,
+            )
             .await
             .unwrap();
         store
-            .find_or_create_user("wxappB", "openid-alice-b", Some("union-a"), now)
+            .find_or_create_user(
+                &AppId::configured("wxappB"),
+                &OpenId::new("openid-alice-b"),
+                Some(&UnionId::new("union-a")),
+                now,
+            )
             .await
             .unwrap();
         let bob = store
-            .find_or_create_user("wxappA", "openid-bob", None, now + 1)
+            .find_or_create_user(
+                &AppId::configured("wxappA"),
+                &OpenId::new("openid-bob"),
+                None,
+                now + 1,
+            )
             .await
             .unwrap();
         let phone = PhoneNumber {
@@ -178,7 +195,7 @@ fn users_are_listed_shown_masked_and_revoked() {
     let listed = wxlogin(&["users", "list", "--database-url", &url]);
     assert!(listed.success, "{}", listed.stderr);
     assert!(
-        listed.stdout.contains(&alice.id) && listed.stdout.contains(&bob.id),
+        listed.stdout.contains(alice.id.as_str()) && listed.stdout.contains(bob.id.as_str()),
         "{}",
         listed.stdout
     );
@@ -192,7 +209,7 @@ fn users_are_listed_shown_masked_and_revoked() {
     );
     let limited = wxlogin(&["users", "list", "--limit", "1", "--database-url", &url]);
     assert!(
-        limited.stdout.contains(&alice.id) && !limited.stdout.contains(&bob.id),
+        limited.stdout.contains(alice.id.as_str()) && !limited.stdout.contains(bob.id.as_str()),
         "{}",
         limited.stdout
     );
@@ -468,7 +485,12 @@ fn users_delete_removes_the_account_and_is_audited() {
             .unwrap();
         store.migrate().await.unwrap();
         let user = store
-            .find_or_create_user("wxappA", "openid-gone", None, now)
+            .find_or_create_user(
+                &AppId::configured("wxappA"),
+                &OpenId::new("openid-gone"),
+                None,
+                now,
+            )
             .await
             .unwrap();
         let keys = SigningKeys::load_or_create(store.clone(), KeyPolicy::default(), now)
@@ -508,7 +530,7 @@ fn users_delete_removes_the_account_and_is_audited() {
     assert!(
         audit.stdout.contains("cli")
             && audit.stdout.contains("user.deleted")
-            && audit.stdout.contains(&user.id),
+            && audit.stdout.contains(user.id.as_str()),
         "{}",
         audit.stdout
     );

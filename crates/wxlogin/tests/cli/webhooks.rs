@@ -1,6 +1,7 @@
 //! `wxlogin webhooks list` and `wxlogin webhooks retry ID`, run as the real binary against
 //! a SQLite database the server library populated.
 use std::process::Command;
+use wxlogin_server::domain::{AppId, OpenId};
 
 use wxlogin_server::at_rest::MasterKey;
 use wxlogin_server::storage::{
@@ -45,11 +46,21 @@ fn list_shows_deliveries_without_url_credentials_and_retry_revives_only_a_dead_o
             .await
             .unwrap();
         store
-            .find_or_create_user("wxappA", "openid-alice", None, now)
+            .find_or_create_user(
+                &AppId::configured("wxappA"),
+                &OpenId::new("openid-alice"),
+                None,
+                now,
+            )
             .await
             .unwrap();
         store
-            .find_or_create_user("wxappA", "openid-bob", None, now)
+            .find_or_create_user(
+                &AppId::configured("wxappA"),
+                &OpenId::new("openid-bob"),
+                None,
+                now,
+            )
             .await
             .unwrap();
         let leased = store
