@@ -192,6 +192,22 @@ impl TestApp {
         self.request(Method::GET, path, token, None).await
     }
 
+    /// POST /v1/token/refresh with `refresh_token`.
+    pub async fn refresh(&self, refresh_token: &str) -> Answer {
+        self.post(
+            "/v1/token/refresh",
+            None,
+            json!({"refresh_token": refresh_token}),
+        )
+        .await
+    }
+
+    /// PATCH /v1/me as the holder of `access`.
+    pub async fn patch_me(&self, access: &str, body: Value) -> Answer {
+        self.request(Method::PATCH, "/v1/me", Some(access), Some(body))
+            .await
+    }
+
     /// A fresh `wx.login` code for `user` in `appid`.
     pub fn code(&self, appid: &str, user: &str) -> String {
         self.sim
