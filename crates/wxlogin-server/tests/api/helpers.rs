@@ -67,6 +67,18 @@ impl Answer {
         self
     }
 
+    /// [`Answer::assert_error`], and the error carries WeChat's `errcode` as
+    /// `wechat_errcode`.
+    pub fn assert_wechat_error(&self, status: u16, code: &str, errcode: i64) -> &Self {
+        self.assert_error(status, code);
+        assert_eq!(
+            self.body["error"]["wechat_errcode"], errcode,
+            "wechat_errcode of {}",
+            self.text
+        );
+        self
+    }
+
     pub fn assert_ok(&self) -> &Value {
         assert_eq!(self.status, StatusCode::OK, "{}", self.text);
         &self.body
