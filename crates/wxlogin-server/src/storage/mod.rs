@@ -42,7 +42,7 @@ pub use console::{ConsoleSessionRecord, MinuteCount};
 pub use database::{Backend, Database, MigrationReport, StoreOptions};
 pub use error::StorageError;
 pub use events::{Actor, AuditEntry, EventRecord, EventType, RevocationReason};
-pub use login_codes::{hash_login_code, CodeClaim, FinishedExchange};
+pub use login_codes::{hash_login_code, CodeClaim, FinishedExchange, LoginKind};
 pub use master_key_rotation::{
     PendingBatch, ResealOptions, ResealProgress, ResealReport, SealedCount, SealedTable,
 };
