@@ -1,3 +1,6 @@
+//! The crate's one error type and what its messages may say: every reason names the
+//! problem and the next step, and none quotes key material, plaintext or payload values
+//! (serde's messages do, so [`layout_reason`] strips them for every parse of a payload).
 use std::fmt;
 
 /// Which base64 input could not be decoded, so the caller can tell the client exactly
@@ -94,4 +97,43 @@ pub enum CryptoError {
     /// rawData does not match its signature.
     #[error("signature does not match rawData: the data was altered or signed with another session_key; call wx.login again")]
     SignatureMismatch,
+}
+
+/// serde's messages quote the offending value (`invalid type: integer `13800138000`,
+/// expected a string`), which may be a phone number: keep only what names the problem.
+pub(crate) fn layout_reason(serde_message: &str) -> String {
+    const SAFE_PREFIXES: [&str; 4] = [
+        "missing field",
+        "duplicate field",
+        "unknown field",
+        "invalid length",
+    ];
+    if SAFE_PREFIXES.iter().any(|p| serde_message.starts_with(p)) {
+        return serde_message.to_owned();
+    }
+    let kind = serde_message
+        .split_once(':')
+        .map(|(kind, _)| kind)
+        .filter(|kind| matches!(*kind, "invalid type" | "invalid value"));
+    match (kind, serde_message.rsplit_once(", expected ")) {
+        (Some(kind), Some((_, expected))) => format!("{kind}, expected {expected}"),
+        _ => "a field has an unexpected type or value".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_reason_never_quotes_values() {
+        let reason = layout_reason("invalid type: integer `13800138000`, expected a string");
+        assert_eq!(reason, "invalid type, expected a string");
+        assert_eq!(
+            layout_reason("missing field `phoneNumber`"),
+            "missing field `phoneNumber`"
+        );
+        let odd = layout_reason("something `13800138000` odd");
+        assert!(!odd.contains("13800138000"), "{odd}");
+    }
 }

@@ -6,6 +6,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::base64_repair::{decode_lenient, encode};
+use crate::error::layout_reason;
 use crate::payload::{PhoneNumberPayload, UserInfoPayload};
 use crate::{Base64Field, CryptoError, SessionKey};
 
@@ -83,28 +84,6 @@ pub fn decrypt_json<T: DeserializeOwned>(
     })
 }
 
-/// serde's messages quote the offending value (`invalid type: integer `13800138000`,
-/// expected a string`), which may be a phone number: keep only what names the problem.
-pub(crate) fn layout_reason(serde_message: &str) -> String {
-    const SAFE_PREFIXES: [&str; 4] = [
-        "missing field",
-        "duplicate field",
-        "unknown field",
-        "invalid length",
-    ];
-    if SAFE_PREFIXES.iter().any(|p| serde_message.starts_with(p)) {
-        return serde_message.to_owned();
-    }
-    let kind = serde_message
-        .split_once(':')
-        .map(|(kind, _)| kind)
-        .filter(|kind| matches!(*kind, "invalid type" | "invalid value"));
-    match (kind, serde_message.rsplit_once(", expected ")) {
-        (Some(kind), Some((_, expected))) => format!("{kind}, expected {expected}"),
-        _ => "a field has an unexpected type or value".to_owned(),
-    }
-}
-
 /// The legacy phone-number payload (`getPhoneNumber` encryptedData). Check its watermark
 /// with [`crate::WatermarkPolicy::check`].
 pub fn decrypt_phone_number(
@@ -167,18 +146,6 @@ fn strict_pkcs7_unpadded_len(block_aligned: &[u8]) -> Result<usize, CryptoError>
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn layout_reason_never_quotes_values() {
-        let reason = layout_reason("invalid type: integer `13800138000`, expected a string");
-        assert_eq!(reason, "invalid type, expected a string");
-        assert_eq!(
-            layout_reason("missing field `phoneNumber`"),
-            "missing field `phoneNumber`"
-        );
-        let odd = layout_reason("something `13800138000` odd");
-        assert!(!odd.contains("13800138000"), "{odd}");
-    }
 
     /// The direct parse of `decrypt_json` falls back to the two-step parse, so it accepts
     /// and words errors exactly as that did.

@@ -3,7 +3,7 @@
 //! genuine data from garbage or data minted for another mini program.
 use serde::{Deserialize, Serialize};
 
-use crate::open_data::layout_reason;
+use crate::error::layout_reason;
 use crate::CryptoError;
 
 /// `{"appid": "...", "timestamp": 1637744274}` as found in decrypted payloads.

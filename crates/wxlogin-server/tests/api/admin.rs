@@ -140,14 +140,9 @@ async fn users_are_found_by_id_openid_unionid_phone_and_nickname_prefix() {
     let id = user_id(&login);
     let access = token(&login, "access_token");
     bind_phone(&app, "lena", &access, "13800001111").await;
-    app.request(
-        Method::PATCH,
-        "/v1/me",
-        Some(&access),
-        Some(json!({"nickname": "Lena Zhang"})),
-    )
-    .await
-    .assert_ok();
+    app.patch_me(&access, json!({"nickname": "Lena Zhang"}))
+        .await
+        .assert_ok();
     let openid = login["user"]["openid"].as_str().unwrap().to_owned();
     let unionid = login["user"]["unionid"]
         .as_str()
@@ -357,13 +352,7 @@ async fn roles_are_validated_stored_and_carried_by_tokens_issued_afterwards() {
     .await;
     assert_eq!(changed.assert_ok()["roles"], json!(["staff", "vip"]));
 
-    let refreshed = app
-        .post(
-            "/v1/token/refresh",
-            None,
-            json!({"refresh_token": token(&login, "refresh_token")}),
-        )
-        .await;
+    let refreshed = app.refresh(&token(&login, "refresh_token")).await;
     let refreshed = refreshed.assert_ok().clone();
     assert_eq!(
         claims_of(&token(&refreshed, "access_token"))["roles"],
@@ -416,13 +405,9 @@ async fn an_admin_revoke_ends_every_session_at_once() {
         app.get("/v1/me", Some(&token(login, "access_token")))
             .await
             .assert_error(401, "unauthorized");
-        app.post(
-            "/v1/token/refresh",
-            None,
-            json!({"refresh_token": token(login, "refresh_token")}),
-        )
-        .await
-        .assert_error(401, "unauthorized");
+        app.refresh(&token(login, "refresh_token"))
+            .await
+            .assert_error(401, "unauthorized");
     }
     app.get("/v1/me", Some(&token(&other, "access_token")))
         .await
@@ -458,13 +443,9 @@ async fn deletion_removes_everything(
     app.get("/v1/me", Some(&token(login, "access_token")))
         .await
         .assert_error(401, "unauthorized");
-    app.post(
-        "/v1/token/refresh",
-        None,
-        json!({"refresh_token": token(login, "refresh_token")}),
-    )
-    .await
-    .assert_error(401, "unauthorized");
+    app.refresh(&token(login, "refresh_token"))
+        .await
+        .assert_error(401, "unauthorized");
     let store = app.store();
     assert!(store
         .user_record(&UserId::new(&id))
@@ -573,14 +554,9 @@ async fn events_describe_each_change_without_personal_values() {
     let id = user_id(&login);
     let access = token(&login, "access_token");
     bind_phone(&app, "ella", &access, "13700003333").await;
-    app.request(
-        Method::PATCH,
-        "/v1/me",
-        Some(&access),
-        Some(json!({"nickname": "Ella"})),
-    )
-    .await
-    .assert_ok();
+    app.patch_me(&access, json!({"nickname": "Ella"}))
+        .await
+        .assert_ok();
     admin(
         &app,
         Method::PUT,
@@ -642,12 +618,8 @@ async fn a_reused_refresh_token_says_so_in_its_event() {
     let app = spawn_app().await;
     let login = app.login("rudy").await;
     let first = token(&login, "refresh_token");
-    app.post("/v1/token/refresh", None, json!({"refresh_token": first}))
-        .await
-        .assert_ok();
-    app.post("/v1/token/refresh", None, json!({"refresh_token": first}))
-        .await
-        .assert_error(401, "unauthorized");
+    app.refresh(&first).await.assert_ok();
+    app.refresh(&first).await.assert_error(401, "unauthorized");
     let events = app.store().events_after(0, 10_000).await.unwrap();
     let revoked = events
         .iter()

@@ -194,13 +194,9 @@ async fn concurrent_refreshes_of_one_token_have_one_winner_and_revoke_the_sessio
         // The losers presented a spent token: the family rule ends the session, so the
         // winner's new tokens are dead too.
         let winner = &winners[0].body;
-        app.post(
-            "/v1/token/refresh",
-            None,
-            json!({"refresh_token": token(winner, "refresh_token")}),
-        )
-        .await
-        .assert_error(401, "unauthorized");
+        app.refresh(&token(winner, "refresh_token"))
+            .await
+            .assert_error(401, "unauthorized");
         app.get("/v1/me", Some(&token(winner, "access_token")))
             .await
             .assert_error(401, "unauthorized");
@@ -259,13 +255,7 @@ async fn concurrent_refresh_logout_and_me_mixes_never_answer_5xx() {
                         );
                         let fresh = refreshed.assert_ok().clone();
                         me.assert_ok();
-                        let again = app
-                            .post(
-                                "/v1/token/refresh",
-                                None,
-                                json!({"refresh_token": token(&fresh, "refresh_token")}),
-                            )
-                            .await;
+                        let again = app.refresh(&token(&fresh, "refresh_token")).await;
                         again.assert_ok();
                         vec![refreshed, me, again]
                     }
@@ -285,14 +275,7 @@ async fn concurrent_refresh_logout_and_me_mixes_never_answer_5xx() {
                         let mut after = Vec::new();
                         if refreshed.status == StatusCode::OK {
                             let fresh = &refreshed.body;
-                            after.push(
-                                app.post(
-                                    "/v1/token/refresh",
-                                    None,
-                                    json!({"refresh_token": token(fresh, "refresh_token")}),
-                                )
-                                .await,
-                            );
+                            after.push(app.refresh(&token(fresh, "refresh_token")).await);
                             after
                                 .push(app.get("/v1/me", Some(&token(fresh, "access_token"))).await);
                         }

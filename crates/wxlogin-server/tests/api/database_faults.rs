@@ -56,13 +56,9 @@ async fn a_locked_sqlite_database_answers_503_and_recovers() {
     // The code was claimed in the database before WeChat was asked: it is still unused.
     assert_eq!(app.sim.stats().total_calls_to(Endpoint::Jscode2session), 1);
 
-    app.post(
-        "/v1/token/refresh",
-        None,
-        json!({"refresh_token": refresh_token}),
-    )
-    .await
-    .assert_error(503, "database_unavailable");
+    app.refresh(&refresh_token)
+        .await
+        .assert_error(503, "database_unavailable");
     let grant = app.sim.phone_grant(APPID, "alice", None).unwrap();
     let phone = app
         .post("/v1/me/phone", Some(&access), json!({"code": grant.code}))
@@ -89,13 +85,7 @@ async fn a_locked_sqlite_database_answers_503_and_recovers() {
         bob.assert_ok()["user"]["openid"],
         app.sim.openid(APPID, "bob")
     );
-    app.post(
-        "/v1/token/refresh",
-        None,
-        json!({"refresh_token": refresh_token}),
-    )
-    .await
-    .assert_ok();
+    app.refresh(&refresh_token).await.assert_ok();
     app.get("/healthz", None).await.assert_ok();
 }
 
@@ -132,13 +122,9 @@ async fn sqlite_files_moved_away_fail_healthz_and_writes_until_they_are_back() {
     app.post("/v1/login", None, json!({"code": code}))
         .await
         .assert_error(503, "database_unavailable");
-    app.post(
-        "/v1/token/refresh",
-        None,
-        json!({"refresh_token": refresh_token}),
-    )
-    .await
-    .assert_error(503, "database_unavailable");
+    app.refresh(&refresh_token)
+        .await
+        .assert_error(503, "database_unavailable");
 
     for file in &files {
         std::fs::rename(aside(file), file).unwrap();
@@ -148,13 +134,7 @@ async fn sqlite_files_moved_away_fail_healthz_and_writes_until_they_are_back() {
     app.post("/v1/login", None, json!({"code": code}))
         .await
         .assert_ok();
-    app.post(
-        "/v1/token/refresh",
-        None,
-        json!({"refresh_token": refresh_token}),
-    )
-    .await
-    .assert_ok();
+    app.refresh(&refresh_token).await.assert_ok();
 }
 
 /// `chattr +i` on files, undone when dropped (else the test directory cannot be removed).
@@ -208,13 +188,9 @@ async fn sqlite_files_made_unwritable_answer_503_without_a_crash_and_recover() {
         app.post("/v1/login", None, json!({"code": code}))
             .await
             .assert_error(503, "database_unavailable");
-        app.post(
-            "/v1/token/refresh",
-            None,
-            json!({"refresh_token": refresh_token}),
-        )
-        .await
-        .assert_error(503, "database_unavailable");
+        app.refresh(&refresh_token)
+            .await
+            .assert_error(503, "database_unavailable");
         app.get("/healthz", None)
             .await
             .assert_error(503, "database_unavailable");
@@ -226,11 +202,5 @@ async fn sqlite_files_made_unwritable_answer_503_without_a_crash_and_recover() {
     app.post("/v1/login", None, json!({"code": code}))
         .await
         .assert_ok();
-    app.post(
-        "/v1/token/refresh",
-        None,
-        json!({"refresh_token": refresh_token}),
-    )
-    .await
-    .assert_ok();
+    app.refresh(&refresh_token).await.assert_ok();
 }

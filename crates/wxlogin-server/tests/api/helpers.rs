@@ -67,6 +67,18 @@ impl Answer {
         self
     }
 
+    /// [`Answer::assert_error`], and the error carries WeChat's `errcode` as
+    /// `wechat_errcode`.
+    pub fn assert_wechat_error(&self, status: u16, code: &str, errcode: i64) -> &Self {
+        self.assert_error(status, code);
+        assert_eq!(
+            self.body["error"]["wechat_errcode"], errcode,
+            "wechat_errcode of {}",
+            self.text
+        );
+        self
+    }
+
     pub fn assert_ok(&self) -> &Value {
         assert_eq!(self.status, StatusCode::OK, "{}", self.text);
         &self.body
@@ -190,6 +202,22 @@ impl TestApp {
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
         self.request(Method::GET, path, token, None).await
+    }
+
+    /// POST /v1/token/refresh with `refresh_token`.
+    pub async fn refresh(&self, refresh_token: &str) -> Answer {
+        self.post(
+            "/v1/token/refresh",
+            None,
+            json!({"refresh_token": refresh_token}),
+        )
+        .await
+    }
+
+    /// PATCH /v1/me as the holder of `access`.
+    pub async fn patch_me(&self, access: &str, body: Value) -> Answer {
+        self.request(Method::PATCH, "/v1/me", Some(access), Some(body))
+            .await
     }
 
     /// A fresh `wx.login` code for `user` in `appid`.

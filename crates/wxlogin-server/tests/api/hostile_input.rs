@@ -383,12 +383,7 @@ async fn sql_metacharacters_in_every_field_are_inert() {
             "invalid_request",
         );
         // POST /v1/token/refresh: an unknown token.
-        assert_contract_error(
-            &app.post("/v1/token/refresh", None, json!({"refresh_token": text}))
-                .await,
-            401,
-            "unauthorized",
-        );
+        assert_contract_error(&app.refresh(text).await, 401, "unauthorized");
         // POST /v1/me/phone: code to WeChat, legacy fields are not base64.
         app.post("/v1/me/phone", Some(&access), json!({"code": text}))
             .await
@@ -435,12 +430,7 @@ async fn sql_metacharacters_in_every_field_are_inert() {
     for text in SQL_METACHARACTERS {
         let avatar = format!("https://example.com/{}", text.replace(' ', "%20"));
         let answer = app
-            .request(
-                Method::PATCH,
-                "/v1/me",
-                Some(&access),
-                Some(json!({"nickname": text, "avatar_url": avatar})),
-            )
+            .patch_me(&access, json!({"nickname": text, "avatar_url": avatar}))
             .await;
         assert_eq!(answer.assert_ok()["nickname"], text);
         let me = app.get("/v1/me", Some(&access)).await;
@@ -482,13 +472,7 @@ async fn sql_metacharacters_in_every_field_are_inert() {
         app.get("/v1/me", Some(&access)).await.assert_ok()["nickname"],
         nickname
     );
-    let refreshed = app
-        .post(
-            "/v1/token/refresh",
-            None,
-            json!({"refresh_token": token(&login, "refresh_token")}),
-        )
-        .await;
+    let refreshed = app.refresh(&token(&login, "refresh_token")).await;
     refreshed.assert_ok();
     assert_still_serving(&app).await;
 }
@@ -634,14 +618,7 @@ async fn avatar_urls_are_stored_as_the_url_that_was_validated() {
         "https:\\\\example.com\\a.png",
         " https://example.com/a.png\r",
     ] {
-        let answer = app
-            .request(
-                Method::PATCH,
-                "/v1/me",
-                Some(&access),
-                Some(json!({"avatar_url": sent})),
-            )
-            .await;
+        let answer = app.patch_me(&access, json!({"avatar_url": sent})).await;
         let stored = answer.assert_ok()["avatar_url"]
             .as_str()
             .unwrap()

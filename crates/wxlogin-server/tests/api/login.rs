@@ -191,8 +191,7 @@ async fn invalid_codes_are_refused() {
     let answer = app
         .post("/v1/login", None, json!({"code": "not-a-real-code"}))
         .await;
-    answer.assert_error(400, "invalid_code");
-    assert_eq!(answer.body["error"]["wechat_errcode"], 40029);
+    answer.assert_wechat_error(400, "invalid_code", 40029);
     app.post("/v1/login", None, json!({"code": ""}))
         .await
         .assert_error(400, "invalid_request");

@@ -466,10 +466,7 @@ async fn run(app: &TestApp, op: &Resolved) -> Answer {
             app.post("/v1/login", None, json!({"code": code, "appid": APPID}))
                 .await
         }
-        Resolved::Refresh { refresh, .. } => {
-            app.post("/v1/token/refresh", None, json!({"refresh_token": refresh}))
-                .await
-        }
+        Resolved::Refresh { refresh, .. } => app.refresh(refresh).await,
         Resolved::Logout { access, .. } => {
             app.request(Method::POST, "/v1/logout", Some(access), None)
                 .await
@@ -478,13 +475,8 @@ async fn run(app: &TestApp, op: &Resolved) -> Answer {
         Resolved::Rename {
             access, nickname, ..
         } => {
-            app.request(
-                Method::PATCH,
-                "/v1/me",
-                Some(access),
-                Some(json!({"nickname": NICKNAMES[*nickname]})),
-            )
-            .await
+            app.patch_me(access, json!({"nickname": NICKNAMES[*nickname]}))
+                .await
         }
         Resolved::PhoneByCode { access, code, .. } => {
             app.post("/v1/me/phone", Some(access), json!({"code": code}))

@@ -54,8 +54,7 @@ async fn phone_by_code_is_exchanged_and_stored() {
     let again = app
         .post("/v1/me/phone", Some(&access), json!({"code": grant.code}))
         .await;
-    again.assert_error(400, "invalid_code");
-    assert_eq!(again.body["error"]["wechat_errcode"], 40029);
+    again.assert_wechat_error(400, "invalid_code", 40029);
 }
 
 #[tokio::test]
@@ -73,8 +72,7 @@ async fn a_refused_phone_code_is_explained_as_a_phone_code_not_a_login_code() {
         let answer = app
             .post("/v1/me/phone", Some(&access), json!({"code": code}))
             .await;
-        answer.assert_error(400, "invalid_code");
-        assert_eq!(answer.body["error"]["wechat_errcode"], 40029);
+        answer.assert_wechat_error(400, "invalid_code", 40029);
         let message = answer.body["error"]["message"].as_str().unwrap();
         assert!(message.contains("phone-number code"), "{message}");
         assert!(message.contains("5 minutes"), "{message}");
@@ -111,8 +109,7 @@ async fn the_openid_is_sent_with_the_phone_code_when_configured() {
     let answer = app
         .post("/v1/me/phone", Some(&alice), json!({"code": bobs_code}))
         .await;
-    answer.assert_error(400, "invalid_code");
-    assert_eq!(answer.body["error"]["wechat_errcode"], 40029);
+    answer.assert_wechat_error(400, "invalid_code", 40029);
     // Alice's own code, with her openid, is accepted.
     let own = app.sim.phone_grant(APPID, "alice", None).unwrap().code;
     app.post("/v1/me/phone", Some(&alice), json!({"code": own}))
@@ -166,8 +163,7 @@ async fn phone_by_code_maps_wechat_errors() {
         let answer = app
             .post("/v1/me/phone", Some(&access), json!({"code": grant.code}))
             .await;
-        answer.assert_error(status, code);
-        assert_eq!(answer.body["error"]["wechat_errcode"], errcode);
+        answer.assert_wechat_error(status, code, errcode);
     }
 }
 
@@ -419,7 +415,6 @@ async fn phone_answers_never_contain_the_app_secret() {
     let answer = app
         .post("/v1/me/phone", Some(&access), json!({"code": grant.code}))
         .await;
-    answer.assert_error(502, "upstream_unavailable");
-    assert_eq!(answer.body["error"]["wechat_errcode"], 40125);
+    answer.assert_wechat_error(502, "upstream_unavailable", 40125);
     assert!(!answer.text.contains(SimApp::DEMO_SECRET));
 }

@@ -559,14 +559,9 @@ async fn logout_takes_effect_at_once_everywhere() {
             .await
             .assert_error(401, "unauthorized");
     }
-    app.request(
-        Method::PATCH,
-        "/v1/me",
-        Some(&access),
-        Some(json!({"nickname": "ghost"})),
-    )
-    .await
-    .assert_error(401, "unauthorized");
+    app.patch_me(&access, json!({"nickname": "ghost"}))
+        .await
+        .assert_error(401, "unauthorized");
     refresh_at(&app.http, &other_address, &token(&login, "refresh_token"))
         .await
         .assert_error(401, "unauthorized");
@@ -652,12 +647,6 @@ async fn refresh_refuses_a_session_of_an_app_this_instance_does_not_serve() {
     .await;
     me.assert_error(401, "unauthorized");
 
-    let rotated = app
-        .post(
-            "/v1/token/refresh",
-            None,
-            json!({"refresh_token": refresh_token}),
-        )
-        .await;
+    let rotated = app.refresh(&refresh_token).await;
     assert_eq!(rotated.assert_ok()["user"]["appid"], APPID);
 }

@@ -10,13 +10,7 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     let login = app.login("alice").await;
     let first_refresh = token(&login, "refresh_token");
 
-    let rotated = app
-        .post(
-            "/v1/token/refresh",
-            None,
-            json!({"refresh_token": first_refresh}),
-        )
-        .await;
+    let rotated = app.refresh(&first_refresh).await;
     let rotated = rotated.assert_ok().clone();
     assert_eq!(rotated["token_type"], "Bearer");
     assert_eq!(rotated["user"]["id"], login["user"]["id"]);
@@ -26,20 +20,12 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     app.get("/v1/me", Some(&second_access)).await.assert_ok();
 
     // The spent token again: refused, and the whole session with it.
-    app.post(
-        "/v1/token/refresh",
-        None,
-        json!({"refresh_token": first_refresh}),
-    )
-    .await
-    .assert_error(401, "unauthorized");
-    app.post(
-        "/v1/token/refresh",
-        None,
-        json!({"refresh_token": second_refresh}),
-    )
-    .await
-    .assert_error(401, "unauthorized");
+    app.refresh(&first_refresh)
+        .await
+        .assert_error(401, "unauthorized");
+    app.refresh(&second_refresh)
+        .await
+        .assert_error(401, "unauthorized");
     app.get("/v1/me", Some(&second_access))
         .await
         .assert_error(401, "unauthorized");
@@ -54,16 +40,10 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
 #[tokio::test]
 async fn refresh_refuses_unknown_and_malformed_tokens() {
     let app = spawn_app().await;
-    app.post(
-        "/v1/token/refresh",
-        None,
-        json!({"refresh_token": "unknown-token-value-000000000000"}),
-    )
-    .await
-    .assert_error(401, "unauthorized");
-    app.post("/v1/token/refresh", None, json!({"refresh_token": ""}))
+    app.refresh("unknown-token-value-000000000000")
         .await
-        .assert_error(400, "invalid_request");
+        .assert_error(401, "unauthorized");
+    app.refresh("").await.assert_error(400, "invalid_request");
     app.post("/v1/token/refresh", None, json!({}))
         .await
         .assert_error(400, "invalid_request");
@@ -74,13 +54,9 @@ async fn refresh_token_expires() {
     let app = spawn_app_with_short_refresh().await;
     let login = app.login("bea").await;
     app.clock.advance(120);
-    app.post(
-        "/v1/token/refresh",
-        None,
-        json!({"refresh_token": token(&login, "refresh_token")}),
-    )
-    .await
-    .assert_error(401, "unauthorized");
+    app.refresh(&token(&login, "refresh_token"))
+        .await
+        .assert_error(401, "unauthorized");
 }
 
 async fn spawn_app_with_short_refresh() -> crate::helpers::TestApp {
@@ -117,13 +93,9 @@ async fn logout_revokes_the_session_at_once() {
     app.get("/v1/me", Some(&access))
         .await
         .assert_error(401, "unauthorized");
-    app.post(
-        "/v1/token/refresh",
-        None,
-        json!({"refresh_token": token(&login, "refresh_token")}),
-    )
-    .await
-    .assert_error(401, "unauthorized");
+    app.refresh(&token(&login, "refresh_token"))
+        .await
+        .assert_error(401, "unauthorized");
     app.request(Method::POST, "/v1/logout", Some(&access), None)
         .await
         .assert_error(401, "unauthorized");
@@ -168,11 +140,9 @@ async fn me_shows_and_updates_the_profile() {
     assert_eq!(me.assert_ok(), &login["user"]);
 
     let updated = app
-        .request(
-            Method::PATCH,
-            "/v1/me",
-            Some(&access),
-            Some(json!({"nickname": "  卡罗尔 ", "avatar_url": "https://example.com/a/132"})),
+        .patch_me(
+            &access,
+            json!({"nickname": "  卡罗尔 ", "avatar_url": "https://example.com/a/132"}),
         )
         .await;
     let updated = updated.assert_ok();
@@ -180,14 +150,7 @@ async fn me_shows_and_updates_the_profile() {
     assert_eq!(updated["avatar_url"], "https://example.com/a/132");
 
     // camelCase aliases, one field at a time; the other stays.
-    let updated = app
-        .request(
-            Method::PATCH,
-            "/v1/me",
-            Some(&access),
-            Some(json!({"nickName": "Carol"})),
-        )
-        .await;
+    let updated = app.patch_me(&access, json!({"nickName": "Carol"})).await;
     assert_eq!(updated.assert_ok()["nickname"], "Carol");
     assert_eq!(updated.body["avatar_url"], "https://example.com/a/132");
     assert_eq!(

@@ -284,8 +284,7 @@ async fn an_ip_awaiting_the_admins_confirmation_is_502_with_that_hint_and_not_re
     let access = token(&app.login("risky").await, "access_token");
     app.force_errcode(Endpoint::StableToken, 89503);
     let answer = phone_by_code(&app, &access, "risky").await;
-    answer.assert_error(502, "upstream_unavailable");
-    assert_eq!(answer.body["error"]["wechat_errcode"], 89503);
+    answer.assert_wechat_error(502, "upstream_unavailable", 89503);
     let message = answer.body["error"]["message"].as_str().unwrap();
     assert!(
         message.contains("administrator's confirmation in the mini program console"),

@@ -2,13 +2,21 @@
 //! success, an honest error path after failure.
 
 use std::time::Duration;
-use wxlogin_server::domain::{AppId, OpenId, UserId};
+use wxlogin_server::domain::{AppId, LoginCodeHash, OpenId, UserId};
 
 use crate::helpers::fresh_stores;
-use wxlogin_server::storage::{hash_login_code, CodeClaim, FinishedExchange};
+use wxlogin_server::storage::{hash_login_code, CodeClaim, FinishedExchange, Store, UnixSeconds};
 
 const TTL: Duration = Duration::from_secs(30);
 const WINDOW: Duration = Duration::from_secs(60);
+
+/// Claim `code_hash` of the app `wxapp` at `now`, with the usual in-flight TTL.
+async fn claim(store: &Store, code_hash: &LoginCodeHash, now: UnixSeconds) -> CodeClaim {
+    store
+        .claim_login_code(code_hash, &AppId::configured("wxapp"), now, TTL)
+        .await
+        .unwrap()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn exactly_one_of_many_concurrent_claims_wins_across_instances() {
@@ -46,13 +54,7 @@ async fn a_succeeded_code_answers_retries_until_its_window_closes() {
     for db in fresh_stores().await {
         let store = &db.store;
         let code_hash = hash_login_code(&AppId::configured("wxapp"), "code-2");
-        assert_eq!(
-            store
-                .claim_login_code(&code_hash, &AppId::configured("wxapp"), 1_000, TTL)
-                .await
-                .unwrap(),
-            CodeClaim::Claimed
-        );
+        assert_eq!(claim(store, &code_hash, 1_000).await, CodeClaim::Claimed);
         store
             .complete_login_code(
                 &code_hash,
@@ -69,29 +71,17 @@ async fn a_succeeded_code_answers_retries_until_its_window_closes() {
             completed_at: 1_002,
         };
         assert_eq!(
-            store
-                .claim_login_code(&code_hash, &AppId::configured("wxapp"), 1_010, TTL)
-                .await
-                .unwrap(),
+            claim(store, &code_hash, 1_010).await,
             expected,
             "{}",
             db.label
         );
         // Release after success changes nothing.
         store.release_login_code(&code_hash).await.unwrap();
-        assert_eq!(
-            store
-                .claim_login_code(&code_hash, &AppId::configured("wxapp"), 1_061, TTL)
-                .await
-                .unwrap(),
-            expected
-        );
+        assert_eq!(claim(store, &code_hash, 1_061).await, expected);
         // After the window the row counts as absent: the code goes to WeChat again (which says 40163).
         assert_eq!(
-            store
-                .claim_login_code(&code_hash, &AppId::configured("wxapp"), 1_062, TTL)
-                .await
-                .unwrap(),
+            claim(store, &code_hash, 1_062).await,
             CodeClaim::Claimed,
             "{}",
             db.label
@@ -104,43 +94,19 @@ async fn a_released_or_abandoned_claim_can_be_claimed_again() {
     for db in fresh_stores().await {
         let store = &db.store;
         let code_hash = hash_login_code(&AppId::configured("wxapp"), "code-3");
-        assert_eq!(
-            store
-                .claim_login_code(&code_hash, &AppId::configured("wxapp"), 1_000, TTL)
-                .await
-                .unwrap(),
-            CodeClaim::Claimed
-        );
-        assert_eq!(
-            store
-                .claim_login_code(&code_hash, &AppId::configured("wxapp"), 1_001, TTL)
-                .await
-                .unwrap(),
-            CodeClaim::InFlight
-        );
+        assert_eq!(claim(store, &code_hash, 1_000).await, CodeClaim::Claimed);
+        assert_eq!(claim(store, &code_hash, 1_001).await, CodeClaim::InFlight);
         store.release_login_code(&code_hash).await.unwrap();
         assert_eq!(
-            store
-                .claim_login_code(&code_hash, &AppId::configured("wxapp"), 1_002, TTL)
-                .await
-                .unwrap(),
+            claim(store, &code_hash, 1_002).await,
             CodeClaim::Claimed,
             "{}",
             db.label
         );
         // The claimant crashed: after the in-flight TTL the claim lapses.
+        assert_eq!(claim(store, &code_hash, 1_031).await, CodeClaim::InFlight);
         assert_eq!(
-            store
-                .claim_login_code(&code_hash, &AppId::configured("wxapp"), 1_031, TTL)
-                .await
-                .unwrap(),
-            CodeClaim::InFlight
-        );
-        assert_eq!(
-            store
-                .claim_login_code(&code_hash, &AppId::configured("wxapp"), 1_032, TTL)
-                .await
-                .unwrap(),
+            claim(store, &code_hash, 1_032).await,
             CodeClaim::Claimed,
             "{}",
             db.label
@@ -154,23 +120,11 @@ async fn purge_removes_expired_codes_only() {
         let store = &db.store;
         let old = hash_login_code(&AppId::configured("wxapp"), "old");
         let fresh = hash_login_code(&AppId::configured("wxapp"), "fresh");
-        store
-            .claim_login_code(&old, &AppId::configured("wxapp"), 1_000, TTL)
-            .await
-            .unwrap();
-        store
-            .claim_login_code(&fresh, &AppId::configured("wxapp"), 1_020, TTL)
-            .await
-            .unwrap();
+        claim(store, &old, 1_000).await;
+        claim(store, &fresh, 1_020).await;
         let report = store.purge_expired(1_040).await.unwrap();
         assert_eq!(report.login_codes, 1, "{}", db.label);
-        assert_eq!(
-            store
-                .claim_login_code(&fresh, &AppId::configured("wxapp"), 1_041, TTL)
-                .await
-                .unwrap(),
-            CodeClaim::InFlight
-        );
+        assert_eq!(claim(store, &fresh, 1_041).await, CodeClaim::InFlight);
     }
 }
 
@@ -198,10 +152,7 @@ async fn finishing_an_exchange_saves_the_session_key_and_completes_the_code_toge
     for db in fresh_stores().await {
         let store = &db.store;
         let code_hash = hash_login_code(&AppId::configured("wxapp"), "code-finish");
-        store
-            .claim_login_code(&code_hash, &AppId::configured("wxapp"), 1_000, TTL)
-            .await
-            .unwrap();
+        claim(store, &code_hash, 1_000).await;
         let session_key = wxlogin_crypto::SessionKey::from_bytes([7u8; 16]);
         store
             .finish_code_exchange(&FinishedExchange {
@@ -216,10 +167,7 @@ async fn finishing_an_exchange_saves_the_session_key_and_completes_the_code_toge
             .await
             .unwrap();
         assert_eq!(
-            store
-                .claim_login_code(&code_hash, &AppId::configured("wxapp"), 1_010, TTL)
-                .await
-                .unwrap(),
+            claim(store, &code_hash, 1_010).await,
             CodeClaim::Succeeded {
                 user_id: "user-9".into(),
                 openid: "openid-9".into(),
