@@ -1,4 +1,4 @@
-//! Each setting is declared once, in a [`settings_group!`] block: its name (the field, the
+//! Each setting is declared once, in a `settings_group!` block: its name (the field, the
 //! flag and the TOML key are the same word), its type, its default, its help text and its
 //! flag attributes (`env = "WXLOGIN_…"`). From that block the macro makes
 //!

@@ -290,7 +290,7 @@ fn toml_errors_point_at_the_line_of_the_key() {
     );
     assert!(unknown.ends_with(" at line 3"), "{unknown}");
     let known = unknown.matches('…').count() - 1;
-    assert_eq!(known, FILE_KEYS.len());
+    assert_eq!(known, file::FILE_KEYS.len());
     let wrong_type = SettingsLayer::from_toml_str("\n\nidle_timeout = \"x\"\n").unwrap_err();
     assert_eq!(
         wrong_type,
