@@ -87,13 +87,8 @@ impl Application {
             clock.clone(),
         )?;
         let keys = SigningKeys::load_or_create(store.clone(), key_policy, clock.now()).await?;
-        let policy = SessionPolicy {
-            access_token_ttl: settings.tokens.access_token_ttl,
-            refresh_token_ttl: settings.tokens.refresh_token_ttl,
-            issuer: settings.tokens.issuer.clone(),
-            audiences: settings.apps.iter().map(|app| app.appid.clone()).collect(),
-            leeway_seconds: 0,
-        };
+        let audiences = settings.apps.iter().map(|app| app.appid.clone());
+        let policy = SessionPolicy::with_tokens(&settings.tokens, audiences);
         let sessions = Sessions::new(store.clone(), keys, policy);
         let minute_tally = Arc::new(MinuteTally::new(clock.clone()));
         let wechat = WeChatClient::new(ClientConfig {

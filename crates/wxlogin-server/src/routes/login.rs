@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
+use crate::extractors::ClientAddress;
 use crate::extractors::{ApiJson, Authenticated};
-use crate::rate_limit::ClientAddress;
 use crate::services::login::user_for_code;
 use crate::services::storage_error;
 use crate::sessions::{RefreshError, SessionError, TokenPair};

@@ -6,8 +6,8 @@ use utoipa::ToSchema;
 
 use crate::domain::{AvatarUrl, Nickname};
 use crate::error::{ApiError, ErrorBody};
+use crate::extractors::ClientAddress;
 use crate::extractors::{ApiJson, Authenticated, AuthenticatedUser};
-use crate::rate_limit::ClientAddress;
 use crate::services::phone::{phone_by_code, phone_by_encrypted_data};
 use crate::services::userinfo::{apply_user_info, update_profile, SignedUserInfo};
 use crate::state::AppState;
