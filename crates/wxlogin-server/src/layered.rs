@@ -164,7 +164,9 @@ pub(crate) use shown_default;
 /// ```
 ///
 /// with `as Given` only where the value is given as another type than the setting's, and
-/// an optional `; no_default_in_help` before the comma.
+/// an optional `; no_default_in_help` before the comma. A switch (`bool`) also takes
+/// `num_args = 0, default_missing_value = "true"`: without them clap would give `false`
+/// for a flag not given, and the file could not switch it on.
 macro_rules! settings_group {
     (
         $(#[doc = $doc:literal])*
