@@ -138,16 +138,16 @@ impl Server {
                 .expect("simulator listens on 127.0.0.1");
             let mut settings =
                 Settings::new(vec![AppCredentials::new(APPID, SECRET)], "sqlite::memory:");
-            settings.listen = "127.0.0.1:0".to_owned();
-            settings.wechat_base_url = handle.base_url.clone();
+            settings.http.listen = "127.0.0.1:0".to_owned();
+            settings.wechat.wechat_base_url = handle.base_url.clone();
             // The per-address login limit stays at its default and X-Forwarded-For is
             // trusted, so inputs reach the 429 path and the address parsing; the fixture's
             // own logins come from addresses no input uses. The per-user phone limit is
             // raised: the fixture's one user would otherwise be refused within seconds and
             // the decryption paths behind it never reached.
-            settings.trust_forwarded_for = true;
-            settings.rate_limit_phone_per_user = 1_000_000;
-            settings.rate_limit_phone_burst = 100_000;
+            settings.rate_limits.trust_forwarded_for = true;
+            settings.rate_limits.rate_limit_phone_per_user = 1_000_000;
+            settings.rate_limits.rate_limit_phone_burst = 100_000;
             let application = Application::build(settings).await.expect("server builds");
             (application, handle)
         });

@@ -10,7 +10,7 @@
 //! use wxlogin_server::{Application, Settings};
 //!
 //! let mut settings = Settings::new(vec![AppCredentials::new("wx1234567890abcdef", "secret")], "sqlite://wxlogin.db");
-//! settings.listen = "127.0.0.1:0".into();
+//! settings.http.listen = "127.0.0.1:0".into();
 //! let app = Application::build(settings).await?;
 //! println!("listening on http://{}", app.local_addr());
 //! app.run().await?;
@@ -25,6 +25,7 @@ pub mod console;
 pub mod domain;
 pub mod error;
 pub mod extractors;
+pub mod layered;
 pub mod master_keys;
 pub mod metrics;
 pub mod minute_tally;

@@ -16,9 +16,9 @@ use axum::http::request::Parts;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
 
-use crate::configuration::Settings;
 use crate::domain::{AppId, OpenId};
 use crate::error::{ApiError, ErrorCode};
+use crate::layered::{settings_group, Seconds};
 use crate::sessions::AuthContext;
 
 /// Most keys one limiter keeps (about 100 bytes each).
@@ -27,6 +27,68 @@ pub const MAX_TRACKED_KEYS: usize = 100_000;
 /// Least time between two prunes forced by a full limiter: a prune scans every key under
 /// every shard's lock, so during a flood of distinct keys it must not run per request.
 const FULL_PRUNE_GAP: Duration = Duration::from_secs(1);
+
+settings_group! {
+    /// The abuse limits, and where the client address comes from.
+    pub struct RateLimitSettings, layer RateLimitLayer {
+        // Enough for a family or an office behind one NAT, too few to burn the app's
+        // WeChat quota.
+        /// Logins per rate-limit period from one client address; 0 turns the limit off
+        #[arg(long, env = "WXLOGIN_RATE_LIMIT_LOGIN_PER_IP", value_name = "N")]
+        pub rate_limit_login_per_ip: u32 = 20,
+        /// Logins one client address may send at once
+        #[arg(long, env = "WXLOGIN_RATE_LIMIT_LOGIN_BURST", value_name = "N")]
+        pub rate_limit_login_burst: u32 = 10,
+        // One budget for both routes; a real client sends one or two after each login.
+        /// Phone-number and user-info requests per rate-limit period for one user (appid,
+        /// openid); 0 turns the limit off
+        #[arg(long, env = "WXLOGIN_RATE_LIMIT_PHONE_PER_USER", value_name = "N")]
+        pub rate_limit_phone_per_user: u32 = 10,
+        /// Phone-number and user-info requests one user may send at once
+        #[arg(long, env = "WXLOGIN_RATE_LIMIT_PHONE_BURST", value_name = "N")]
+        pub rate_limit_phone_burst: u32 = 5,
+        // getuserphonenumber is billed per call, and one address holding many accounts
+        // would otherwise multiply the per-user budget.
+        /// Phone-number and user-info requests per rate-limit period from one client address,
+        /// whichever users send them; 0 turns the limit off
+        #[arg(long, env = "WXLOGIN_RATE_LIMIT_PHONE_PER_IP", value_name = "N")]
+        pub rate_limit_phone_per_ip: u32 = 30,
+        /// Phone-number and user-info requests one client address may send at once
+        #[arg(long, env = "WXLOGIN_RATE_LIMIT_PHONE_IP_BURST", value_name = "N")]
+        pub rate_limit_phone_ip_burst: u32 = 10,
+        /// The period of the rate limits, in seconds
+        #[arg(long, env = "WXLOGIN_RATE_LIMIT_PERIOD", value_name = "SECS")]
+        pub rate_limit_period: Duration as Seconds = Duration::from_secs(60),
+        /// Take the client address for rate limits from the last X-Forwarded-For entry
+        /// (only behind a proxy that appends it, e.g. nginx $proxy_add_x_forwarded_for)
+        #[arg(long, env = "WXLOGIN_TRUST_FORWARDED_FOR", num_args = 0, default_missing_value = "true")]
+        pub trust_forwarded_for: bool = false; no_default_in_help,
+    }
+}
+
+impl RateLimitSettings {
+    /// The login, per-user phone and per-address phone limits (`None`: off).
+    pub fn limits(&self) -> [Option<RateLimit>; 3] {
+        let period = self.rate_limit_period;
+        [
+            RateLimit::new(
+                self.rate_limit_login_per_ip,
+                self.rate_limit_login_burst,
+                period,
+            ),
+            RateLimit::new(
+                self.rate_limit_phone_per_user,
+                self.rate_limit_phone_burst,
+                period,
+            ),
+            RateLimit::new(
+                self.rate_limit_phone_per_ip,
+                self.rate_limit_phone_ip_burst,
+                period,
+            ),
+        ]
+    }
+}
 
 /// One limit as configured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,37 +200,24 @@ impl<K: std::hash::Hash + Eq + Clone> KeyedLimit<K> {
 /// The server's abuse limits.
 pub struct RateLimits {
     login_per_client: Option<KeyedLimit<ClientKey>>,
-    open_data_per_user: Option<KeyedLimit<(AppId, OpenId)>>,
-    open_data_per_client: Option<KeyedLimit<ClientKey>>,
+    phone_per_user: Option<KeyedLimit<(AppId, OpenId)>>,
+    phone_per_client: Option<KeyedLimit<ClientKey>>,
     trust_forwarded_for: bool,
 }
 
-impl RateLimits {
-    pub fn from_settings(settings: &Settings) -> Self {
-        let period = settings.rate_limit_period;
+impl From<&RateLimitSettings> for RateLimits {
+    fn from(settings: &RateLimitSettings) -> Self {
+        let [login, phone_of_user, phone_of_client] = settings.limits();
         RateLimits {
-            login_per_client: RateLimit::new(
-                settings.rate_limit_login_per_ip,
-                settings.rate_limit_login_burst,
-                period,
-            )
-            .and_then(KeyedLimit::new),
-            open_data_per_user: RateLimit::new(
-                settings.rate_limit_phone_per_user,
-                settings.rate_limit_phone_burst,
-                period,
-            )
-            .and_then(KeyedLimit::new),
-            open_data_per_client: RateLimit::new(
-                settings.rate_limit_phone_per_ip,
-                settings.rate_limit_phone_ip_burst,
-                period,
-            )
-            .and_then(KeyedLimit::new),
+            login_per_client: login.and_then(KeyedLimit::new),
+            phone_per_user: phone_of_user.and_then(KeyedLimit::new),
+            phone_per_client: phone_of_client.and_then(KeyedLimit::new),
             trust_forwarded_for: settings.trust_forwarded_for,
         }
     }
+}
 
+impl RateLimits {
     /// Count a login from `client`. Without a known address (a router driven without a
     /// socket, as in unit tests) there is nothing to key by, so the request passes.
     pub fn check_login(&self, client: Option<ClientKey>) -> Result<(), ApiError> {
@@ -186,13 +235,13 @@ impl RateLimits {
 
     /// Count a phone-number or user-info request of `caller` from `client` (one budget
     /// for both routes): against the user's budget, then against the address's.
-    pub fn check_open_data(
+    pub fn check_phone(
         &self,
         caller: &AuthContext,
         client: Option<ClientKey>,
     ) -> Result<(), ApiError> {
-        self.check_open_data_of_user(caller)?;
-        match (&self.open_data_per_client, client) {
+        self.check_phone_of_user(caller)?;
+        match (&self.phone_per_client, client) {
             (Some(limit), Some(client)) => limit.check(&client).map_err(|wait| {
                 tracing::info!(client = %client.0, "phone/user-info rate limit of an address reached");
                 limited(
@@ -204,8 +253,8 @@ impl RateLimits {
         }
     }
 
-    fn check_open_data_of_user(&self, caller: &AuthContext) -> Result<(), ApiError> {
-        match &self.open_data_per_user {
+    fn check_phone_of_user(&self, caller: &AuthContext) -> Result<(), ApiError> {
+        match &self.phone_per_user {
             Some(limit) => limit
                 .check(&(caller.appid.clone(), caller.openid.clone()))
                 .map_err(|wait| {
@@ -223,10 +272,10 @@ impl RateLimits {
         if let Some(limit) = &self.login_per_client {
             limit.prune();
         }
-        if let Some(limit) = &self.open_data_per_user {
+        if let Some(limit) = &self.phone_per_user {
             limit.prune();
         }
-        if let Some(limit) = &self.open_data_per_client {
+        if let Some(limit) = &self.phone_per_client {
             limit.prune();
         }
     }
@@ -280,8 +329,8 @@ mod tests {
     use super::*;
     use axum::http::Request;
 
-    fn settings() -> Settings {
-        Settings::new(Vec::new(), "sqlite::memory:")
+    fn settings() -> RateLimitSettings {
+        RateLimitSettings::default()
     }
 
     fn parts(peer: &str, forwarded: &[&str]) -> Parts {
@@ -321,14 +370,14 @@ mod tests {
     #[test]
     fn forwarded_for_is_ignored_unless_trusted_and_then_the_last_entry_counts() {
         let request = parts("127.0.0.1:5000", &["6.6.6.6, 10.1.2.3"]);
-        let untrusted = RateLimits::from_settings(&settings());
+        let untrusted = RateLimits::from(&settings());
         assert_eq!(
             untrusted.client_of(&request),
             Some(ClientKey::of("127.0.0.1".parse().unwrap()))
         );
         let mut trusting = settings();
         trusting.trust_forwarded_for = true;
-        let trusted = RateLimits::from_settings(&trusting);
+        let trusted = RateLimits::from(&trusting);
         assert_eq!(
             trusted.client_of(&request),
             Some(ClientKey::of("10.1.2.3".parse().unwrap()))
@@ -351,7 +400,7 @@ mod tests {
         config.rate_limit_login_per_ip = 6;
         config.rate_limit_login_burst = 3;
         config.rate_limit_period = Duration::from_secs(60);
-        let limits = RateLimits::from_settings(&config);
+        let limits = RateLimits::from(&config);
         let client = Some(ClientKey::of("10.0.0.1".parse().unwrap()));
         for _ in 0..3 {
             limits.check_login(client).unwrap();
@@ -372,40 +421,40 @@ mod tests {
         config.rate_limit_login_per_ip = 0;
         config.rate_limit_phone_per_user = 0;
         config.rate_limit_phone_per_ip = 0;
-        let limits = RateLimits::from_settings(&config);
+        let limits = RateLimits::from(&config);
         let client = Some(ClientKey::of("10.0.0.1".parse().unwrap()));
         for _ in 0..1000 {
             limits.check_login(client).unwrap();
-            limits.check_open_data(&caller("o1"), None).unwrap();
+            limits.check_phone(&caller("o1"), None).unwrap();
         }
     }
 
     #[test]
-    fn open_data_is_limited_per_openid() {
+    fn phone_requests_are_limited_per_openid() {
         let mut config = settings();
         config.rate_limit_phone_per_user = 2;
         config.rate_limit_phone_burst = 2;
-        let limits = RateLimits::from_settings(&config);
-        limits.check_open_data(&caller("o1"), None).unwrap();
-        limits.check_open_data(&caller("o1"), None).unwrap();
-        assert!(limits.check_open_data(&caller("o1"), None).is_err());
-        limits.check_open_data(&caller("o2"), None).unwrap();
+        let limits = RateLimits::from(&config);
+        limits.check_phone(&caller("o1"), None).unwrap();
+        limits.check_phone(&caller("o1"), None).unwrap();
+        assert!(limits.check_phone(&caller("o1"), None).is_err());
+        limits.check_phone(&caller("o2"), None).unwrap();
     }
 
     #[test]
-    fn open_data_is_limited_per_address_across_users() {
+    fn phone_requests_are_limited_per_address_across_users() {
         let mut config = settings();
         config.rate_limit_phone_per_ip = 3;
         config.rate_limit_phone_ip_burst = 3;
-        let limits = RateLimits::from_settings(&config);
+        let limits = RateLimits::from(&config);
         let here = Some(ClientKey::of("10.0.0.1".parse().unwrap()));
         for openid in ["a", "b", "c"] {
-            limits.check_open_data(&caller(openid), here).unwrap();
+            limits.check_phone(&caller(openid), here).unwrap();
         }
-        let refused = limits.check_open_data(&caller("d"), here).unwrap_err();
+        let refused = limits.check_phone(&caller("d"), here).unwrap_err();
         assert!(refused.message.contains("address"), "{refused}");
         let elsewhere = Some(ClientKey::of("10.0.0.2".parse().unwrap()));
-        limits.check_open_data(&caller("d"), elsewhere).unwrap();
+        limits.check_phone(&caller("d"), elsewhere).unwrap();
     }
 
     #[test]
@@ -414,7 +463,7 @@ mod tests {
         config.rate_limit_login_per_ip = 1000;
         config.rate_limit_login_burst = 1;
         config.rate_limit_period = Duration::from_millis(1000);
-        let limits = RateLimits::from_settings(&config);
+        let limits = RateLimits::from(&config);
         let limit = limits.login_per_client.as_ref().unwrap();
         for last in 0..50u8 {
             limits

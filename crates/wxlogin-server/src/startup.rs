@@ -11,7 +11,7 @@ use wxlogin_client::{ClientConfig, ClientError, WeChatClient};
 
 use crate::at_rest::{resolve_master_key, AtRestError, MasterKey, MasterKeySource};
 use crate::clock::{Clock, SystemClock};
-use crate::configuration::{ConfigError, Settings};
+use crate::configuration::{ConfigError, DatabaseSettings, Settings};
 use crate::connections::{effective_max_connections, ConnectionPolicy};
 use crate::master_keys::MasterKeys;
 use crate::metrics::prometheus_handle;
@@ -64,16 +64,15 @@ impl Application {
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartupError> {
         settings.validate()?;
-        let store = open_store(&settings).await?;
-        let key_policy = KeyPolicy {
-            access_token_cache_size: settings.access_token_cache_size,
-            algorithm: settings.access_token_alg,
-            ..KeyPolicy::new(settings.access_token_ttl)
-        };
+        let store = open_store(&settings.database).await?;
+        let key_policy = KeyPolicy::from(&settings.tokens);
         // Before the server answers: an event recorded from now on gets a delivery for every
         // webhook configured here.
         let orphaned = store
-            .sync_webhook_subscriptions(&crate::webhooks::subscriptions(&settings), clock.now())
+            .sync_webhook_subscriptions(
+                &crate::webhooks::subscriptions(&settings.webhooks),
+                clock.now(),
+            )
             .await?;
         if orphaned > 0 {
             tracing::warn!(
@@ -81,41 +80,40 @@ impl Application {
                 "pending webhook deliveries of webhooks no longer configured were marked dead"
             );
         }
-        let webhook_worker =
-            crate::webhooks::WebhookWorker::new(&settings, store.clone(), clock.clone())?;
+        let webhook_worker = crate::webhooks::WebhookWorker::new(
+            &settings.webhooks,
+            &settings.webhook_delivery,
+            store.clone(),
+            clock.clone(),
+        )?;
         let keys = SigningKeys::load_or_create(store.clone(), key_policy, clock.now()).await?;
-        let policy = SessionPolicy {
-            access_token_ttl: settings.access_token_ttl,
-            refresh_token_ttl: settings.refresh_token_ttl,
-            issuer: settings.issuer.clone(),
-            audiences: settings.apps.iter().map(|app| app.appid.clone()).collect(),
-            leeway_seconds: 0,
-        };
+        let audiences = settings.apps.iter().map(|app| app.appid.clone());
+        let policy = SessionPolicy::with_tokens(&settings.tokens, audiences);
         let sessions = Sessions::new(store.clone(), keys, policy);
         let minute_tally = Arc::new(MinuteTally::new(clock.clone()));
         let wechat = WeChatClient::new(ClientConfig {
-            base_url: settings.wechat_base_url.clone(),
-            request_timeout: settings.wechat_timeout,
+            base_url: settings.wechat.wechat_base_url.clone(),
+            request_timeout: settings.wechat.wechat_timeout,
             ..ClientConfig::default()
         })?
         .with_token_store(Arc::new(DatabaseAccessTokenStore::new(store.clone())))
         .with_observer(Arc::new(UpstreamTally(minute_tally.clone())));
 
-        let listener = TcpListener::bind(&settings.listen)
+        let listener = TcpListener::bind(&settings.http.listen)
             .await
             .map_err(|source| StartupError::Bind {
-                address: settings.listen.clone(),
+                address: settings.http.listen.clone(),
                 source,
             })?;
         let local_addr = listener.local_addr().map_err(|source| StartupError::Bind {
-            address: settings.listen.clone(),
+            address: settings.http.listen.clone(),
             source,
         })?;
         let appids: Vec<&str> = settings.apps.iter().map(|app| app.appid.as_str()).collect();
-        tracing::info!(address = %local_addr, apps = ?appids, wechat = %settings.wechat_base_url, backend = store.backend().name(), "server ready");
-        if crate::routes::discovery::discovery_issuer(&settings.issuer).is_none() {
+        tracing::info!(address = %local_addr, apps = ?appids, wechat = %settings.wechat.wechat_base_url, backend = store.backend().name(), "server ready");
+        if crate::routes::discovery::discovery_issuer(&settings.tokens.issuer).is_none() {
             tracing::warn!(
-                issuer = %settings.issuer,
+                issuer = %settings.tokens.issuer,
                 "discovery is off (/.well-known/openid-configuration answers 404): --issuer is not an absolute URL; set it to this server's public https URL so resource servers can find the keys from the issuer alone"
             );
         }
@@ -128,7 +126,10 @@ impl Application {
             minute_tally.clone(),
         );
         minute_tally.spawn_flush(state.store().clone());
-        RateLimits::spawn_pruning(state.rate_limits(), state.settings().rate_limit_period);
+        RateLimits::spawn_pruning(
+            state.rate_limits(),
+            state.settings().rate_limits.rate_limit_period,
+        );
         state.spawn_gauge_refresh(crate::metrics::GAUGE_REFRESH_PERIOD);
         state.spawn_webhook_worker(webhook_worker);
         Ok(Application {
@@ -156,14 +157,14 @@ impl Application {
     ) -> std::io::Result<()> {
         let settings = self.state.settings();
         let policy = ConnectionPolicy {
-            read_timeout: settings.request_read_timeout,
-            idle_timeout: settings.idle_timeout,
+            read_timeout: settings.http.request_read_timeout,
+            idle_timeout: settings.http.idle_timeout,
             max_connections: effective_max_connections(
-                settings.max_connections,
-                settings.db_max_connections,
+                settings.http.max_connections,
+                settings.database.db_max_connections,
             ),
-            max_connections_per_address: settings.max_connections_per_ip,
-            shutdown_timeout: settings.shutdown_timeout,
+            max_connections_per_address: settings.http.max_connections_per_ip,
+            shutdown_timeout: settings.http.shutdown_timeout,
         };
         crate::connections::serve(self.listener, self.router, policy, shutdown).await
     }
@@ -175,7 +176,7 @@ impl Application {
 }
 
 /// Resolve the master key, connect and migrate.
-pub async fn open_store(settings: &Settings) -> Result<Store, StartupError> {
+pub async fn open_store(settings: &DatabaseSettings) -> Result<Store, StartupError> {
     let master = resolve_master_key(
         settings.master_key.as_ref().map(|key| key.expose()),
         &settings.database_url,

@@ -44,7 +44,7 @@ impl AppState {
         metrics: PrometheusHandle,
         minute_tally: Arc<MinuteTally>,
     ) -> Self {
-        let rate_limits = Arc::new(RateLimits::from_settings(&settings));
+        let rate_limits = Arc::new(RateLimits::from(&settings.rate_limits));
         AppState {
             inner: Arc::new(Inner {
                 rate_limits,

@@ -5,7 +5,48 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{EnvFilter, Registry};
 
-use crate::configuration::LogFormat;
+use crate::layered::{given_as_itself, settings_group};
+
+settings_group! {
+    /// How log lines are written.
+    pub struct LogSettings, layer LogLayer {
+        /// Log format: text or json
+        #[arg(long, env = "WXLOGIN_LOG_FORMAT")]
+        pub log_format: LogFormat = LogFormat::Text,
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("log format must be text or json, got {other:?}")),
+        }
+    }
+}
+
+impl std::fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        })
+    }
+}
+
+given_as_itself!(LogFormat);
 
 pub const DEFAULT_FILTER: &str =
     "warn,wxlogin=info,wxlogin_server=info,wxlogin_client=info,wxlogin_sim=info,tower_http=info";

@@ -29,7 +29,7 @@ enum Command {
     /// Manage the access-token signing keys.
     Keys(commands::keys::KeysArgs),
     /// Replace the master key that seals secrets at rest, while the instances run.
-    MasterKey(commands::master_key::MasterKeyArgs),
+    MasterKey(commands::master_key::MasterKeyCommandArgs),
     /// Create or upgrade the database schema.
     Migrate(commands::migrate::MigrateArgs),
     /// Manage the admin API keys of the team's backend and operators.
@@ -61,5 +61,18 @@ fn main() -> std::process::ExitCode {
             eprintln!("error: {error:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks a command line only when it is built (two flattened argument structs
+    /// of one name, a flag declared twice): build every subcommand's here, not at a
+    /// user's first run.
+    #[test]
+    fn every_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }

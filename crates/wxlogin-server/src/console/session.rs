@@ -63,7 +63,7 @@ pub fn tokens_match(presented: &str, expected: &str) -> bool {
 
 /// A `Set-Cookie` value for one of the console's cookies.
 pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age_secs: i64) -> HeaderValue {
-    let secure = state.settings().issuer.starts_with("https://");
+    let secure = state.settings().tokens.issuer.starts_with("https://");
     let cookie = Cookie::build((name, value))
         .path("/admin")
         .http_only(true)

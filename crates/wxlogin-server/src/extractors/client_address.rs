@@ -1,14 +1,13 @@
-//! The client address a request counts against in the abuse limits: the peer, or behind
-//! a trusted proxy the address it forwarded (the rule is [`RateLimits::client_of`]).
+//! The client address a request counts against (rate limits, sign-in throttling): the
+//! socket peer, or behind a trusted proxy its `X-Forwarded-For` entry, as the rate limits
+//! decide ([`crate::rate_limit::RateLimits::client_of`]).
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use crate::rate_limit::ClientKey;
-#[cfg(doc)]
-use crate::rate_limit::RateLimits;
 use crate::state::AppState;
 
-/// The client address of the request (see [`RateLimits::client_of`]).
+/// The client address of the request; `None` without a socket (a router driven directly).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddress(pub Option<ClientKey>);
 

@@ -57,7 +57,7 @@ fn metadata(issuer: &str, algorithms: Vec<&'static str>) -> Option<Metadata> {
 
 async fn answer(state: AppState) -> Result<impl IntoResponse, ApiError> {
     let algorithms = state.sessions().keys().algorithms();
-    let document = metadata(&state.settings().issuer, algorithms).ok_or_else(|| {
+    let document = metadata(&state.settings().tokens.issuer, algorithms).ok_or_else(|| {
         ApiError::new(
             ErrorCode::NotFound,
             "discovery is off: --issuer is not an absolute https URL",

@@ -139,7 +139,7 @@ pub async fn post_phone(
     Authenticated(caller): Authenticated,
     ApiJson(request): ApiJson<PhoneRequest>,
 ) -> Result<ApiJson<PhoneResponse>, ApiError> {
-    state.rate_limits().check_open_data(&caller, client)?;
+    state.rate_limits().check_phone(&caller, client)?;
     let phone = match (&request.code, &request.encrypted_data, &request.iv) {
         (Some(code), _, _) => phone_by_code(&state, &caller, code).await?,
         (None, Some(encrypted_data), Some(iv)) => {
@@ -183,7 +183,7 @@ pub async fn post_userinfo(
     Authenticated(caller): Authenticated,
     ApiJson(request): ApiJson<UserInfoRequest>,
 ) -> Result<ApiJson<UserBody>, ApiError> {
-    state.rate_limits().check_open_data(&caller, client)?;
+    state.rate_limits().check_phone(&caller, client)?;
     let info = SignedUserInfo {
         raw_data: &request.raw_data,
         signature: &request.signature,

@@ -59,8 +59,8 @@ pub const ROUTES: &[(&str, &str)] = &[
 ];
 
 pub fn router(state: AppState) -> Router {
-    let body_limit = state.settings().body_limit;
-    let read_timeout = state.settings().request_read_timeout;
+    let body_limit = state.settings().http.body_limit;
+    let read_timeout = state.settings().http.request_read_timeout;
     // Answers that carry tokens or personal data (and their errors) must not be kept by
     // a browser, proxy or WebView cache (RFC 6749 §5.1).
     let personal = Router::new()

@@ -75,7 +75,7 @@ async fn resolve_user(
 /// How long a claim may stay in flight before another request may take it over: longer
 /// than one exchange can take.
 fn in_flight_ttl(state: &AppState) -> Duration {
-    state.settings().wechat_timeout * 2 + Duration::from_secs(5)
+    state.settings().wechat.wechat_timeout * 2 + Duration::from_secs(5)
 }
 
 async fn exchange_once(
@@ -165,7 +165,7 @@ async fn exchange_and_record(
             openid: &user.openid,
             session_key: &session.session_key,
             now,
-            keep_for: spent_code_record_lifetime(state.settings().code_retry_window),
+            keep_for: spent_code_record_lifetime(state.settings().wechat.code_retry_window),
         })
         .await?;
     tracing::info!(%appid, user_id = %user.id, openid = %user.openid, "login code exchanged");
@@ -179,7 +179,7 @@ async fn retried_user(
     openid: &OpenId,
     completed_at: i64,
 ) -> Result<(User, LoginKind), ApiError> {
-    let window = state.settings().code_retry_window.as_secs() as i64;
+    let window = state.settings().wechat.code_retry_window.as_secs() as i64;
     if state.now().saturating_sub(completed_at) > window {
         return Err(ApiError::new(
             ErrorCode::CodeUsed,

@@ -29,11 +29,12 @@ pub async fn phone_by_code(
     // access-token fetch and its retries; the client must hear back within the deadline
     // all the same. A fetch under way keeps running (it is its own task) and fills the
     // cache for the next request.
-    let deadline = state.settings().wechat_timeout;
+    let deadline = state.settings().wechat.wechat_timeout;
     // Only where configured: the optional openid has been reported to make WeChat answer
     // a format error, and the call works without it.
     let openid = state
         .settings()
+        .wechat
         .phone_send_openid
         .then_some(caller.openid.as_str());
     let info = tokio::time::timeout(
@@ -70,7 +71,7 @@ pub async fn phone_by_encrypted_data(
 pub(super) fn watermark_policy(state: &AppState, caller: &Caller) -> WatermarkPolicy {
     WatermarkPolicy {
         appid: caller.appid.as_str().to_owned(),
-        max_age_secs: Some(state.settings().watermark_max_age.as_secs() as i64),
+        max_age_secs: Some(state.settings().wechat.watermark_max_age.as_secs() as i64),
     }
 }
 

@@ -36,10 +36,18 @@ pub struct SessionPolicy {
 impl SessionPolicy {
     /// Default lifetimes and issuer for the given configured appids.
     pub fn new(audiences: impl IntoIterator<Item = String>) -> Self {
+        Self::with_tokens(&crate::tokens::TokenSettings::default(), audiences)
+    }
+
+    /// The configured lifetimes and issuer for the given configured appids.
+    pub fn with_tokens(
+        tokens: &crate::tokens::TokenSettings,
+        audiences: impl IntoIterator<Item = String>,
+    ) -> Self {
         SessionPolicy {
-            access_token_ttl: Duration::from_secs(30 * 60),
-            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
-            issuer: "wxlogin".to_string(),
+            access_token_ttl: tokens.access_token_ttl,
+            refresh_token_ttl: tokens.refresh_token_ttl,
+            issuer: tokens.issuer.clone(),
             audiences: audiences.into_iter().collect(),
             leeway_seconds: 0,
         }

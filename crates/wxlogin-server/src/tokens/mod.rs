@@ -9,12 +9,14 @@
 //! * [`AccessClaims`] and [`AccessTokenRules`]: what an access token says and what a
 //!   verifier demands of it.
 //! * [`RefreshToken`]: 32 random bytes, base64url; only its SHA-256 is stored.
+//! * [`TokenSettings`]: issuer, lifetimes, algorithm and cache size, as configured.
 
 mod access;
 mod claim_checks;
 mod error;
 mod jws;
 mod refresh;
+mod settings;
 mod signing_keys;
 mod verified_cache;
 
@@ -22,4 +24,5 @@ pub use access::{AccessClaims, AccessTokenRules};
 pub use error::TokenError;
 pub use jws::{Jwk, JwkSet, SigningAlgorithm};
 pub use refresh::{hash_refresh_token, RefreshToken};
+pub use settings::{TokenLayer, TokenSettings};
 pub use signing_keys::{KeyPolicy, KeySummary, SigningKeys};

@@ -13,7 +13,6 @@ use super::claim_checks::{check_claims, not_before, payload_text, CLOCK_SKEW_SEC
 use super::jws::{sign_compact, JwkSet, KeyPair, SigningAlgorithm};
 use super::verified_cache::{SignedToken, VerifiedTokenCache};
 use super::{AccessClaims, AccessTokenRules, TokenError};
-use crate::configuration::DEFAULT_ACCESS_TOKEN_CACHE_SIZE;
 use crate::storage::{NewSigningKey, Store, StoredSigningKey, UnixSeconds};
 
 /// Longest a request with an unknown kid waits for the re-read throttle before the keys
@@ -48,7 +47,7 @@ impl KeyPolicy {
             retirement_margin: Duration::from_secs(300),
             reload_interval: Duration::from_secs(30),
             min_reload_gap: Duration::from_secs(1),
-            access_token_cache_size: DEFAULT_ACCESS_TOKEN_CACHE_SIZE,
+            access_token_cache_size: super::TokenSettings::default().access_token_cache_size,
             algorithm: SigningAlgorithm::default(),
         }
     }

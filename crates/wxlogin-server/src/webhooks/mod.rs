@@ -13,6 +13,7 @@
 //! The worker also prunes the outbox: events past their retention, except those a
 //! delivery is still pending for.
 
+mod settings;
 pub mod signature;
 
 use std::collections::HashMap;
@@ -23,11 +24,11 @@ use futures::future::join_all;
 use rand::Rng;
 
 use crate::clock::Clock;
-use crate::configuration::Settings;
 use crate::storage::{
     AttemptOutcome, LeasedDelivery, StorageError, Store, Subscription, UnixSeconds,
 };
 
+pub use settings::{check, WebhookDeliveryLayer, WebhookDeliverySettings, WebhookEntry};
 pub use signature::{signature, signature_header};
 
 /// At most this much of an answer is read (for the delivery's `last_error`).
@@ -71,10 +72,9 @@ pub fn backoff_secs(attempts: i64) -> i64 {
     rand::thread_rng().gen_range(step / 2..=step)
 }
 
-/// The subscriptions `settings` configures (what storage stores; no secrets).
-pub fn subscriptions(settings: &Settings) -> Vec<Subscription> {
-    settings
-        .webhooks
+/// The subscriptions of the configured webhooks (what storage stores; no secrets).
+pub fn subscriptions(webhooks: &[WebhookEntry]) -> Vec<Subscription> {
+    webhooks
         .iter()
         .map(|webhook| Subscription {
             webhook: webhook.url.clone(),
@@ -106,30 +106,30 @@ pub struct WebhookWorker {
 
 impl WebhookWorker {
     pub fn new(
-        settings: &Settings,
+        webhooks: &[WebhookEntry],
+        delivery: &WebhookDeliverySettings,
         store: Store,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, WebhookError> {
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(settings.webhook_timeout)
-            .connect_timeout(settings.webhook_timeout)
+            .timeout(delivery.webhook_timeout)
+            .connect_timeout(delivery.webhook_timeout)
             .user_agent(concat!("wxlogin-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(WebhookWorker {
             store,
             clock,
             http,
-            secrets: settings
-                .webhooks
+            secrets: webhooks
                 .iter()
                 .map(|webhook| (webhook.url.clone(), webhook.secret.clone()))
                 .collect(),
-            urls: settings.webhooks.iter().map(|w| w.url.clone()).collect(),
+            urls: webhooks.iter().map(|w| w.url.clone()).collect(),
             instance: uuid::Uuid::new_v4().to_string(),
-            timeout: settings.webhook_timeout,
-            poll_interval: settings.webhook_poll_interval,
-            event_retention: settings.event_retention,
+            timeout: delivery.webhook_timeout,
+            poll_interval: delivery.webhook_poll_interval_ms,
+            event_retention: delivery.event_retention,
         })
     }
 

@@ -735,7 +735,7 @@ async fn an_expired_token_is_inactive() {
 #[tokio::test]
 async fn discovery_serves_metadata_under_an_absolute_issuer_only() {
     let app = spawn_app_with(SimConfig::default(), |settings| {
-        settings.issuer = "https://login.example.com".to_owned();
+        settings.tokens.issuer = "https://login.example.com".to_owned();
     })
     .await;
     for path in [

@@ -72,7 +72,7 @@ async fn read_one_answer(stream: &mut TcpStream) -> String {
 #[tokio::test]
 async fn a_connection_that_sends_nothing_is_closed_within_the_read_timeout() {
     let app = spawn_app_with(SimConfig::default(), |settings| {
-        settings.request_read_timeout = SECOND;
+        settings.http.request_read_timeout = SECOND;
     })
     .await;
     let mut silent = TcpStream::connect(host(&app)).await.unwrap();
@@ -89,7 +89,7 @@ async fn a_connection_that_sends_nothing_is_closed_within_the_read_timeout() {
 #[tokio::test]
 async fn an_http2_client_that_sends_only_the_preface_is_closed() {
     let app = spawn_app_with(SimConfig::default(), |settings| {
-        settings.request_read_timeout = SECOND;
+        settings.http.request_read_timeout = SECOND;
     })
     .await;
     let mut client = TcpStream::connect(host(&app)).await.unwrap();
@@ -114,8 +114,8 @@ async fn an_http2_client_that_sends_only_the_preface_is_closed() {
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let app = spawn_app_with(SimConfig::default(), |settings| {
-        settings.request_read_timeout = 10 * SECOND;
-        settings.idle_timeout = SECOND;
+        settings.http.request_read_timeout = 10 * SECOND;
+        settings.http.idle_timeout = SECOND;
     })
     .await;
     let mut client = TcpStream::connect(host(&app)).await.unwrap();
@@ -172,8 +172,8 @@ async fn an_idle_http2_connection_is_sent_away_after_the_idle_timeout() {
     const SETTINGS: u8 = 0x4;
     const GOAWAY: u8 = 0x7;
     let app = spawn_app_with(SimConfig::default(), |settings| {
-        settings.request_read_timeout = 10 * SECOND;
-        settings.idle_timeout = SECOND;
+        settings.http.request_read_timeout = 10 * SECOND;
+        settings.http.idle_timeout = SECOND;
     })
     .await;
     let mut client = TcpStream::connect(host(&app)).await.unwrap();
@@ -227,7 +227,7 @@ async fn trickling_login(app: &TestApp, gap: Duration) -> tokio::net::tcp::Owned
 #[tokio::test]
 async fn a_body_trickling_within_every_gap_is_cut_off_at_the_read_timeout() {
     let app = spawn_app_with(SimConfig::default(), |settings| {
-        settings.request_read_timeout = 2 * SECOND;
+        settings.http.request_read_timeout = 2 * SECOND;
     })
     .await;
     // One byte every 1.5 s: each gap is inside the 2 s timeout, the body is not.
@@ -279,8 +279,8 @@ impl Write for LogSink {
 async fn silent_sockets_beyond_the_connection_cap_make_room_and_healthz_answers() {
     let log = captured_log();
     let app = spawn_app_with(SimConfig::default(), |settings| {
-        settings.request_read_timeout = 30 * SECOND;
-        settings.max_connections = 20;
+        settings.http.request_read_timeout = 30 * SECOND;
+        settings.http.max_connections = 20;
     })
     .await;
     let mut silent = Vec::new();
@@ -315,8 +315,8 @@ async fn silent_sockets_beyond_the_connection_cap_make_room_and_healthz_answers(
 #[tokio::test]
 async fn shutdown_closes_idle_connections_and_ends_within_the_drain_period() {
     let app = spawn_app_with(SimConfig::default(), |settings| {
-        settings.request_read_timeout = 30 * SECOND;
-        settings.shutdown_timeout = SECOND;
+        settings.http.request_read_timeout = 30 * SECOND;
+        settings.http.shutdown_timeout = SECOND;
     })
     .await;
     let mut idle = TcpStream::connect(host(&app)).await.unwrap();

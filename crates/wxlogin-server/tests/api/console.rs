@@ -216,7 +216,7 @@ async fn the_session_cookie_is_http_only_same_site_strict_and_scoped_to_the_cons
 #[tokio::test]
 async fn an_https_issuer_makes_the_console_cookies_secure() {
     let app = crate::helpers::spawn_app_with(wxlogin_sim::SimConfig::default(), |settings| {
-        settings.issuer = "https://login.example.com".to_owned();
+        settings.tokens.issuer = "https://login.example.com".to_owned();
     })
     .await;
     let mut browser = Browser::new(&app.address);

@@ -21,7 +21,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_millis(300);
 #[tokio::test]
 async fn a_locked_sqlite_database_answers_503_and_recovers() {
     let app = spawn_app_with(SimConfig::default(), |settings| {
-        settings.db_statement_timeout = BUSY_TIMEOUT;
+        settings.database.db_statement_timeout = BUSY_TIMEOUT;
     })
     .await;
     if app.database.label != "sqlite" {

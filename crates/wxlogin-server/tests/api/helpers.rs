@@ -117,19 +117,19 @@ pub async fn spawn_app_with(
         .expect("simulator starts");
     let database = fresh_database().await;
     let mut settings = Settings::new(apps, database.url.clone());
-    settings.listen = "127.0.0.1:0".to_owned();
-    settings.wechat_base_url = sim_handle.base_url.clone();
-    settings.master_key = Some(wxlogin_server::configuration::MasterKeyText::new(
+    settings.http.listen = "127.0.0.1:0".to_owned();
+    settings.wechat.wechat_base_url = sim_handle.base_url.clone();
+    settings.database.master_key = Some(wxlogin_server::configuration::MasterKeyText::new(
         database.master_key.expose_base64().as_str(),
     ));
     // Every test client shares 127.0.0.1: limits high enough never to trip, but still
     // counted; tests of the limits set their own in `configure`.
-    settings.rate_limit_login_per_ip = 1_000_000;
-    settings.rate_limit_login_burst = 100_000;
-    settings.rate_limit_phone_per_user = 1_000_000;
-    settings.rate_limit_phone_burst = 100_000;
-    settings.rate_limit_phone_per_ip = 1_000_000;
-    settings.rate_limit_phone_ip_burst = 100_000;
+    settings.rate_limits.rate_limit_login_per_ip = 1_000_000;
+    settings.rate_limits.rate_limit_login_burst = 100_000;
+    settings.rate_limits.rate_limit_phone_per_user = 1_000_000;
+    settings.rate_limits.rate_limit_phone_burst = 100_000;
+    settings.rate_limits.rate_limit_phone_per_ip = 1_000_000;
+    settings.rate_limits.rate_limit_phone_ip_burst = 100_000;
     configure(&mut settings);
     let clock = Arc::new(OffsetClock::new());
     let application = Application::build_with_clock(settings.clone(), clock.clone())

@@ -162,7 +162,7 @@ async fn wrong_content_types_are_400_json_on_every_body_route() {
 async fn deeply_nested_json_is_refused_without_exhausting_the_stack() {
     // The limit raised to 4 MiB so that the nesting, not the size, is what is refused.
     let app = spawn_app_with(SimConfig::default(), |settings| {
-        settings.body_limit = 4 * 1024 * 1024
+        settings.http.body_limit = 4 * 1024 * 1024
     })
     .await;
     let access = token(&app.login("deep").await, "access_token");
@@ -210,7 +210,7 @@ async fn deeply_nested_json_is_refused_without_exhausting_the_stack() {
 #[tokio::test]
 async fn huge_json_arrays_and_objects_are_handled_within_the_limit() {
     let app = spawn_app_with(SimConfig::default(), |settings| {
-        settings.body_limit = 8 * 1024 * 1024
+        settings.http.body_limit = 8 * 1024 * 1024
     })
     .await;
     let access = token(&app.login("wide").await, "access_token");

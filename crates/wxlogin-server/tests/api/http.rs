@@ -50,7 +50,10 @@ async fn data_errors_do_not_echo_values() {
 
 #[tokio::test]
 async fn oversized_bodies_are_413_json() {
-    let app = spawn_app_with(SimConfig::default(), |settings| settings.body_limit = 1024).await;
+    let app = spawn_app_with(SimConfig::default(), |settings| {
+        settings.http.body_limit = 1024
+    })
+    .await;
     let body = json!({"code": "a".repeat(2048)});
     app.post("/v1/login", None, body.clone())
         .await
@@ -176,7 +179,7 @@ async fn jwks_verifies_access_tokens_offline() {
     ] {
         let app = spawn_app_with(SimConfig::default(), |settings| {
             if let Some(algorithm) = configured {
-                settings.access_token_alg = algorithm;
+                settings.tokens.access_token_alg = algorithm;
             }
         })
         .await;
@@ -210,7 +213,7 @@ async fn jwks_verifies_access_tokens_offline() {
 #[tokio::test]
 async fn issuer_is_configurable() {
     let app = spawn_app_with(SimConfig::default(), |settings| {
-        settings.issuer = "https://login.example.com".to_owned();
+        settings.tokens.issuer = "https://login.example.com".to_owned();
     })
     .await;
     let access = token(&app.login("ola").await, "access_token");
@@ -229,7 +232,7 @@ async fn issuer_is_configurable() {
 async fn openapi_document_lists_every_route() {
     // An absolute issuer turns discovery on (its routes answer 404 without one).
     let app = spawn_app_with(SimConfig::default(), |settings| {
-        settings.issuer = "https://login.example.com".to_owned();
+        settings.tokens.issuer = "https://login.example.com".to_owned();
     })
     .await;
     let doc = app.get("/openapi.json", None).await;
@@ -376,7 +379,7 @@ async fn odd_inputs_never_cause_a_server_error() {
 async fn stalled_clients_are_disconnected_after_the_read_timeout() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn_app_with(SimConfig::default(), |settings| {
-        settings.request_read_timeout = std::time::Duration::from_secs(1);
+        settings.http.request_read_timeout = std::time::Duration::from_secs(1);
     })
     .await;
     let host = app.address.trim_start_matches("http://").to_owned();

@@ -86,7 +86,7 @@ async fn concurrent_requests_on_two_instances_exchange_once() {
     // Two servers on one database: the store's claim, not process memory, decides.
     let first = spawn_app().await;
     let mut second_settings = first.settings.clone();
-    second_settings.listen = "127.0.0.1:0".to_owned();
+    second_settings.http.listen = "127.0.0.1:0".to_owned();
     let second = wxlogin_server::Application::build(second_settings)
         .await
         .unwrap();
@@ -150,7 +150,7 @@ async fn retry_within_window_gets_fresh_pair_for_same_user_then_code_used() {
 #[tokio::test]
 async fn retry_window_is_configurable() {
     let app = spawn_app_with(SimConfig::default(), |settings| {
-        settings.code_retry_window = std::time::Duration::from_secs(5);
+        settings.wechat.code_retry_window = std::time::Duration::from_secs(5);
     })
     .await;
     let code = app.code(APPID, "gina");
@@ -168,7 +168,7 @@ async fn retry_window_is_configurable() {
 #[tokio::test]
 async fn a_replay_after_a_short_retry_window_is_refused_without_asking_wechat() {
     let app = spawn_app_with(SimConfig::default(), |settings| {
-        settings.code_retry_window = std::time::Duration::from_secs(1);
+        settings.wechat.code_retry_window = std::time::Duration::from_secs(1);
     })
     .await;
     let code = app.code(APPID, "hana");
@@ -238,8 +238,8 @@ async fn wechat_errors_map_to_contract_errors() {
 #[tokio::test]
 async fn unreachable_wechat_is_503() {
     let app = spawn_app_with(SimConfig::default(), |settings| {
-        settings.wechat_base_url = "http://127.0.0.1:9".to_owned();
-        settings.wechat_timeout = std::time::Duration::from_secs(2);
+        settings.wechat.wechat_base_url = "http://127.0.0.1:9".to_owned();
+        settings.wechat.wechat_timeout = std::time::Duration::from_secs(2);
     })
     .await;
     let answer = app

@@ -84,7 +84,7 @@ async fn a_refused_phone_code_is_explained_as_a_phone_code_not_a_login_code() {
 /// sent, lets WeChat tell.
 async fn phone_code_of_another_user(send_openid: bool) -> (TestApp, String, String) {
     let app = spawn_app_with(SimConfig::default(), |settings| {
-        settings.phone_send_openid = send_openid
+        settings.wechat.phone_send_openid = send_openid
     })
     .await;
     let (_, alice) = logged_in(&app, "alice").await;
@@ -96,7 +96,7 @@ async fn phone_code_of_another_user(send_openid: bool) -> (TestApp, String, Stri
 #[tokio::test]
 async fn the_openid_is_not_sent_with_the_phone_code_by_default() {
     let (app, alice, bobs_code) = phone_code_of_another_user(false).await;
-    assert!(!app.settings.phone_send_openid, "off by default");
+    assert!(!app.settings.wechat.phone_send_openid, "off by default");
     // The simulator checks an openid whenever one is sent; none was, so it cannot refuse.
     app.post("/v1/me/phone", Some(&alice), json!({"code": bobs_code}))
         .await
@@ -272,7 +272,7 @@ async fn legacy_phone_watermark_must_be_this_app_and_fresh() {
 #[tokio::test]
 async fn watermark_max_age_is_configurable() {
     let app = spawn_app_with(SimConfig::default(), |settings| {
-        settings.watermark_max_age = std::time::Duration::from_secs(3600);
+        settings.wechat.watermark_max_age = std::time::Duration::from_secs(3600);
     })
     .await;
     let (_, access) = logged_in(&app, "dave").await;

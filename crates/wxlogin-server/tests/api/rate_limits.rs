@@ -11,9 +11,9 @@ use wxlogin_sim::{Endpoint, SimConfig};
 
 fn login_limit(per_period: u32, burst: u32) -> impl FnOnce(&mut Settings) {
     move |settings| {
-        settings.rate_limit_login_per_ip = per_period;
-        settings.rate_limit_login_burst = burst;
-        settings.rate_limit_period = Duration::from_secs(60);
+        settings.rate_limits.rate_limit_login_per_ip = per_period;
+        settings.rate_limits.rate_limit_login_burst = burst;
+        settings.rate_limits.rate_limit_period = Duration::from_secs(60);
     }
 }
 
@@ -74,7 +74,7 @@ async fn forwarded_for_counts_only_when_trusted() {
 
     let trusted = spawn_app_with(SimConfig::default(), |settings| {
         login_limit(2, 1)(settings);
-        settings.trust_forwarded_for = true;
+        settings.rate_limits.trust_forwarded_for = true;
     })
     .await;
     try_login(&trusted, "a", Some("10.0.0.1"))
@@ -95,8 +95,8 @@ async fn forwarded_for_counts_only_when_trusted() {
 #[tokio::test]
 async fn phone_and_userinfo_are_limited_per_openid_not_per_address() {
     let app = spawn_app_with(SimConfig::default(), |settings| {
-        settings.rate_limit_phone_per_user = 2;
-        settings.rate_limit_phone_burst = 2;
+        settings.rate_limits.rate_limit_phone_per_user = 2;
+        settings.rate_limits.rate_limit_phone_burst = 2;
     })
     .await;
     let alice = token(&app.login("alice").await, "access_token");
@@ -162,8 +162,8 @@ async fn phone_and_userinfo_are_limited_per_openid_not_per_address() {
 #[tokio::test]
 async fn phone_requests_are_limited_per_address_across_users() {
     let app = spawn_app_with(SimConfig::default(), |settings| {
-        settings.rate_limit_phone_per_ip = 2;
-        settings.rate_limit_phone_ip_burst = 2;
+        settings.rate_limits.rate_limit_phone_per_ip = 2;
+        settings.rate_limits.rate_limit_phone_ip_burst = 2;
     })
     .await;
     let mut refused = 0;
@@ -194,9 +194,9 @@ async fn phone_requests_are_limited_per_address_across_users() {
 async fn limits_set_to_zero_are_off() {
     let app = spawn_app_with(SimConfig::default(), |settings| {
         *settings = settings.clone().without_rate_limits();
-        settings.rate_limit_login_burst = 1;
-        settings.rate_limit_phone_burst = 1;
-        settings.rate_limit_phone_ip_burst = 1;
+        settings.rate_limits.rate_limit_login_burst = 1;
+        settings.rate_limits.rate_limit_phone_burst = 1;
+        settings.rate_limits.rate_limit_phone_ip_burst = 1;
     })
     .await;
     let mut access = String::new();
@@ -215,8 +215,8 @@ async fn limits_set_to_zero_are_off() {
 async fn the_defaults_limit_logins_from_one_address() {
     let app = spawn_app_with(SimConfig::default(), |settings| {
         let defaults = Settings::new(Vec::new(), "");
-        settings.rate_limit_login_per_ip = defaults.rate_limit_login_per_ip;
-        settings.rate_limit_login_burst = defaults.rate_limit_login_burst;
+        settings.rate_limits.rate_limit_login_per_ip = defaults.rate_limits.rate_limit_login_per_ip;
+        settings.rate_limits.rate_limit_login_burst = defaults.rate_limits.rate_limit_login_burst;
     })
     .await;
     let mut refused = None;

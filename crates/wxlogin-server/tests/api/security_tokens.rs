@@ -618,7 +618,7 @@ async fn refresh_refuses_a_session_of_an_app_this_instance_does_not_serve() {
     let refresh_token = token(&login, "refresh_token");
 
     let mut other_only = app.settings.clone();
-    other_only.listen = "127.0.0.1:0".to_owned();
+    other_only.http.listen = "127.0.0.1:0".to_owned();
     other_only
         .apps
         .retain(|configured| configured.appid == OTHER_APPID);

@@ -61,8 +61,8 @@ async fn refresh_token_expires() {
 
 async fn spawn_app_with_short_refresh() -> crate::helpers::TestApp {
     crate::helpers::spawn_app_with(wxlogin_sim::SimConfig::default(), |settings| {
-        settings.refresh_token_ttl = std::time::Duration::from_secs(60);
-        settings.access_token_ttl = std::time::Duration::from_secs(30);
+        settings.tokens.refresh_token_ttl = std::time::Duration::from_secs(60);
+        settings.tokens.access_token_ttl = std::time::Duration::from_secs(30);
     })
     .await
 }
@@ -210,7 +210,7 @@ async fn key_rotation_keeps_old_tokens_valid_and_publishes_both_keys() {
     // Rotate as `wxlogin keys rotate` would, on its own handle to the database.
     let keys_admin = wxlogin_server::tokens::SigningKeys::load(
         app.store().clone(),
-        wxlogin_server::tokens::KeyPolicy::new(app.settings.access_token_ttl),
+        wxlogin_server::tokens::KeyPolicy::new(app.settings.tokens.access_token_ttl),
     )
     .await
     .unwrap();

@@ -16,7 +16,7 @@ const DEADLINE: Duration = Duration::from_secs(1);
 const MARGIN: Duration = Duration::from_secs(2);
 
 fn short_deadline(settings: &mut Settings) {
-    settings.wechat_timeout = DEADLINE;
+    settings.wechat.wechat_timeout = DEADLINE;
 }
 
 async fn app() -> TestApp {

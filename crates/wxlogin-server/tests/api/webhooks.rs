@@ -164,8 +164,8 @@ async fn elsewhere(State(receiver): State<Receiver>, body: Bytes) -> StatusCode 
 fn with_webhook(settings: &mut Settings, url: &str, timeout: Duration) {
     *settings = settings.clone().without_rate_limits();
     settings.webhooks = vec![WebhookEntry::new(url, SECRET)];
-    settings.webhook_poll_interval = Duration::from_millis(50);
-    settings.webhook_timeout = timeout;
+    settings.webhook_delivery.webhook_poll_interval_ms = Duration::from_millis(50);
+    settings.webhook_delivery.webhook_timeout = timeout;
 }
 
 async fn app_with_receiver(mode: Mode, timeout: Duration) -> (TestApp, Receiver) {
@@ -598,7 +598,7 @@ async fn two_instances_on_one_database_deliver_each_event_once() {
     .await;
     let mut settings = app.settings.clone();
     with_webhook(&mut settings, &receiver.url, Duration::from_secs(5));
-    settings.webhook_poll_interval = Duration::from_millis(5);
+    settings.webhook_delivery.webhook_poll_interval_ms = Duration::from_millis(5);
     let one = Instance::start(settings.clone(), app.clock.clone()).await;
     let two = Instance::start(settings, app.clock.clone()).await;
     for index in 0..12 {
@@ -847,7 +847,7 @@ async fn the_worker_prunes_events_past_their_retention() {
     app.login("ann").await;
     assert_eq!(app.store().events_after(0, 10).await.unwrap().len(), 1);
     let mut settings = app.settings.clone();
-    settings.event_retention = Duration::from_secs(60);
+    settings.webhook_delivery.event_retention = Duration::from_secs(60);
     app.clock.advance(61);
     // A worker prunes when it starts, then hourly.
     let instance = Instance::start(settings, app.clock.clone()).await;

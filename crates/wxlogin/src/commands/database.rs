@@ -1,9 +1,11 @@
-//! The database argument the admin commands share, and opening a database that must
-//! already exist (an admin command never creates one).
+//! The database and master-key arguments every command but `serve` shares (declared once
+//! here, flattened into each), and opening a database that must already exist (an admin
+//! command never creates one).
 use anyhow::Context;
 use wxlogin_server::at_rest::{
     dev_key_file_path, resolve_master_key, sqlite_database_file, MasterKey, SqliteLocation,
 };
+use wxlogin_server::configuration::DatabaseSettings;
 use wxlogin_server::master_keys::MasterKeys;
 use wxlogin_server::storage::{Store, StoreOptions};
 
@@ -13,7 +15,7 @@ pub struct DatabaseArgs {
     #[arg(
         long,
         env = "WXLOGIN_DATABASE_URL",
-        default_value = "sqlite://wxlogin.db",
+        default_value_t = DatabaseSettings::default().database_url,
         hide_env_values = true,
         global = true
     )]
@@ -95,8 +97,9 @@ pub async fn open_existing_store(
 /// The master key of commands that read sealed values (phone numbers, signing keys).
 #[derive(clap::Args, Debug)]
 pub struct MasterKeyArgs {
-    /// Standard base64 of the 32-byte master key the server uses (beside a SQLite database
-    /// the server's development key file is used when this is not given).
+    /// Standard base64 of the 32-byte master key that sealed the values: the server's
+    /// --master-key (for `master-key rotate`: the key being replaced); beside a SQLite
+    /// database the server's development key file is used when this is not given.
     #[arg(
         long,
         env = "WXLOGIN_MASTER_KEY",
@@ -104,7 +107,8 @@ pub struct MasterKeyArgs {
         global = true
     )]
     pub master_key: Option<String>,
-    /// During a master-key roll: the key being replaced, still accepted for opening.
+    /// Another key that sealed values in the database (the server's --previous-master-key
+    /// during a roll), also used for opening.
     #[arg(
         long,
         env = "WXLOGIN_PREVIOUS_MASTER_KEY",

@@ -54,12 +54,12 @@ async fn demo(user: &str, workspace: &std::path::Path) -> anyhow::Result<()> {
         )],
         format!("sqlite://{}", database.display()),
     );
-    settings.listen = "127.0.0.1:0".to_owned();
-    settings.wechat_base_url = simulator.base_url.clone();
+    settings.http.listen = "127.0.0.1:0".to_owned();
+    settings.wechat.wechat_base_url = simulator.base_url.clone();
     // An absolute issuer, as production has, so the demo runs with discovery on (and the
     // server has nothing to warn about on a screen the demo keeps clean).
-    settings.issuer = "https://wxlogin.demo.invalid".to_owned();
-    settings.master_key = Some(MasterKeyText::new(
+    settings.tokens.issuer = "https://wxlogin.demo.invalid".to_owned();
+    settings.database.master_key = Some(MasterKeyText::new(
         MasterKey::generate().expose_base64().as_str(),
     ));
     let application = Application::build(settings)

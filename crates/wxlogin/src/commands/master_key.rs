@@ -12,36 +12,16 @@ use wxlogin_server::at_rest::{
 use wxlogin_server::master_keys::{replace_dev_key_file, MasterKeys};
 use wxlogin_server::storage::{ResealOptions, ResealProgress, Store, StoreOptions};
 
+use super::database::{DatabaseArgs, MasterKeyArgs};
+
 /// Rotate the master key that seals session keys, the WeChat access token and the signing
 /// keys in the database.
 #[derive(clap::Args)]
-pub struct MasterKeyArgs {
-    /// sqlite://PATH or postgres://USER:PASSWORD@HOST/DB.
-    #[arg(
-        long,
-        env = "WXLOGIN_DATABASE_URL",
-        default_value = "sqlite://wxlogin.db",
-        hide_env_values = true,
-        global = true
-    )]
-    pub database_url: String,
-    /// A key that sealed values in the database: for `rotate`, the key being replaced
-    /// (beside a SQLite database, the server's development key file when not given).
-    #[arg(
-        long,
-        env = "WXLOGIN_MASTER_KEY",
-        hide_env_values = true,
-        global = true
-    )]
-    pub master_key: Option<String>,
-    /// Another key that sealed values in the database, also used for opening.
-    #[arg(
-        long,
-        env = "WXLOGIN_PREVIOUS_MASTER_KEY",
-        hide_env_values = true,
-        global = true
-    )]
-    pub previous_master_key: Option<String>,
+pub struct MasterKeyCommandArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub keys: MasterKeyArgs,
     #[command(subcommand)]
     pub command: MasterKeyCommand,
 }
@@ -70,7 +50,7 @@ pub struct RotateArgs {
     pub limit: Option<u64>,
 }
 
-pub fn run(args: MasterKeyArgs) -> anyhow::Result<()> {
+pub fn run(args: MasterKeyCommandArgs) -> anyhow::Result<()> {
     warn_about_keys_on_the_command_line(&args);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -86,7 +66,7 @@ pub fn run(args: MasterKeyArgs) -> anyhow::Result<()> {
 /// A key given as a flag is readable by every local user in `/proc/PID/cmdline` and lands
 /// in shell history; say so (never the value). clap fills a field from the flag first, so a
 /// value that differs from (or has no) environment variable is the flag's.
-fn warn_about_keys_on_the_command_line(args: &MasterKeyArgs) {
+fn warn_about_keys_on_the_command_line(args: &MasterKeyCommandArgs) {
     let new_key = match &args.command {
         MasterKeyCommand::Rotate(rotate) => Some(rotate.new_key.as_str()),
         MasterKeyCommand::Status => None,
@@ -95,12 +75,12 @@ fn warn_about_keys_on_the_command_line(args: &MasterKeyArgs) {
         (
             "--master-key",
             "WXLOGIN_MASTER_KEY",
-            args.master_key.as_deref(),
+            args.keys.master_key.as_deref(),
         ),
         (
             "--previous-master-key",
             "WXLOGIN_PREVIOUS_MASTER_KEY",
-            args.previous_master_key.as_deref(),
+            args.keys.previous_master_key.as_deref(),
         ),
         ("--new-key", "WXLOGIN_NEW_MASTER_KEY", new_key),
     ];
@@ -129,30 +109,30 @@ fn parse_key(text: &str, name: &str) -> anyhow::Result<MasterKey> {
 
 /// The database must exist already; a key file is never created here (a key made up now
 /// would have sealed nothing).
-fn old_keys(args: &MasterKeyArgs, required: bool) -> anyhow::Result<OldKeys> {
+fn old_keys(args: &MasterKeyCommandArgs, required: bool) -> anyhow::Result<OldKeys> {
     let mut dev_key_file = None;
-    if let Some(SqliteLocation::File(path)) = sqlite_database_file(&args.database_url) {
+    if let Some(SqliteLocation::File(path)) = sqlite_database_file(&args.database.database_url) {
         anyhow::ensure!(
             path.exists(),
             "database file {} does not exist (run `wxlogin migrate` or `wxlogin serve` first)",
             path.display()
         );
         let key_file = dev_key_file_path(&path);
-        if args.master_key.is_none() && key_file.exists() {
+        if args.keys.master_key.is_none() && key_file.exists() {
             dev_key_file = Some(key_file);
         }
     }
     let mut keys = Vec::new();
-    if let Some(text) = &args.master_key {
+    if let Some(text) = &args.keys.master_key {
         keys.push((
             parse_key(text, "--master-key / WXLOGIN_MASTER_KEY")?,
             "--master-key",
         ));
     } else if dev_key_file.is_some() {
-        let resolved = resolve_master_key(None, &args.database_url)?;
+        let resolved = resolve_master_key(None, &args.database.database_url)?;
         keys.push((resolved.key, "development key file"));
     }
-    if let Some(text) = &args.previous_master_key {
+    if let Some(text) = &args.keys.previous_master_key {
         keys.push((
             parse_key(text, "--previous-master-key / WXLOGIN_PREVIOUS_MASTER_KEY")?,
             "--previous-master-key",
@@ -172,7 +152,7 @@ async fn connect(database_url: &str, keys: MasterKeys) -> anyhow::Result<Store> 
         .context("cannot open the database")
 }
 
-async fn rotate(args: &MasterKeyArgs, rotate_args: &RotateArgs) -> anyhow::Result<()> {
+async fn rotate(args: &MasterKeyCommandArgs, rotate_args: &RotateArgs) -> anyhow::Result<()> {
     let new_key = parse_key(&rotate_args.new_key, "--new-key / WXLOGIN_NEW_MASTER_KEY")?;
     let old = old_keys(args, true)?;
     let mut keys = MasterKeys::new(new_key.clone());
@@ -184,7 +164,7 @@ async fn rotate(args: &MasterKeyArgs, rotate_args: &RotateArgs) -> anyhow::Resul
         "sealing under master key id {} (--new-key)",
         keys.current_id()
     );
-    let store = connect(&args.database_url, keys).await?;
+    let store = connect(&args.database.database_url, keys).await?;
     // Additive and idempotent: the key-id columns exist even if no new instance started yet.
     store
         .migrate()
@@ -261,7 +241,7 @@ async fn rotate(args: &MasterKeyArgs, rotate_args: &RotateArgs) -> anyhow::Resul
     Ok(())
 }
 
-async fn status(args: &MasterKeyArgs) -> anyhow::Result<()> {
+async fn status(args: &MasterKeyCommandArgs) -> anyhow::Result<()> {
     let old = old_keys(args, false)?;
     // Counting opens nothing: any key will do for the store when none is given.
     let current = old
@@ -269,7 +249,7 @@ async fn status(args: &MasterKeyArgs) -> anyhow::Result<()> {
         .first()
         .map(|(key, _)| key.clone())
         .unwrap_or_else(MasterKey::generate);
-    let store = connect(&args.database_url, MasterKeys::new(current)).await?;
+    let store = connect(&args.database.database_url, MasterKeys::new(current)).await?;
     let counts = store.sealed_value_counts().await?;
     if counts.is_empty() {
         println!("no sealed values yet");

@@ -1,18 +1,15 @@
 use wxlogin_server::storage::{Database, StoreOptions};
 
+use super::database::DatabaseArgs;
+
 /// Create or upgrade the database schema (the server also does this at start). Concurrent
 /// runs wait for each other (PostgreSQL: an advisory lock; SQLite: a lock file beside the
 /// database), so each reports only what it applied itself.
 #[derive(clap::Args)]
 pub struct MigrateArgs {
-    /// sqlite://PATH (created if missing) or postgres://USER:PASSWORD@HOST/DB.
-    #[arg(
-        long,
-        env = "WXLOGIN_DATABASE_URL",
-        default_value = "sqlite://wxlogin.db",
-        hide_env_values = true
-    )]
-    pub database_url: String,
+    // SQLite: created if missing.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
 }
 
 pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
@@ -20,7 +17,7 @@ pub fn run(args: MigrateArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let database = Database::connect(&args.database_url, &StoreOptions::default()).await?;
+        let database = Database::connect(&args.database.database_url, &StoreOptions::default()).await?;
         let report = database.migrate().await?;
         database.close().await;
         let backend = report.backend.name();
