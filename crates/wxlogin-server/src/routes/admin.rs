@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::domain::{AdminScope, Roles, UnionId, UserId};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::extractors::{AdminCaller, ApiJson};
+use crate::routes::event::Event;
 use crate::state::AppState;
 use crate::storage::{rfc3339, Actor, SessionRecord, Store, UserCursor, UserRecord};
 
@@ -102,30 +103,6 @@ pub struct AfterCursor {
 pub struct RolesUpdate {
     /// At most 16 roles of 1 to 32 characters of `a-z 0-9 _ . : -`; `[]` removes all.
     pub roles: Vec<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Event {
-    pub id: String,
-    #[serde(rename = "type")]
-    pub event_type: String,
-    pub occurred_at: String,
-    pub user_id: Option<String>,
-    #[schema(value_type = Object)]
-    pub data: serde_json::Value,
-}
-
-impl From<crate::storage::EventRecord> for Event {
-    /// The shape both `/admin/v1/events` and webhook bodies carry.
-    fn from(record: crate::storage::EventRecord) -> Self {
-        Event {
-            id: record.id,
-            event_type: record.event_type,
-            occurred_at: rfc3339(record.occurred_at),
-            user_id: record.user_id.map(UserId::into_string),
-            data: record.data,
-        }
-    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

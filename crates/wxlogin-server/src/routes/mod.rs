@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod body_deadline;
 pub mod discovery;
+pub mod event;
 mod fallback;
 pub mod health;
 pub mod introspect;

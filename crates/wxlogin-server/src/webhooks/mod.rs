@@ -227,7 +227,7 @@ impl WebhookWorker {
         let Some(secret) = self.secrets.get(&delivery.webhook) else {
             return Err("the webhook is not configured on this instance".to_owned());
         };
-        let body = serde_json::to_vec(&crate::routes::admin::Event::from(delivery.event.clone()))
+        let body = serde_json::to_vec(&crate::routes::event::Event::from(delivery.event.clone()))
             .map_err(|error| format!("cannot encode the event: {error}"))?;
         let signature = signature_header(secret.as_bytes(), self.clock.now(), &body);
         let request = self

@@ -279,7 +279,7 @@ async fn a_2xx_delivers_each_event_once_with_a_valid_signature_and_the_events_sh
     assert_eq!(event["user_id"], user_id(&login).as_str());
     // The same shape as /admin/v1/events.
     let record = app.store().events_after(0, 10).await.unwrap().remove(0);
-    let listed = serde_json::to_value(wxlogin_server::routes::admin::Event::from(record)).unwrap();
+    let listed = serde_json::to_value(wxlogin_server::routes::event::Event::from(record)).unwrap();
     assert_eq!(event, listed);
 
     let signature = hit.signature.as_deref().expect("signed");
