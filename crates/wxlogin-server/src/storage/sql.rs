@@ -13,7 +13,7 @@ use std::sync::Arc;
 use sqlx::postgres::{PgArguments, PgPool, PgRow, PgValueRef};
 use sqlx::{Postgres, Row as _, TypeInfo as _, ValueRef as _};
 
-pub(crate) use super::error::SqlError;
+use super::error::SqlError;
 use super::sqlite::{SqliteConnections, SqliteTransaction};
 use super::sqlite_memory::SqliteMemory;
 use super::Database;

@@ -379,7 +379,7 @@ impl Store {
         .await?
         .iter()
         .map(|identity| Ok((identity.try_get("appid")?, identity.try_get("openid")?)))
-        .collect::<Result<Vec<(String, String)>, super::sql::SqlError>>()?;
+        .collect::<Result<Vec<(String, String)>, super::error::SqlError>>()?;
         let phone = self.open_phone(row, "id")?;
         Ok(UserRecord {
             id,
