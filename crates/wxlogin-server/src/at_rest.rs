@@ -254,22 +254,21 @@ pub fn resolve_master_key(
             source: MasterKeySource::Configured,
         });
     }
+    if let Some(path) = database_url.dev_master_key_file() {
+        let (key, created) = MasterKey::load_or_create_dev_file(&path)?;
+        return Ok(ResolvedMasterKey {
+            key,
+            source: MasterKeySource::DevFile { path, created },
+        });
+    }
     match database_url {
-        DatabaseUrl::SqliteFile(_) => {
-            let path = database_url
-                .dev_master_key_file()
-                .expect("a SQLite database file has a file beside it");
-            let (key, created) = MasterKey::load_or_create_dev_file(&path)?;
-            Ok(ResolvedMasterKey {
-                key,
-                source: MasterKeySource::DevFile { path, created },
-            })
-        }
         DatabaseUrl::SqliteMemory => Ok(ResolvedMasterKey {
             key: MasterKey::generate(),
             source: MasterKeySource::Ephemeral,
         }),
-        DatabaseUrl::Postgres(_) => Err(AtRestError::MasterKeyRequired),
+        DatabaseUrl::SqliteFile(_) | DatabaseUrl::Postgres(_) => {
+            Err(AtRestError::MasterKeyRequired)
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 use anyhow::Context;
 use wxlogin_server::at_rest::{resolve_master_key, MasterKey};
 use wxlogin_server::master_keys::MasterKeys;
-use wxlogin_server::storage::{DatabaseUrl, Store, StoreOptions};
+use wxlogin_server::storage::{DatabaseUrl, StorageError, Store, StoreOptions};
 
 #[derive(clap::Args, Debug)]
 pub struct DatabaseArgs {
@@ -22,7 +22,7 @@ impl DatabaseArgs {
     /// Connect without a master key: for commands that never touch sealed columns (the
     /// store gets a throw-away key that is never used).
     pub async fn open_unsealed(&self) -> anyhow::Result<Store> {
-        let database_url = DatabaseUrl::parse(&self.database_url)?;
+        let database_url = parse_database_url(&self.database_url)?;
         if let Some(path) = database_url.sqlite_file() {
             anyhow::ensure!(
                 path.exists(),
@@ -47,6 +47,13 @@ impl DatabaseArgs {
     }
 }
 
+/// The database URL of an admin command, refused as opening the database refuses it.
+pub fn parse_database_url(text: &str) -> anyhow::Result<DatabaseUrl> {
+    DatabaseUrl::parse(text)
+        .map_err(StorageError::from)
+        .context("cannot open the database")
+}
+
 /// Run `work` on a single-threaded runtime (the admin commands are one-shot).
 pub fn block_on<F: std::future::Future<Output = anyhow::Result<()>>>(
     work: F,
@@ -65,7 +72,7 @@ pub async fn open_existing_store(
     master_key: Option<&str>,
     previous_master_key: Option<&str>,
 ) -> anyhow::Result<Store> {
-    let database_url = DatabaseUrl::parse(database_url)?;
+    let database_url = parse_database_url(database_url)?;
     if let (Some(path), Some(key_file)) = (
         database_url.sqlite_file(),
         database_url.dev_master_key_file(),

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context};
 use wxlogin_server::at_rest::{resolve_master_key, MasterKey};
 use wxlogin_server::master_keys::{replace_dev_key_file, MasterKeys};
-use wxlogin_server::storage::{DatabaseUrl, ResealOptions, ResealProgress, Store, StoreOptions};
+use wxlogin_server::storage::{ResealOptions, ResealProgress, Store, StoreOptions};
 
 /// Rotate the master key that seals session keys, the WeChat access token and the signing
 /// keys in the database.
@@ -129,7 +129,7 @@ fn parse_key(text: &str, name: &str) -> anyhow::Result<MasterKey> {
 /// would have sealed nothing).
 fn old_keys(args: &MasterKeyArgs, required: bool) -> anyhow::Result<OldKeys> {
     let mut dev_key_file = None;
-    let database_url = DatabaseUrl::parse(&args.database_url)?;
+    let database_url = super::database::parse_database_url(&args.database_url)?;
     if let (Some(path), Some(key_file)) = (
         database_url.sqlite_file(),
         database_url.dev_master_key_file(),
