@@ -116,6 +116,15 @@ impl FromStr for DatabaseUrl {
     }
 }
 
+/// From a settings file, as from a flag: the text, parsed (and refused as [`DatabaseUrl::parse`]
+/// refuses it).
+impl<'de> serde::Deserialize<'de> for DatabaseUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        DatabaseUrl::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
 impl fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -242,6 +251,27 @@ mod tests {
         );
         assert_eq!(parse("sqlite::memory:").dev_master_key_file(), None);
         assert_eq!(parse("postgres://db/wxlogin").dev_console_key_file(), None);
+    }
+
+    #[test]
+    fn settings_files_and_flags_parse_it_alike() {
+        #[derive(serde::Deserialize)]
+        struct Settings {
+            database_url: DatabaseUrl,
+        }
+        let settings: Settings = toml::from_str(r#"database_url = "sqlite://w.db""#).unwrap();
+        assert_eq!(settings.database_url, parse("sqlite://w.db"));
+        let error = toml::from_str::<Settings>(r#"database_url = "mysql://u@h/db""#)
+            .err()
+            .unwrap();
+        assert!(
+            error.to_string().contains("expected sqlite://PATH"),
+            "{error}"
+        );
+        assert_eq!(
+            "sqlite::memory:".parse::<DatabaseUrl>(),
+            Ok(DatabaseUrl::SqliteMemory)
+        );
     }
 
     #[test]
