@@ -6,8 +6,7 @@ use std::time::Duration;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::Executor;
 
-pub use super::database_url::Backend;
-use super::database_url::DatabaseUrl;
+use super::database_url::{Backend, DatabaseUrl};
 use super::migrations;
 use super::sql::{query, Driver, On, Transaction};
 use super::sqlite::SqliteConnections;
