@@ -1,11 +1,23 @@
 //! The one error type every handler returns. Whatever fails, the client gets the
 //! contract's shape: `{"error": {"code", "message", "wechat_errcode"?}}` with a status
 //! that matches the code. Internal details are logged, never sent.
+//!
+//! Every lower layer's error becomes an [`ApiError`] here, through `From`, so handlers use
+//! plain `?` and the contract table and its conversions are read in one file. The one
+//! mapping that lives elsewhere is `services::upstream_error`: it needs the call's name.
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
+use wxlogin_crypto::CryptoError;
+
+use crate::domain::DomainError;
+use crate::sessions::{AuthError, RefreshError, SessionError};
+use crate::single_flight::FlightLost;
+use crate::storage::StorageError;
+use crate::tokens::TokenError;
 
 /// The machine-readable `error.code` values of the contract (plus the HTTP-level ones
 /// for routing and body limits).
@@ -153,9 +165,185 @@ impl ApiError {
         Self::new(ErrorCode::Internal, "internal error")
     }
 
+    /// The caller's session is live but its user (or its identity) is gone: log in again.
+    pub fn user_gone() -> Self {
+        Self::unauthorized("this user no longer exists; call wx.login again")
+    }
+
+    /// No session key stored for the caller's identity.
+    pub fn missing_session_key() -> Self {
+        Self::new(
+            ErrorCode::DecryptFailed,
+            "no WeChat session key is known for this login: call wx.login again, then fetch the data anew",
+        )
+    }
+
     pub fn status(&self) -> StatusCode {
         self.code.status()
     }
+}
+
+/// A storage failure as the client sees it: 503 when the database is unreachable or
+/// overloaded (retry later), 500 for anything else. The cause is logged, not sent.
+impl From<StorageError> for ApiError {
+    fn from(error: StorageError) -> Self {
+        if error.is_unavailable() {
+            tracing::warn!(%error, "database unavailable");
+            ApiError::new(
+                ErrorCode::DatabaseUnavailable,
+                "the database is temporarily unavailable; retry shortly",
+            )
+        } else {
+            ApiError::internal(&error)
+        }
+    }
+}
+
+/// A value from the client that did not parse; its message is safe to send back.
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        ApiError::invalid_request(error.0)
+    }
+}
+
+/// Token failures while issuing or refreshing: the database's (503 or 500), or our own
+/// fault. Refusals of a presented access token are [`AuthError`]s.
+impl From<TokenError> for ApiError {
+    fn from(error: TokenError) -> Self {
+        match error {
+            TokenError::Storage(error) => error.into(),
+            error => ApiError::internal(&error),
+        }
+    }
+}
+
+impl From<SessionError> for ApiError {
+    fn from(error: SessionError) -> Self {
+        match error {
+            SessionError::Storage(error) => error.into(),
+            SessionError::Token(error) => error.into(),
+        }
+    }
+}
+
+/// A refused access token is 401 with what to do next; the database failing is not.
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::Storage(error) => error.into(),
+            AuthError::InvalidToken(error) => {
+                tracing::debug!(reason = %error, "access token refused");
+                ApiError::unauthorized(format!("{error}; refresh it or log in again"))
+            }
+            AuthError::SessionEnded => ApiError::unauthorized(
+                "the session has ended (logged out or revoked); log in again",
+            ),
+        }
+    }
+}
+
+/// Every refused refresh token means "log in again" (401); the reused one says why its
+/// whole session is gone.
+impl From<RefreshError> for ApiError {
+    fn from(error: RefreshError) -> Self {
+        match error {
+            RefreshError::Storage(error) => error.into(),
+            RefreshError::Token(error) => error.into(),
+            RefreshError::Reused => ApiError::unauthorized(
+                "this refresh token was already used, so every token of its session has been revoked; log in again",
+            ),
+            error => ApiError::unauthorized(format!("{error}; log in again")),
+        }
+    }
+}
+
+/// Open-data decryption and checks. Every `decrypt_failed` tells the client the cure.
+impl From<CryptoError> for ApiError {
+    fn from(error: CryptoError) -> Self {
+        let code = match &error {
+            CryptoError::InvalidPadding
+            | CryptoError::NotJson
+            | CryptoError::UnexpectedLayout { .. } => ErrorCode::DecryptFailed,
+            CryptoError::MissingWatermark
+            | CryptoError::WatermarkAppIdMismatch { .. }
+            | CryptoError::WatermarkTooOld { .. } => ErrorCode::WatermarkMismatch,
+            CryptoError::SignatureMismatch => ErrorCode::SignatureMismatch,
+            CryptoError::InvalidBase64 { .. }
+            | CryptoError::InvalidIvLength { .. }
+            | CryptoError::InvalidCiphertextLength { .. } => ErrorCode::InvalidRequest,
+            // The stored key itself is malformed: our fault, not the client's.
+            CryptoError::InvalidKeyLength { .. } => return ApiError::internal(&error),
+        };
+        let message = match code {
+            // CryptoError's own texts already tell the client to call wx.login again where
+            // that is the cure; make sure every decrypt_failed says so.
+            ErrorCode::DecryptFailed if !error.to_string().contains("wx.login") => {
+                format!("{error}; the session key probably rotated: call wx.login again, then fetch the data anew")
+            }
+            _ => error.to_string(),
+        };
+        ApiError::new(code, message)
+    }
+}
+
+/// A shared login run that ended without an answer (its task panicked).
+impl From<FlightLost> for ApiError {
+    fn from(error: FlightLost) -> Self {
+        ApiError::internal(&error)
+    }
+}
+
+/// A JSON body axum could not read (bad JSON, missing field, wrong content type, too
+/// large), in the contract's shape instead of axum's plain text.
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::new(ErrorCode::PayloadTooLarge, "request body is too large");
+        }
+        let message = match &rejection {
+            JsonRejection::MissingJsonContentType(_) => {
+                "expected a JSON body with Content-Type: application/json".to_owned()
+            }
+            JsonRejection::JsonSyntaxError(_) => "request body is not valid JSON".to_owned(),
+            JsonRejection::JsonDataError(error) => {
+                format!(
+                    "invalid request body: {}",
+                    data_error_text(&error.body_text())
+                )
+            }
+            other => format!("cannot read the request body: {}", other.body_text()),
+        };
+        ApiError::invalid_request(message)
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::invalid_request(format!("bad query: {}", rejection.body_text()))
+    }
+}
+
+/// serde's text, without the values it may quote: a client that sends a token in the
+/// wrong place must not find it echoed in the answer or in our logs. Missing-field
+/// messages only name the field and are kept whole.
+fn data_error_text(text: &str) -> String {
+    let serde_part = text
+        .split_once("target type: ")
+        .map(|(_, rest)| rest)
+        .unwrap_or(text);
+    let location = serde_part
+        .rfind(" at line ")
+        .map(|index| &serde_part[index..])
+        .unwrap_or("");
+    if let Some(field) = serde_part.strip_prefix("missing field ") {
+        return format!("missing field {}", field.trim_end_matches(location));
+    }
+    if let Some(field_path) = serde_part.split_once(": ").map(|(path, _)| path) {
+        if !field_path.contains(' ') {
+            return format!("field {field_path} has the wrong type or value{location}");
+        }
+    }
+    format!("a field has the wrong type or value{location}")
 }
 
 /// The JSON body of every error answer.
@@ -267,5 +455,70 @@ mod tests {
             ApiError::new(ErrorCode::InvalidCode, "invalid code").with_wechat_errcode(40029);
         let value = serde_json::to_value(ErrorBody::from(&upstream)).unwrap();
         assert_eq!(value["error"]["wechat_errcode"], 40029);
+    }
+
+    #[test]
+    fn data_errors_keep_field_names_and_drop_values() {
+        assert_eq!(
+            data_error_text("Failed to deserialize the JSON body into the target type: missing field `code` at line 1 column 2"),
+            "missing field `code`"
+        );
+        let text = data_error_text(
+            "Failed to deserialize the JSON body into the target type: code: invalid type: integer `4242424242`, expected a string at line 1 column 18",
+        );
+        assert_eq!(
+            text,
+            "field code has the wrong type or value at line 1 column 18"
+        );
+        let text = data_error_text("Failed to deserialize the JSON body into the target type: invalid type: string \"SECRET\", expected a map at line 1 column 8");
+        assert!(!text.contains("SECRET"), "{text}");
+    }
+
+    fn crypto_error(error: CryptoError) -> ApiError {
+        error.into()
+    }
+
+    #[test]
+    fn crypto_failures_map_to_contract_codes() {
+        assert_eq!(
+            crypto_error(CryptoError::InvalidPadding).code,
+            ErrorCode::DecryptFailed
+        );
+        assert!(crypto_error(CryptoError::NotJson)
+            .message
+            .contains("wx.login"));
+        assert!(
+            crypto_error(CryptoError::UnexpectedLayout { reason: "x".into() })
+                .message
+                .contains("wx.login")
+        );
+        assert_eq!(
+            crypto_error(CryptoError::SignatureMismatch).code,
+            ErrorCode::SignatureMismatch
+        );
+        assert_eq!(
+            crypto_error(CryptoError::WatermarkAppIdMismatch {
+                expected: "a".into(),
+                found: "b".into()
+            })
+            .code,
+            ErrorCode::WatermarkMismatch
+        );
+        assert_eq!(
+            crypto_error(CryptoError::WatermarkTooOld {
+                age_secs: 900,
+                max_age_secs: 300
+            })
+            .code,
+            ErrorCode::WatermarkMismatch
+        );
+        assert_eq!(
+            crypto_error(CryptoError::InvalidIvLength { len: 3 }).code,
+            ErrorCode::InvalidRequest
+        );
+        assert_eq!(
+            crypto_error(CryptoError::InvalidKeyLength { len: 3 }).code,
+            ErrorCode::Internal
+        );
     }
 }

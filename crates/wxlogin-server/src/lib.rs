@@ -33,6 +33,7 @@ pub mod rate_limit;
 pub mod routes;
 pub mod services;
 pub mod sessions;
+mod single_flight;
 pub mod startup;
 pub mod state;
 pub mod storage;

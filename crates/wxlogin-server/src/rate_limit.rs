@@ -11,7 +11,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::ConnectInfo;
 use axum::http::request::Parts;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
@@ -19,7 +19,6 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use crate::configuration::Settings;
 use crate::error::{ApiError, ErrorCode};
 use crate::sessions::AuthContext;
-use crate::state::AppState;
 
 /// Most keys one limiter keeps (about 100 bytes each).
 pub const MAX_TRACKED_KEYS: usize = 100_000;
@@ -273,21 +272,6 @@ impl RateLimits {
 
 fn limited(message: &str, wait: Duration) -> ApiError {
     ApiError::new(ErrorCode::RateLimited, message).with_retry_after(wait)
-}
-
-/// The client address of the request (see [`RateLimits::client_of`]).
-#[derive(Debug, Clone, Copy)]
-pub struct ClientAddress(pub Option<ClientKey>);
-
-impl FromRequestParts<AppState> for ClientAddress {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddress(state.rate_limits().client_of(parts)))
-    }
 }
 
 #[cfg(test)]

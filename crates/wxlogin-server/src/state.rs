@@ -11,10 +11,12 @@ use crate::domain::AppId;
 use crate::error::ApiError;
 use crate::minute_tally::MinuteTally;
 use crate::rate_limit::RateLimits;
-use crate::services::single_flight::LoginFlights;
-use crate::services::storage_error;
 use crate::sessions::Sessions;
-use crate::storage::{Store, UnixSeconds};
+use crate::single_flight::SingleFlight;
+use crate::storage::{LoginKind, Store, UnixSeconds, User};
+
+/// Concurrent logins with one code on this instance share one exchange and its answer.
+pub(crate) type LoginFlights = SingleFlight<Result<(User, LoginKind), ApiError>>;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -102,7 +104,7 @@ impl AppState {
         let apps = &self.inner.settings.apps;
         match appid.map(str::trim).filter(|appid| !appid.is_empty()) {
             Some(appid) => {
-                let appid = AppId::parse(appid).map_err(|e| ApiError::invalid_request(e.0))?;
+                let appid = AppId::parse(appid)?;
                 // The value is not named back (nor, through the message, logged): a client
                 // that swaps its fields sends its login code here.
                 self.app(appid.as_str()).ok_or_else(|| {
@@ -124,12 +126,8 @@ impl AppState {
     /// A cheap query proving the database answers (and, on a SQLite file, that its files
     /// are in place and writable). It reads no table: a probe every second costs nothing.
     pub async fn check_database(&self) -> Result<(), ApiError> {
-        self.inner
-            .store
-            .database()
-            .ping()
-            .await
-            .map_err(storage_error)
+        self.inner.store.database().ping().await?;
+        Ok(())
     }
 
     /// Recount the gauges read from the database (live sessions: a scan that grows with

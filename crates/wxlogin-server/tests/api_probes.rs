@@ -1,12 +1,15 @@
 //! `/healthz` and `/metrics` cost nothing however many sessions are live: the probe is a
 //! query that reads no table, the live-session gauge a figure recounted in the background.
 //! (Alone in its binary: the gauge is process-wide, and another app would set it too.)
-mod common;
+// The api suite's helpers, of which this binary uses a few.
+#[allow(dead_code, unused_imports)]
+#[path = "api/helpers.rs"]
+mod helpers;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::spawn_app;
+use helpers::spawn_app;
 use wxlogin_server::metrics::GAUGE_REFRESH_PERIOD;
 
 const BULK_SESSIONS: i64 = 300_000;

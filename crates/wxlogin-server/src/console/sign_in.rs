@@ -21,7 +21,7 @@ use super::session::{
     IDLE_TIMEOUT, SESSION_COOKIE, SIGN_IN_CSRF_COOKIE,
 };
 use crate::domain::{hash_admin_key, AdminKeySecret, AdminScope};
-use crate::rate_limit::ClientAddress;
+use crate::extractors::ClientAddress;
 use crate::state::AppState;
 
 /// Refused sign-ins one address may make in a minute.

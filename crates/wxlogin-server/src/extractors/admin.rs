@@ -9,7 +9,6 @@ use axum::http::request::Parts;
 use super::auth::bearer_token;
 use crate::domain::{hash_admin_key, AdminKeySecret, AdminScope, AdminScopes};
 use crate::error::{ApiError, ErrorCode};
-use crate::services::storage_error;
 use crate::state::AppState;
 
 /// The admin key a request came with.
@@ -49,8 +48,7 @@ impl FromRequestParts<AppState> for AdminCaller {
         let record = state
             .store()
             .admin_key_by_hash(&hash_admin_key(presented), state.now())
-            .await
-            .map_err(storage_error)?
+            .await?
             .ok_or_else(|| ApiError::unauthorized("unknown or revoked admin key"))?;
         Ok(AdminCaller {
             name: record.name,

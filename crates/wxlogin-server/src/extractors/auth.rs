@@ -5,8 +5,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
 use crate::error::ApiError;
-use crate::services::storage_error;
-use crate::sessions::{AuthContext, AuthError};
+use crate::sessions::AuthContext;
 use crate::state::AppState;
 use crate::storage::User;
 
@@ -24,7 +23,7 @@ impl FromRequestParts<AppState> for Authenticated {
         let token = bearer_token(parts, "access_token")?;
         match state.sessions().authenticate(token, state.now()).await {
             Ok(context) => Ok(Authenticated(context)),
-            Err(error) => Err(refusal(error)),
+            Err(error) => Err(error.into()),
         }
     }
 }
@@ -48,21 +47,8 @@ impl FromRequestParts<AppState> for AuthenticatedUser {
             .await
         {
             Ok((context, Some(user))) => Ok(AuthenticatedUser(context, user)),
-            Ok((_, None)) => Err(crate::services::user_gone()),
-            Err(error) => Err(refusal(error)),
-        }
-    }
-}
-
-fn refusal(error: AuthError) -> ApiError {
-    match error {
-        AuthError::Storage(error) => storage_error(error),
-        AuthError::InvalidToken(error) => {
-            tracing::debug!(reason = %error, "access token refused");
-            ApiError::unauthorized(format!("{error}; refresh it or log in again"))
-        }
-        AuthError::SessionEnded => {
-            ApiError::unauthorized("the session has ended (logged out or revoked); log in again")
+            Ok((_, None)) => Err(ApiError::user_gone()),
+            Err(error) => Err(error.into()),
         }
     }
 }

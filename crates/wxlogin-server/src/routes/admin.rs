@@ -10,7 +10,6 @@ use utoipa::{IntoParams, ToSchema};
 use crate::domain::{AdminScope, Roles};
 use crate::error::{ApiError, ErrorBody, ErrorCode};
 use crate::extractors::{AdminCaller, ApiJson};
-use crate::services::storage_error;
 use crate::state::AppState;
 use crate::storage::{rfc3339, Actor, SessionRecord, Store, UserCursor, UserRecord};
 
@@ -150,12 +149,6 @@ pub struct AuditPage {
     pub next_cursor: Option<String>,
 }
 
-fn query_params<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    query.map(|Query(params)| params).map_err(|rejection| {
-        ApiError::invalid_request(format!("bad query: {}", rejection.body_text()))
-    })
-}
-
 fn page_size(limit: Option<u32>) -> Result<u32, ApiError> {
     match limit.unwrap_or(DEFAULT_PAGE) {
         limit @ 1..=MAX_PAGE => Ok(limit),
@@ -198,14 +191,8 @@ pub(crate) fn user_id(id: &str) -> Result<&str, ApiError> {
 }
 
 async fn admin_user(store: &Store, record: UserRecord, now: i64) -> Result<AdminUser, ApiError> {
-    let identities = store
-        .user_identities(&record.id)
-        .await
-        .map_err(storage_error)?;
-    let active_sessions = store
-        .count_active_user_sessions(&record.id, now)
-        .await
-        .map_err(storage_error)?;
+    let identities = store.user_identities(&record.id).await?;
+    let active_sessions = store.count_active_user_sessions(&record.id, now).await?;
     let first = identities.first();
     Ok(AdminUser {
         appid: first.map(|identity| identity.appid.clone()),
@@ -238,12 +225,8 @@ async fn admin_user(store: &Store, record: UserRecord, now: i64) -> Result<Admin
 
 pub(crate) async fn user_detail(state: &AppState, id: &str) -> Result<AdminUserDetail, ApiError> {
     let store = state.store();
-    let record = store
-        .user_record(id)
-        .await
-        .map_err(storage_error)?
-        .ok_or_else(not_found)?;
-    let sessions = store.user_sessions(id).await.map_err(storage_error)?;
+    let record = store.user_record(id).await?.ok_or_else(not_found)?;
+    let sessions = store.user_sessions(id).await?;
     Ok(AdminUserDetail {
         user: admin_user(store, record, state.now()).await?,
         sessions: sessions.iter().map(AdminSession::from).collect(),
@@ -265,7 +248,7 @@ pub async fn search_users(
     query: Result<Query<UserSearch>, QueryRejection>,
 ) -> Result<ApiJson<UserPage>, ApiError> {
     caller.require(AdminScope::UsersRead)?;
-    let search = query_params(query)?;
+    let Query(search) = query?;
     let limit = page_size(search.limit)?;
     Ok(ApiJson(
         find_users(&state, &search.q, search.cursor.as_deref(), limit).await?,
@@ -293,8 +276,7 @@ pub(crate) async fn find_users(
     let records = state
         .store()
         .search_users(q, cursor.as_ref(), limit + 1)
-        .await
-        .map_err(storage_error)?;
+        .await?;
     let more = records.len() > limit as usize;
     let records: Vec<UserRecord> = records.into_iter().take(limit as usize).collect();
     let next_cursor = more.then(|| records.last()).flatten().map(|last| {
@@ -349,12 +331,11 @@ pub async fn put_roles(
 ) -> Result<ApiJson<AdminUserDetail>, ApiError> {
     caller.require(AdminScope::UsersWrite)?;
     let id = user_id(&id)?;
-    let roles = Roles::parse(&update.roles).map_err(|e| ApiError::invalid_request(e.0))?;
+    let roles = Roles::parse(&update.roles)?;
     let changed = state
         .store()
         .set_roles(id, &roles, Actor::AdminKey(&caller.name), state.now())
-        .await
-        .map_err(storage_error)?;
+        .await?;
     if !changed {
         return Err(not_found());
     }
@@ -380,13 +361,12 @@ pub async fn revoke_user(
     caller.require(AdminScope::UsersWrite)?;
     let id = user_id(&id)?;
     let store = state.store();
-    if !store.user_exists(id).await.map_err(storage_error)? {
+    if !store.user_exists(id).await? {
         return Err(not_found());
     }
     let ended = store
         .revoke_user(id, Actor::AdminKey(&caller.name), state.now())
-        .await
-        .map_err(storage_error)?;
+        .await?;
     tracing::info!(admin_key = %caller.name, user_id = %id, ended, "sessions revoked");
     Ok(StatusCode::NO_CONTENT)
 }
@@ -412,8 +392,7 @@ pub async fn delete_user(
     let deleted = state
         .store()
         .delete_user(id, Actor::AdminKey(&caller.name), state.now())
-        .await
-        .map_err(storage_error)?;
+        .await?;
     if !deleted {
         return Err(not_found());
     }
@@ -436,14 +415,10 @@ pub async fn list_events(
     query: Result<Query<AfterCursor>, QueryRejection>,
 ) -> Result<ApiJson<EventPage>, ApiError> {
     caller.require(AdminScope::EventsRead)?;
-    let params = query_params(query)?;
+    let Query(params) = query?;
     let limit = page_size(params.limit)?;
     let after = position(params.after.as_deref())?;
-    let records = state
-        .store()
-        .events_after(after, limit)
-        .await
-        .map_err(storage_error)?;
+    let records = state.store().events_after(after, limit).await?;
     let next_cursor = next_position(&records, limit, |record| record.seq);
     let events = records.into_iter().map(Event::from).collect();
     Ok(ApiJson(EventPage {
@@ -467,14 +442,10 @@ pub async fn list_audit(
     query: Result<Query<AfterCursor>, QueryRejection>,
 ) -> Result<ApiJson<AuditPage>, ApiError> {
     caller.require(AdminScope::UsersRead)?;
-    let params = query_params(query)?;
+    let Query(params) = query?;
     let limit = page_size(params.limit)?;
     let after = position(params.after.as_deref())?;
-    let records = state
-        .store()
-        .audit_after(after, limit)
-        .await
-        .map_err(storage_error)?;
+    let records = state.store().audit_after(after, limit).await?;
     let next_cursor = next_position(&records, limit, |entry| entry.seq);
     let entries = records
         .into_iter()

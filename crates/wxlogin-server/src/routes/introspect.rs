@@ -10,7 +10,6 @@ use utoipa::ToSchema;
 use crate::domain::AdminScope;
 use crate::error::{ApiError, ErrorBody};
 use crate::extractors::{AdminCaller, ApiJson};
-use crate::services::storage_error;
 use crate::sessions::AuthError;
 use crate::state::AppState;
 
@@ -116,7 +115,7 @@ pub async fn introspect(
                 token_type: "access_token",
             }),
         })),
-        Err(AuthError::Storage(error)) => Err(storage_error(error)),
+        Err(AuthError::Storage(error)) => Err(error.into()),
         Err(AuthError::InvalidToken(_) | AuthError::SessionEnded) => Ok(inactive()),
     }
 }

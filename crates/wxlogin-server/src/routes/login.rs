@@ -5,11 +5,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorBody};
-use crate::extractors::{ApiJson, Authenticated};
-use crate::rate_limit::ClientAddress;
+use crate::extractors::{ApiJson, Authenticated, ClientAddress};
 use crate::services::login::user_for_code;
-use crate::services::storage_error;
-use crate::sessions::{RefreshError, SessionError, TokenPair};
+use crate::sessions::TokenPair;
 use crate::state::AppState;
 use crate::storage::User;
 
@@ -63,11 +61,7 @@ pub async fn login(
 ) -> Result<ApiJson<LoginResponse>, ApiError> {
     state.rate_limits().check_login(client)?;
     let (user, _) = user_for_code(&state, request.appid.as_deref(), &request.code).await?;
-    let tokens = state
-        .sessions()
-        .issue(&user, state.now())
-        .await
-        .map_err(session_error)?;
+    let tokens = state.sessions().issue(&user, state.now()).await?;
     Ok(ApiJson(LoginResponse { tokens, user }))
 }
 
@@ -88,15 +82,8 @@ pub async fn refresh(
             "refresh_token must be the refresh token of a login",
         ));
     }
-    match state.sessions().refresh(token, state.now()).await {
-        Ok((tokens, user)) => Ok(ApiJson(LoginResponse { tokens, user })),
-        Err(RefreshError::Storage(error)) => Err(storage_error(error)),
-        Err(RefreshError::Token(error)) => Err(session_error(SessionError::Token(error))),
-        Err(RefreshError::Reused) => Err(ApiError::unauthorized(
-            "this refresh token was already used, so every token of its session has been revoked; log in again",
-        )),
-        Err(error) => Err(ApiError::unauthorized(format!("{error}; log in again"))),
-    }
+    let (tokens, user) = state.sessions().refresh(token, state.now()).await?;
+    Ok(ApiJson(LoginResponse { tokens, user }))
 }
 
 /// End the current session: its access and refresh tokens stop working at once.
@@ -112,16 +99,7 @@ pub async fn logout(
     state
         .sessions()
         .logout(&caller.session_id, state.now())
-        .await
-        .map_err(storage_error)?;
+        .await?;
     tracing::info!(user_id = %caller.user_id, session_id = %caller.session_id, "logged out");
     Ok(StatusCode::NO_CONTENT)
-}
-
-pub(crate) fn session_error(error: SessionError) -> ApiError {
-    match error {
-        SessionError::Storage(error) => storage_error(error),
-        SessionError::Token(crate::tokens::TokenError::Storage(error)) => storage_error(error),
-        SessionError::Token(error) => ApiError::internal(&error),
-    }
 }

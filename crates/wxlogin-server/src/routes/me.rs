@@ -6,8 +6,8 @@ use utoipa::ToSchema;
 
 use crate::domain::{AvatarUrl, Nickname};
 use crate::error::{ApiError, ErrorBody};
+use crate::extractors::ClientAddress;
 use crate::extractors::{ApiJson, Authenticated, AuthenticatedUser};
-use crate::rate_limit::ClientAddress;
 use crate::services::phone::{phone_by_code, phone_by_encrypted_data};
 use crate::services::userinfo::{apply_user_info, update_profile, SignedUserInfo};
 use crate::state::AppState;
@@ -27,10 +27,9 @@ pub async fn delete_me(
     let deleted = state
         .store()
         .delete_user(&caller.user_id, Actor::TheUser, state.now())
-        .await
-        .map_err(crate::services::storage_error)?;
+        .await?;
     if !deleted {
-        return Err(crate::services::user_gone());
+        return Err(ApiError::user_gone());
     }
     tracing::info!(user_id = %caller.user_id, "account closed by its user");
     Ok(axum::http::StatusCode::NO_CONTENT)
@@ -78,14 +77,12 @@ pub async fn patch_me(
         .nickname
         .as_deref()
         .map(Nickname::parse)
-        .transpose()
-        .map_err(|e| ApiError::invalid_request(e.0))?;
+        .transpose()?;
     let avatar_url = update
         .avatar_url
         .as_deref()
         .map(AvatarUrl::parse)
-        .transpose()
-        .map_err(|e| ApiError::invalid_request(e.0))?;
+        .transpose()?;
     Ok(ApiJson(
         update_profile(&state, &caller, nickname, avatar_url).await?,
     ))

@@ -8,7 +8,7 @@
 //!   fresh token pair for the same user; after the window: `code_used`.
 //!
 //! On this instance, concurrent requests with one code also share a single run
-//! ([`super::single_flight`]), so they share a failure too instead of each retrying.
+//! ([`crate::single_flight`]), so they share a failure too instead of each retrying.
 use std::time::{Duration, Instant};
 
 use wxlogin_client::AppCredentials;
@@ -17,9 +17,9 @@ use crate::domain::LoginCode;
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::record_login;
 use crate::state::AppState;
-use crate::storage::{hash_login_code, CodeClaim, FinishedExchange, User};
+use crate::storage::{hash_login_code, CodeClaim, FinishedExchange, LoginKind, User};
 
-use super::{storage_error, upstream_error};
+use super::upstream_error;
 
 /// How often a request waiting for another instance's exchange reads the store.
 const IN_FLIGHT_POLL: Duration = Duration::from_millis(100);
@@ -33,15 +33,6 @@ const WECHAT_CODE_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// code's life at WeChat.
 fn spent_code_record_lifetime(retry_window: Duration) -> Duration {
     retry_window.max(WECHAT_CODE_LIFETIME)
-}
-
-/// How a login ended, for the metrics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoginKind {
-    /// The code was exchanged by this request (or the run it joined).
-    Exchanged,
-    /// A retry of a code already exchanged, answered from the first exchange.
-    Retried,
 }
 
 /// Find the user a login code belongs to, exchanging the code at most once.
@@ -67,7 +58,7 @@ async fn resolve_user(
     code: &str,
 ) -> Result<(User, LoginKind), ApiError> {
     let app = state.resolve_app(appid)?.clone();
-    let code = LoginCode::parse(code).map_err(|e| ApiError::invalid_request(e.0))?;
+    let code = LoginCode::parse(code)?;
     let code_hash = hash_login_code(&app.appid, code.expose());
 
     let flight_state = state.clone();
@@ -77,7 +68,7 @@ async fn resolve_user(
         .run(&code_hash, async move {
             exchange_once(&flight_state, &app, &flight_hash, code).await
         })
-        .await
+        .await?
 }
 
 /// How long a claim may stay in flight before another request may take it over: longer
@@ -98,8 +89,7 @@ async fn exchange_once(
         let claim = state
             .store()
             .claim_login_code(code_hash, &app.appid, state.now(), ttl)
-            .await
-            .map_err(storage_error)?;
+            .await?;
         match claim {
             CodeClaim::Claimed => {
                 return exchange_claimed(state, app, code_hash, &code)
@@ -157,8 +147,7 @@ async fn exchange_and_record(
     let store = state.store();
     let user = store
         .find_or_create_user(&app.appid, &session.openid, session.unionid.as_deref(), now)
-        .await
-        .map_err(storage_error)?;
+        .await?;
     store
         .finish_code_exchange(&FinishedExchange {
             code_hash,
@@ -169,8 +158,7 @@ async fn exchange_and_record(
             now,
             keep_for: spent_code_record_lifetime(state.settings().code_retry_window),
         })
-        .await
-        .map_err(storage_error)?;
+        .await?;
     tracing::info!(appid = %app.appid, user_id = %user.id, openid = %user.openid, "login code exchanged");
     Ok(user)
 }
@@ -192,8 +180,7 @@ async fn retried_user(
     let user = state
         .store()
         .user(user_id, &app.appid, openid)
-        .await
-        .map_err(storage_error)?
+        .await?
         .ok_or_else(|| {
             ApiError::unauthorized("the user of this code no longer exists; call wx.login again")
         })?;

@@ -9,8 +9,7 @@ use crate::sessions::AuthContext as Caller;
 use crate::state::AppState;
 use crate::storage::PhoneNumber;
 
-use super::open_data::{crypto_error, missing_session_key};
-use super::{storage_error, upstream_error};
+use super::upstream_error;
 
 /// Exchange a phone-number code through getuserphonenumber and store the number.
 pub async fn phone_by_code(
@@ -67,13 +66,10 @@ pub async fn phone_by_encrypted_data(
     let key = state
         .store()
         .session_key(&caller.appid, &caller.openid)
-        .await
-        .map_err(storage_error)?
-        .ok_or_else(missing_session_key)?;
-    let payload = decrypt_phone_number(&key, iv, encrypted_data).map_err(crypto_error)?;
-    watermark_policy(state, caller)
-        .check(payload.watermark.as_ref(), state.now())
-        .map_err(crypto_error)?;
+        .await?
+        .ok_or_else(ApiError::missing_session_key)?;
+    let payload = decrypt_phone_number(&key, iv, encrypted_data)?;
+    watermark_policy(state, caller).check(payload.watermark.as_ref(), state.now())?;
     let phone = PhoneNumber {
         phone_number: payload.phone_number,
         pure_phone_number: payload.pure_phone_number,
@@ -98,9 +94,7 @@ fn check_watermark_appid(
         appid: caller.appid.clone(),
         max_age_secs: None,
     };
-    policy
-        .check(Some(watermark), state.now())
-        .map_err(crypto_error)
+    Ok(policy.check(Some(watermark), state.now())?)
 }
 
 async fn store_phone(
@@ -112,10 +106,9 @@ async fn store_phone(
     let stored = state
         .store()
         .set_phone_number(&caller.user_id, &phone, state.now())
-        .await
-        .map_err(storage_error)?;
+        .await?;
     if !stored {
-        return Err(super::user_gone());
+        return Err(ApiError::user_gone());
     }
     tracing::info!(user_id = %caller.user_id, phone = %MaskedPhone(&phone.phone_number), via, "phone number stored");
     Ok(phone)

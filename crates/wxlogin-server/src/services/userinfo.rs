@@ -8,9 +8,7 @@ use crate::sessions::AuthContext as Caller;
 use crate::state::AppState;
 use crate::storage::User;
 
-use super::open_data::{crypto_error, missing_session_key};
 use super::phone::watermark_policy;
-use super::storage_error;
 
 /// The legacy user-info bundle as the client sends it.
 pub struct SignedUserInfo<'a> {
@@ -29,14 +27,11 @@ pub async fn apply_user_info(
     let key = state
         .store()
         .session_key(&caller.appid, &caller.openid)
-        .await
-        .map_err(storage_error)?
-        .ok_or_else(missing_session_key)?;
-    verify_raw_data_signature(info.raw_data, info.signature, &key).map_err(crypto_error)?;
-    let payload = decrypt_user_info(&key, info.iv, info.encrypted_data).map_err(crypto_error)?;
-    watermark_policy(state, caller)
-        .check(payload.watermark.as_ref(), state.now())
-        .map_err(crypto_error)?;
+        .await?
+        .ok_or_else(ApiError::missing_session_key)?;
+    verify_raw_data_signature(info.raw_data, info.signature, &key)?;
+    let payload = decrypt_user_info(&key, info.iv, info.encrypted_data)?;
+    watermark_policy(state, caller).check(payload.watermark.as_ref(), state.now())?;
     if let Some(open_id) = payload.open_id.as_deref() {
         if open_id != caller.openid {
             return Err(ApiError::invalid_request(
@@ -73,9 +68,8 @@ pub async fn update_profile(
             avatar_url.as_ref().map(AvatarUrl::as_str),
             state.now(),
         )
-        .await
-        .map_err(storage_error)?
-        .ok_or_else(super::user_gone)?;
+        .await?
+        .ok_or_else(ApiError::user_gone)?;
     tracing::info!(user_id = %caller.user_id, nickname_changed = nickname.is_some(), avatar_changed = avatar_url.is_some(), "profile updated");
     Ok(user)
 }

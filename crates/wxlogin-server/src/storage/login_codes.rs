@@ -23,6 +23,16 @@ pub fn hash_login_code(appid: &str, code: &str) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// How a login's code was spent (for the metrics): the answer to a [`CodeClaim::Claimed`]
+/// or to a [`CodeClaim::Succeeded`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginKind {
+    /// The code was exchanged by this request (or the run it joined).
+    Exchanged,
+    /// A retry of a code already exchanged, answered from the first exchange.
+    Retried,
+}
+
 /// The outcome of [`Store::claim_login_code`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CodeClaim {

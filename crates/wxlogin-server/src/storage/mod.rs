@@ -47,7 +47,7 @@ pub use database::{Database, MigrationReport, StoreOptions};
 pub use database_url::{Backend, DatabaseUrl, InvalidDatabaseUrl, PostgresUrl};
 pub use error::StorageError;
 pub use events::{Actor, AuditEntry, EventRecord, EventType, RevocationReason};
-pub use login_codes::{hash_login_code, CodeClaim, FinishedExchange};
+pub use login_codes::{hash_login_code, CodeClaim, FinishedExchange, LoginKind};
 pub use master_key_rotation::{
     PendingBatch, ResealOptions, ResealProgress, ResealReport, SealedCount, SealedTable,
 };

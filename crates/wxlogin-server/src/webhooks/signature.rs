@@ -26,7 +26,7 @@ mod tests {
     use super::*;
 
     /// examples/webhooks/vector.json: the vector the docs publish, which the Node, Python
-    /// and Java snippets also check (tests/webhook_snippets.rs).
+    /// and Java snippets also check (tests/api/webhook_snippets.rs).
     #[test]
     fn the_published_vector_signs_as_documented() {
         let vector: serde_json::Value =
