@@ -19,6 +19,8 @@ use base64::Engine;
 use rand::RngCore;
 use zeroize::{Zeroize, Zeroizing};
 
+use crate::storage::DatabaseUrl;
+
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
 
@@ -244,7 +246,7 @@ pub struct ResolvedMasterKey {
 /// database (PostgreSQL) requires a configured key.
 pub fn resolve_master_key(
     configured: Option<&str>,
-    database_url: &str,
+    database_url: &DatabaseUrl,
 ) -> Result<ResolvedMasterKey, AtRestError> {
     if let Some(text) = configured.filter(|text| !text.trim().is_empty()) {
         return Ok(ResolvedMasterKey {
@@ -252,55 +254,22 @@ pub fn resolve_master_key(
             source: MasterKeySource::Configured,
         });
     }
-    match sqlite_database_file(database_url) {
-        Some(SqliteLocation::File(database_path)) => {
-            let path = dev_key_file_path(&database_path);
-            let (key, created) = MasterKey::load_or_create_dev_file(&path)?;
-            Ok(ResolvedMasterKey {
-                key,
-                source: MasterKeySource::DevFile { path, created },
-            })
-        }
-        Some(SqliteLocation::Memory) => Ok(ResolvedMasterKey {
+    if let Some(path) = database_url.dev_master_key_file() {
+        let (key, created) = MasterKey::load_or_create_dev_file(&path)?;
+        return Ok(ResolvedMasterKey {
+            key,
+            source: MasterKeySource::DevFile { path, created },
+        });
+    }
+    match database_url {
+        DatabaseUrl::SqliteMemory => Ok(ResolvedMasterKey {
             key: MasterKey::generate(),
             source: MasterKeySource::Ephemeral,
         }),
-        None => Err(AtRestError::MasterKeyRequired),
+        DatabaseUrl::SqliteFile(_) | DatabaseUrl::Postgres(_) => {
+            Err(AtRestError::MasterKeyRequired)
+        }
     }
-}
-
-/// The dev key file for a SQLite database file: the database path with `.master-key` appended.
-pub fn dev_key_file_path(database_path: &Path) -> PathBuf {
-    database_companion_path(database_path, ".master-key")
-}
-
-/// A file kept beside a SQLite database file: its path with `suffix` appended.
-pub fn database_companion_path(database_path: &Path, suffix: &str) -> PathBuf {
-    let mut name = database_path.as_os_str().to_os_string();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-/// Where a `sqlite:` URL keeps its data.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SqliteLocation {
-    File(PathBuf),
-    Memory,
-}
-
-/// The database file of a `sqlite:` URL (`sqlite://wxlogin.db`, `sqlite:///abs/path.db?mode=rwc`,
-/// `sqlite:data.db`), `Memory` for `sqlite::memory:` or `mode=memory`, `None` for other schemes.
-pub fn sqlite_database_file(database_url: &str) -> Option<SqliteLocation> {
-    let rest = database_url.strip_prefix("sqlite:")?;
-    let rest = rest.strip_prefix("//").unwrap_or(rest);
-    let (path, query) = match rest.split_once('?') {
-        Some((path, query)) => (path, query),
-        None => (rest, ""),
-    };
-    if path.is_empty() || path == ":memory:" || query.split('&').any(|pair| pair == "mode=memory") {
-        return Some(SqliteLocation::Memory);
-    }
-    Some(SqliteLocation::File(PathBuf::from(path)))
 }
 
 #[cfg(test)]
@@ -360,31 +329,11 @@ mod tests {
     }
 
     #[test]
-    fn sqlite_urls_are_understood() {
-        assert_eq!(
-            sqlite_database_file("sqlite://wxlogin.db"),
-            Some(SqliteLocation::File("wxlogin.db".into()))
-        );
-        assert_eq!(
-            sqlite_database_file("sqlite:///var/lib/wx.db?mode=rwc"),
-            Some(SqliteLocation::File("/var/lib/wx.db".into()))
-        );
-        assert_eq!(
-            sqlite_database_file("sqlite:data.db"),
-            Some(SqliteLocation::File("data.db".into()))
-        );
-        assert_eq!(
-            sqlite_database_file("sqlite::memory:"),
-            Some(SqliteLocation::Memory)
-        );
-        assert_eq!(sqlite_database_file("postgres://u@localhost/db"), None);
-    }
-
-    #[test]
     fn dev_key_file_is_created_0600_then_reused() {
         let dir = std::env::temp_dir().join(format!("wxlogin-at-rest-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
-        let url = format!("sqlite://{}", dir.join("test.db").display());
+        let url =
+            DatabaseUrl::parse(&format!("sqlite://{}", dir.join("test.db").display())).unwrap();
         let first = resolve_master_key(None, &url).unwrap();
         let path = dir.join("test.db.master-key");
         assert_eq!(
@@ -414,16 +363,18 @@ mod tests {
 
     #[test]
     fn configured_key_wins_and_postgres_requires_one() {
+        let url = |text: &str| DatabaseUrl::parse(text).unwrap();
         let key = MasterKey::generate();
         let resolved =
-            resolve_master_key(Some(&key.expose_base64()), "postgres://localhost/db").unwrap();
+            resolve_master_key(Some(&key.expose_base64()), &url("postgres://localhost/db"))
+                .unwrap();
         assert_eq!(resolved.source, MasterKeySource::Configured);
         assert!(matches!(
-            resolve_master_key(None, "postgres://localhost/db"),
+            resolve_master_key(None, &url("postgres://localhost/db")),
             Err(AtRestError::MasterKeyRequired)
         ));
         assert!(matches!(
-            resolve_master_key(Some("bad"), "sqlite::memory:"),
+            resolve_master_key(Some("bad"), &url("sqlite::memory:")),
             Err(AtRestError::InvalidMasterKey)
         ));
     }

@@ -20,7 +20,7 @@ use crate::rate_limit::RateLimits;
 use crate::routes::router;
 use crate::sessions::{SessionPolicy, Sessions};
 use crate::state::AppState;
-use crate::storage::{DatabaseAccessTokenStore, StorageError, Store, StoreOptions};
+use crate::storage::{DatabaseAccessTokenStore, DatabaseUrl, StorageError, Store, StoreOptions};
 use crate::tokens::{KeyPolicy, SigningKeys, TokenError};
 
 #[derive(Debug, thiserror::Error)]
@@ -177,9 +177,10 @@ impl Application {
 
 /// Resolve the master key, connect and migrate.
 pub async fn open_store(settings: &DatabaseSettings) -> Result<Store, StartupError> {
+    let database_url = DatabaseUrl::parse(&settings.database_url).map_err(StorageError::from)?;
     let master = resolve_master_key(
         settings.master_key.as_ref().map(|key| key.expose()),
-        &settings.database_url,
+        &database_url,
     )?;
     match &master.source {
         MasterKeySource::Configured => {}
@@ -216,7 +217,7 @@ pub async fn open_store(settings: &DatabaseSettings) -> Result<Store, StartupErr
         previous_master_key_ids = ?keys.previous_ids(),
         "master keys loaded"
     );
-    let store = Store::connect(&settings.database_url, &options, keys).await?;
+    let store = Store::open(&database_url, &options, keys).await?;
     let report = store.migrate().await?;
     if !report.applied.is_empty() {
         tracing::info!(

@@ -1,50 +1,17 @@
-//! The connection pool over SQLite or PostgreSQL, chosen by URL, and the schema migrations.
+//! The database's connections, one driver per database (chosen by its [`DatabaseUrl`]),
+//! and the schema migrations (`migrations.rs`).
 
-use std::collections::HashSet;
 use std::time::Duration;
 
-use sqlx::any::AnyPoolOptions;
-use sqlx::migrate::{Migrate, Migrator};
-use sqlx::{Connection, Executor};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::Executor;
 
-use super::migration_lock::MigrationLock;
+use super::database_url::{Backend, DatabaseUrl};
+use super::migrations;
 use super::sql::{query, Driver, On, Transaction};
 use super::sqlite::SqliteConnections;
+use super::sqlite_memory::SqliteMemory;
 use super::StorageError;
-
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
-
-/// Which database a URL selects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-impl Backend {
-    /// `sqlite:` → SQLite, `postgres:`/`postgresql:` → PostgreSQL.
-    pub fn from_url(database_url: &str) -> Result<Backend, StorageError> {
-        let scheme = database_url
-            .split_once(':')
-            .map(|(scheme, _)| scheme)
-            .unwrap_or("");
-        match scheme.to_ascii_lowercase().as_str() {
-            "sqlite" => Ok(Backend::Sqlite),
-            "postgres" | "postgresql" => Ok(Backend::Postgres),
-            _ => Err(StorageError::InvalidUrl(
-                "expected sqlite://PATH or postgres://USER@HOST/DB".into(),
-            )),
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "sqlite",
-            Backend::Postgres => "postgres",
-        }
-    }
-}
 
 /// Pool settings. The defaults suit one server instance.
 #[derive(Debug, Clone)]
@@ -88,8 +55,8 @@ pub struct MigrationReport {
 /// names only the backend (never the connection string, which may hold a password).
 ///
 /// A SQLite file is queried in place through rusqlite, with one writer connection and
-/// `query_only` readers (`sqlite.rs` says why); PostgreSQL, and an in-memory SQLite
-/// database, go through one sqlx pool for both.
+/// `query_only` readers (`sqlite.rs` says why); an in-memory SQLite database is one
+/// rusqlite connection for both (`sqlite_memory.rs`); PostgreSQL is one sqlx pool for both.
 #[derive(Clone)]
 pub struct Database {
     driver: Driver,
@@ -105,20 +72,33 @@ impl std::fmt::Debug for Database {
 }
 
 impl Database {
-    /// Open the database. A SQLite file is created if missing; each SQLite connection runs
-    /// in WAL mode with foreign keys on, `synchronous=NORMAL` and the configured busy
-    /// timeout; each PostgreSQL connection gets the configured `statement_timeout`.
+    /// [`Database::open`] the database a URL names ([`StorageError::InvalidUrl`] for a
+    /// scheme other than `sqlite:` or `postgres:`/`postgresql:`).
     pub async fn connect(
         database_url: &str,
         options: &StoreOptions,
     ) -> Result<Database, StorageError> {
-        sqlx::any::install_default_drivers();
-        let backend = Backend::from_url(database_url)?;
-        match backend {
-            Backend::Sqlite => Self::connect_sqlite(database_url, options).await,
-            Backend::Postgres => {
+        Self::open(&DatabaseUrl::parse(database_url)?, options).await
+    }
+
+    /// Open the database. A SQLite file is created if missing; each SQLite connection runs
+    /// with foreign keys on and the configured busy timeout (on a file also in WAL mode with
+    /// `synchronous=NORMAL`); each PostgreSQL connection gets the configured
+    /// `statement_timeout`.
+    pub async fn open(
+        database_url: &DatabaseUrl,
+        options: &StoreOptions,
+    ) -> Result<Database, StorageError> {
+        let driver = match database_url {
+            DatabaseUrl::SqliteFile(path) => Driver::SqliteFile(
+                SqliteConnections::open(path, options).map_err(StorageError::from)?,
+            ),
+            DatabaseUrl::SqliteMemory => Driver::SqliteMemory(std::sync::Arc::new(
+                SqliteMemory::open(options).map_err(StorageError::from)?,
+            )),
+            DatabaseUrl::Postgres(url) => {
                 let timeout_ms = options.statement_timeout.as_millis();
-                let pool = AnyPoolOptions::new()
+                let pool = PgPoolOptions::new()
                     .max_connections(options.max_connections.max(1))
                     .acquire_timeout(options.acquire_timeout)
                     .after_connect(move |connection, _| {
@@ -129,66 +109,14 @@ impl Database {
                             Ok(())
                         })
                     })
-                    .connect(database_url)
+                    .connect(url.expose())
                     .await?;
-                Ok(Database {
-                    driver: Driver::Any {
-                        readers: pool.clone(),
-                        writer: pool,
-                    },
-                    backend,
-                })
-            }
-        }
-    }
-
-    async fn connect_sqlite(
-        database_url: &str,
-        options: &StoreOptions,
-    ) -> Result<Database, StorageError> {
-        let path = match crate::at_rest::sqlite_database_file(database_url) {
-            Some(crate::at_rest::SqliteLocation::File(path)) => path,
-            _ => {
-                // Every connection to `:memory:` is its own empty database: keep exactly one
-                // (sqlx), for reading and writing alike.
-                let busy_ms = options.sqlite_busy_timeout.as_millis();
-                let pool = AnyPoolOptions::new()
-                    .max_connections(1)
-                    .min_connections(1)
-                    .idle_timeout(None)
-                    .max_lifetime(None)
-                    .acquire_timeout(options.acquire_timeout)
-                    .test_before_acquire(false)
-                    .after_connect(move |connection, _| {
-                        Box::pin(async move {
-                            connection
-                                .execute(
-                                    format!(
-                                        "PRAGMA busy_timeout = {busy_ms}; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;"
-                                    )
-                                    .as_str(),
-                                )
-                                .await?;
-                            Ok(())
-                        })
-                    })
-                    .connect(database_url)
-                    .await?;
-                return Ok(Database {
-                    driver: Driver::Any {
-                        readers: pool.clone(),
-                        writer: pool,
-                    },
-                    backend: Backend::Sqlite,
-                });
+                Driver::Postgres(pool)
             }
         };
-        let connections =
-            SqliteConnections::open(&path, sqlite_url_creating_file(database_url), options)
-                .map_err(StorageError::from)?;
         Ok(Database {
-            driver: Driver::Sqlite(connections),
-            backend: Backend::Sqlite,
+            driver,
+            backend: database_url.backend(),
         })
     }
 
@@ -226,125 +154,27 @@ impl Database {
     /// callers serialize: on PostgreSQL on an advisory lock, on a SQLite file on a lock
     /// file beside it, `migration_lock.rs`).
     pub async fn migrate(&self) -> Result<MigrationReport, StorageError> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
-        let migration_error = |error: sqlx::migrate::MigrateError| match error {
-            sqlx::migrate::MigrateError::Execute(inner) => StorageError::from(inner),
-            other => StorageError::Migration(other.to_string()),
-        };
-        // Taken before anything is read, released when this call returns.
-        let _file_lock = match &self.driver {
-            Driver::Sqlite(connections) => Some(MigrationLock::acquire(connections.path()).await?),
-            Driver::Any { .. } => None,
-        };
-        let mut held = match &self.driver {
-            Driver::Any { writer, .. } => MigrationConnection::Pooled(writer.acquire().await?),
-            Driver::Sqlite(connections) => MigrationConnection::Own(
-                sqlx::AnyConnection::connect(connections.migration_url()).await?,
-            ),
-        };
-        let connection: &mut sqlx::AnyConnection = match &mut held {
-            MigrationConnection::Pooled(pooled) => pooled,
-            MigrationConnection::Own(own) => own,
-        };
-        // Hold the migration lock (a PostgreSQL advisory lock, re-entrant for this session)
-        // while reading what was applied, so instances starting together neither race on
-        // creating the bookkeeping table nor misreport each other's work.
-        let outcome = async {
-            connection.lock().await.map_err(migration_error)?;
-            connection
-                .ensure_migrations_table()
-                .await
-                .map_err(migration_error)?;
-            let before: HashSet<i64> = connection
-                .list_applied_migrations()
-                .await
-                .map_err(migration_error)?
-                .into_iter()
-                .map(|migration| migration.version)
-                .collect();
-            migrator
-                .run_direct(&mut *connection)
-                .await
-                .map_err(migration_error)?;
-            connection.unlock().await.map_err(migration_error)?;
-            Ok::<_, StorageError>(before)
-        }
-        .await;
-        let before = match outcome {
-            Ok(before) => before,
-            Err(error) => {
-                // Closing the connection releases a lock it may still hold.
-                if let MigrationConnection::Pooled(mut pooled) = held {
-                    pooled.close_on_drop();
-                }
-                return Err(error);
-            }
-        };
-        let applied = migrator
-            .iter()
-            .filter(|migration| !before.contains(&migration.version))
-            .map(|migration| (migration.version, migration.description.to_string()))
-            .collect();
+        let applied = migrations::apply(&self.driver).await?;
         Ok(MigrationReport {
             backend: self.backend,
-            applied,
-            already_applied: before.len(),
+            applied: applied.applied,
+            already_applied: applied.already_applied,
         })
     }
 
     /// Close every connection (waits for checked-out connections to come back).
     pub async fn close(&self) {
         match &self.driver {
-            Driver::Any { readers, writer } => {
-                readers.close().await;
-                writer.close().await;
-            }
-            Driver::Sqlite(connections) => connections.close(),
+            Driver::SqliteFile(connections) => connections.close(),
+            Driver::SqliteMemory(memory) => memory.close().await,
+            Driver::Postgres(pool) => pool.close().await,
         }
-    }
-}
-
-/// The connection migrations run on: the pool's, or one of their own next to rusqlite's.
-enum MigrationConnection {
-    Pooled(sqlx::pool::PoolConnection<sqlx::Any>),
-    Own(sqlx::AnyConnection),
-}
-
-/// sqlx opens SQLite files read-write without creating them; `mode=rwc` creates a missing file.
-fn sqlite_url_creating_file(database_url: &str) -> String {
-    let has_mode = database_url
-        .split_once('?')
-        .is_some_and(|(_, query)| query.split('&').any(|pair| pair.starts_with("mode=")));
-    if has_mode || database_url.contains(":memory:") {
-        database_url.to_string()
-    } else if database_url.contains('?') {
-        format!("{database_url}&mode=rwc")
-    } else {
-        format!("{database_url}?mode=rwc")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backend_follows_the_url_scheme() {
-        assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
-        assert_eq!(
-            Backend::from_url("postgres://u@h/db").unwrap(),
-            Backend::Postgres
-        );
-        assert_eq!(
-            Backend::from_url("postgresql://u@h/db").unwrap(),
-            Backend::Postgres
-        );
-        assert!(Backend::from_url("mysql://u@h/db").is_err());
-        assert!(Backend::from_url("wxlogin.db").is_err());
-    }
 
     #[tokio::test]
     async fn on_a_sqlite_file_only_the_writer_writes() {
@@ -379,6 +209,71 @@ mod tests {
         assert_eq!(row.try_get::<i64>("n").unwrap(), 1);
         database.close().await;
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_in_memory_database_reads_what_it_wrote_until_closed() {
+        use crate::storage::sql::query;
+        let database = Database::connect("sqlite::memory:", &StoreOptions::default())
+            .await
+            .unwrap();
+        query("CREATE TABLE t (n INTEGER)")
+            .execute(database.writer())
+            .await
+            .unwrap();
+        // Another connection to `:memory:` would be another, empty database.
+        query("INSERT INTO t VALUES ($1)")
+            .bind(7_i64)
+            .execute(database.readers())
+            .await
+            .unwrap();
+        let mut transaction = database.begin().await.unwrap();
+        query("INSERT INTO t VALUES ($1)")
+            .bind(8_i64)
+            .execute(&mut transaction)
+            .await
+            .unwrap();
+        transaction.commit().await.unwrap();
+        let row = query("SELECT SUM(n) AS n FROM t")
+            .fetch_one(database.readers())
+            .await
+            .unwrap();
+        assert_eq!(row.try_get::<i64>("n").unwrap(), 15);
+        database.close().await;
+        let error = StorageError::from(
+            query("SELECT 1 AS one")
+                .execute(database.readers())
+                .await
+                .unwrap_err(),
+        );
+        assert!(error.is_unavailable(), "{error}");
+    }
+
+    /// sqlx's `Any` driver, which ran PostgreSQL before, read every integer width as an
+    /// `i64`; PostgreSQL types `1` and an `integer` column `int4`.
+    #[tokio::test]
+    async fn postgres_integers_of_every_width_read_as_i64() {
+        use crate::storage::sql::query;
+        let Some(url) = std::env::var("WXLOGIN_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|url| !url.is_empty())
+        else {
+            return;
+        };
+        let database = Database::connect(&url, &StoreOptions::default())
+            .await
+            .unwrap();
+        let row = query("SELECT 1::int2 AS a, 2 AS b, 3::int8 AS c, NULL::int4 AS d, 'x' AS e")
+            .fetch_one(database.readers())
+            .await
+            .unwrap();
+        assert_eq!(row.try_get::<i64>("a").unwrap(), 1);
+        assert_eq!(row.try_get::<i64>("b").unwrap(), 2);
+        assert_eq!(row.try_get::<Option<i64>>("c").unwrap(), Some(3));
+        assert_eq!(row.try_get::<Option<i64>>("d").unwrap(), None);
+        assert!(row.try_get::<i64>("e").is_err());
+        assert!(row.try_get::<i64>("missing").is_err());
+        database.close().await;
     }
 
     #[tokio::test]
@@ -422,25 +317,5 @@ mod tests {
         assert_eq!(rows_in_file, 50);
         database.close().await;
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn sqlite_urls_get_create_mode_unless_they_choose() {
-        assert_eq!(
-            sqlite_url_creating_file("sqlite://a.db"),
-            "sqlite://a.db?mode=rwc"
-        );
-        assert_eq!(
-            sqlite_url_creating_file("sqlite://a.db?cache=shared"),
-            "sqlite://a.db?cache=shared&mode=rwc"
-        );
-        assert_eq!(
-            sqlite_url_creating_file("sqlite://a.db?mode=ro"),
-            "sqlite://a.db?mode=ro"
-        );
-        assert_eq!(
-            sqlite_url_creating_file("sqlite::memory:"),
-            "sqlite::memory:"
-        );
     }
 }

@@ -1,8 +1,36 @@
 //! Storage failures, split so the HTTP layer can tell "the database is down or
 //! overloaded" (503 `database_unavailable`, retry later) from everything else.
 
-use super::sql::SqlError;
+use super::database_url::InvalidDatabaseUrl;
 use crate::at_rest::AtRestError;
+
+/// Why a statement failed, as the driver said it: sqlx (PostgreSQL) or rusqlite (SQLite).
+/// Converted into [`StorageError`] (transient or not) below.
+#[derive(Debug)]
+pub(crate) enum SqlError {
+    Sqlx(sqlx::Error),
+    Sqlite(rusqlite::Error),
+    /// No SQLite connection became free within the acquire timeout.
+    TimedOut,
+    /// A column is missing or holds another type than the store expects.
+    Decode(String),
+    /// The SQLite checkpointer thread could not be started.
+    Thread(std::io::Error),
+    /// The SQLite files are gone, replaced or not writable (the reason names the file).
+    Unavailable(String),
+}
+
+impl From<sqlx::Error> for SqlError {
+    fn from(error: sqlx::Error) -> Self {
+        SqlError::Sqlx(error)
+    }
+}
+
+impl From<rusqlite::Error> for SqlError {
+    fn from(error: rusqlite::Error) -> Self {
+        SqlError::Sqlite(error)
+    }
+}
 
 /// A storage failure. Messages name the operation and the database's reason, never
 /// secrets, connection strings or row contents.
@@ -57,20 +85,6 @@ fn is_transient_sqlstate(code: &str) -> bool {
         || code == "40P01"
 }
 
-fn is_transient_database_error(error: &(dyn sqlx::error::DatabaseError + 'static)) -> bool {
-    let Some(code) = error.code() else {
-        return false;
-    };
-    // SQLSTATEs can look like numbers ("57014"), so ask which driver the error came from.
-    if error
-        .try_downcast_ref::<sqlx::sqlite::SqliteError>()
-        .is_some()
-    {
-        return code.parse::<i64>().is_ok_and(is_transient_sqlite_code);
-    }
-    is_transient_sqlstate(&code)
-}
-
 /// Whether a SQLite (extended) result code means "try again later".
 fn is_transient_sqlite_code(extended_code: i64) -> bool {
     matches!(
@@ -82,10 +96,9 @@ fn is_transient_sqlite_code(extended_code: i64) -> bool {
 /// True when a database error is a unique-constraint violation (SQLite 2067/1555, PostgreSQL 23505).
 pub(crate) fn is_unique_violation(error: &SqlError) -> bool {
     match error {
-        SqlError::Sqlx(sqlx::Error::Database(database_error)) => matches!(
-            database_error.code().as_deref(),
-            Some("2067") | Some("1555") | Some("23505")
-        ),
+        SqlError::Sqlx(sqlx::Error::Database(database_error)) => {
+            database_error.code().as_deref() == Some("23505")
+        }
         SqlError::Sqlite(rusqlite::Error::SqliteFailure(failure, _)) => matches!(
             failure.extended_code,
             rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
@@ -108,6 +121,12 @@ impl From<SqlError> for StorageError {
             }
             SqlError::Unavailable(reason) => StorageError::Unavailable(reason),
         }
+    }
+}
+
+impl From<InvalidDatabaseUrl> for StorageError {
+    fn from(error: InvalidDatabaseUrl) -> Self {
+        StorageError::InvalidUrl(error.to_string())
     }
 }
 
@@ -146,7 +165,11 @@ impl From<sqlx::Error> for StorageError {
             }
             sqlx::Error::Database(database_error) => {
                 let message = database_error.message().to_string();
-                if is_transient_database_error(database_error.as_ref()) {
+                // sqlx runs PostgreSQL only: the code is a SQLSTATE.
+                let transient = database_error
+                    .code()
+                    .is_some_and(|code| is_transient_sqlstate(&code));
+                if transient {
                     StorageError::Unavailable(message)
                 } else {
                     StorageError::Database(message)

@@ -1,6 +1,7 @@
 //! The typed identifiers bind as the text they hold, so queries take them as they are,
 //! and read back from their text columns.
-use super::sql::{IntoValue, Kind, Row, SqlError, Value};
+use super::error::SqlError;
+use super::sql::{IntoValue, Kind, Row, Value};
 use crate::domain::{
     AdminKeyHash, AppId, ConsoleTokenHash, LoginCodeHash, OpenId, RefreshTokenHash, SessionId,
     UnionId, UserId,

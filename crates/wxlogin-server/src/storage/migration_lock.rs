@@ -1,6 +1,6 @@
 //! Serialises schema migrations on a SQLite file across processes, as PostgreSQL's
-//! advisory lock does there (sqlx's SQLite migrator takes no lock: two `wxlogin migrate`,
-//! or servers starting together, would both see a migration missing and both apply it).
+//! advisory lock does there (SQLite has no such lock: two `wxlogin migrate`, or servers
+//! starting together, would both see a migration missing and both apply it).
 //!
 //! The lock is `flock` on `<database file>.migrate-lock`, created 0600 beside it: it is
 //! released by the kernel when the holder exits, however it exits, so a crashed migration
@@ -12,6 +12,7 @@ use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::database_url::path_beside;
 use super::StorageError;
 
 /// How often a waiting migration tries the lock again.
@@ -26,9 +27,7 @@ pub(crate) struct MigrationLock {
 impl MigrationLock {
     /// The lock file's path for a database file.
     pub(crate) fn path_for(database: &Path) -> PathBuf {
-        let mut name = database.as_os_str().to_os_string();
-        name.push(".migrate-lock");
-        PathBuf::from(name)
+        path_beside(database, ".migrate-lock")
     }
 
     /// Wait for the lock (as long as another migration holds it).

@@ -8,20 +8,23 @@
 //! short transaction in the database, never a process-local lock.
 //!
 //! SQL is written once with `$1..` placeholders (both SQLite and PostgreSQL accept them),
-//! timestamps are unix seconds, ids are UUID text. `sql.rs` runs it: through sqlx on
-//! PostgreSQL (and in-memory SQLite), through rusqlite in the calling task on a SQLite file
-//! (`sqlite.rs`: one writer, `query_only` readers, a background checkpointer).
+//! timestamps are unix seconds, ids are UUID text. `sql.rs` runs it with one driver per
+//! database: sqlx's on PostgreSQL, rusqlite's in the calling task on SQLite (a file,
+//! `sqlite.rs`: one writer, `query_only` readers, a background checkpointer; or
+//! `:memory:`, `sqlite_memory.rs`: one connection). The URL says which ([`DatabaseUrl`]).
 
 mod access_tokens;
 mod admin_keys;
 mod console;
 mod database;
+mod database_url;
 mod error;
 mod events;
 mod id_values;
 mod login_codes;
 mod master_key_rotation;
 mod migration_lock;
+mod migrations;
 mod phone_numbers;
 mod session_keys;
 mod sessions;
@@ -29,6 +32,7 @@ mod signing_keys;
 mod sql;
 mod sqlite;
 mod sqlite_files;
+mod sqlite_memory;
 mod user_admin;
 mod users;
 mod webhooks;
@@ -40,7 +44,8 @@ use crate::master_keys::MasterKeys;
 pub use access_tokens::{CachedAccessToken, DatabaseAccessTokenStore};
 pub use admin_keys::{AdminKeyRecord, CreateAdminKeyError};
 pub use console::{ConsoleSessionRecord, MinuteCount};
-pub use database::{Backend, Database, MigrationReport, StoreOptions};
+pub use database::{Database, MigrationReport, StoreOptions};
+pub use database_url::{Backend, DatabaseUrl, InvalidDatabaseUrl, PostgresUrl};
 pub use error::StorageError;
 pub use events::{Actor, AuditEntry, EventRecord, EventType, RevocationReason};
 pub use login_codes::{hash_login_code, CodeClaim, FinishedExchange, LoginKind};
@@ -97,14 +102,24 @@ impl Store {
         }
     }
 
-    /// Connect (creating a SQLite file if missing); does not migrate: call [`Store::migrate`].
+    /// Connect to the database a URL names: [`Store::open`] after [`DatabaseUrl::parse`].
     pub async fn connect(
         database_url: &str,
         options: &StoreOptions,
         master_keys: impl Into<MasterKeys>,
     ) -> Result<Self, StorageError> {
+        Self::open(&DatabaseUrl::parse(database_url)?, options, master_keys).await
+    }
+
+    /// Open the database (creating a SQLite file if missing); does not migrate: call
+    /// [`Store::migrate`].
+    pub async fn open(
+        database_url: &DatabaseUrl,
+        options: &StoreOptions,
+        master_keys: impl Into<MasterKeys>,
+    ) -> Result<Self, StorageError> {
         Ok(Store::new(
-            Database::connect(database_url, options).await?,
+            Database::open(database_url, options).await?,
             master_keys,
         ))
     }

@@ -1,19 +1,21 @@
 //! One way to run a statement, whichever driver holds the database.
 //!
 //! The store's SQL is written once (with `$1..` placeholders) and runs either through sqlx's
-//! Any driver (PostgreSQL, and in-memory SQLite) or on a SQLite file through rusqlite, in
-//! the calling task. The second exists for speed: sqlx runs every SQLite connection on a
-//! worker thread and hands each statement there and back, two thread wake-ups per
-//! statement, which on this kind of machine cost more CPU than the statements themselves
-//! (see BENCHMARKS.md, "Profile"). A SQLite statement on a primary key takes microseconds,
-//! so running it in place is cheaper than any hand-off.
+//! PostgreSQL driver or, on SQLite (a file or `:memory:`), through rusqlite in the calling
+//! task. The second exists for speed: sqlx runs every SQLite connection on a worker thread
+//! and hands each statement there and back, two thread wake-ups per statement, which on
+//! this kind of machine cost more CPU than the statements themselves (see BENCHMARKS.md,
+//! "Profile"). A SQLite statement on a primary key takes microseconds, so running it in
+//! place is cheaper than any hand-off.
 
 use std::sync::Arc;
 
-use sqlx::any::AnyRow;
-use sqlx::Row as _;
+use sqlx::postgres::{PgArguments, PgPool, PgRow, PgValueRef};
+use sqlx::{Postgres, Row as _, TypeInfo as _, ValueRef as _};
 
+use super::error::SqlError;
 use super::sqlite::{SqliteConnections, SqliteTransaction};
+use super::sqlite_memory::SqliteMemory;
 use super::Database;
 
 /// A value bound to a placeholder. Nulls keep their type: PostgreSQL needs it.
@@ -98,34 +100,6 @@ impl<T: IntoValue> IntoValue for Option<T> {
     }
 }
 
-/// Why a statement failed, as the driver said it. Converted into
-/// [`super::StorageError`] (transient or not) in `error.rs`.
-#[derive(Debug)]
-pub(crate) enum SqlError {
-    Sqlx(sqlx::Error),
-    Sqlite(rusqlite::Error),
-    /// No SQLite connection became free within the acquire timeout.
-    TimedOut,
-    /// A column is missing or holds another type than the store expects.
-    Decode(String),
-    /// The SQLite checkpointer thread could not be started.
-    Thread(std::io::Error),
-    /// The SQLite files are gone, replaced or not writable (the reason names the file).
-    Unavailable(String),
-}
-
-impl From<sqlx::Error> for SqlError {
-    fn from(error: sqlx::Error) -> Self {
-        SqlError::Sqlx(error)
-    }
-}
-
-impl From<rusqlite::Error> for SqlError {
-    fn from(error: rusqlite::Error) -> Self {
-        SqlError::Sqlite(error)
-    }
-}
-
 /// Where a statement runs.
 pub(crate) enum On<'a> {
     Readers(&'a Database),
@@ -173,10 +147,10 @@ impl<'q> Query<'q> {
 
     pub(crate) async fn execute<'a>(self, on: impl Into<On<'a>>) -> Result<Done, SqlError> {
         match self.route(on.into()).await? {
-            Routed::Any(executor) => {
+            Routed::Postgres(executor) => {
                 let result = match executor {
-                    AnyExecutor::Pool(pool) => self.into_sqlx().execute(&pool).await?,
-                    AnyExecutor::Transaction(transaction) => {
+                    PostgresExecutor::Pool(pool) => self.into_sqlx().execute(pool).await?,
+                    PostgresExecutor::Transaction(transaction) => {
                         self.into_sqlx().execute(&mut **transaction).await?
                     }
                 };
@@ -194,14 +168,14 @@ impl<'q> Query<'q> {
 
     pub(crate) async fn fetch_all<'a>(self, on: impl Into<On<'a>>) -> Result<Vec<Row>, SqlError> {
         match self.route(on.into()).await? {
-            Routed::Any(executor) => {
+            Routed::Postgres(executor) => {
                 let rows = match executor {
-                    AnyExecutor::Pool(pool) => self.into_sqlx().fetch_all(&pool).await?,
-                    AnyExecutor::Transaction(transaction) => {
+                    PostgresExecutor::Pool(pool) => self.into_sqlx().fetch_all(pool).await?,
+                    PostgresExecutor::Transaction(transaction) => {
                         self.into_sqlx().fetch_all(&mut **transaction).await?
                     }
                 };
-                Ok(rows.into_iter().map(Row::Any).collect())
+                Ok(rows.into_iter().map(Row::Postgres).collect())
             }
             Routed::Sqlite(connection) => {
                 connection.with(|connection| self.fetch_sqlite(connection))
@@ -225,19 +199,25 @@ impl<'q> Query<'q> {
     async fn route<'a>(&self, on: On<'a>) -> Result<Routed<'a>, SqlError> {
         Ok(match on {
             On::Readers(database) => match database.driver() {
-                Driver::Any { readers, .. } => Routed::Any(AnyExecutor::Pool(readers.clone())),
-                Driver::Sqlite(connections) => {
+                Driver::SqliteFile(connections) => {
                     Routed::Sqlite(SqliteHandle::Reader(connections.reader().await?))
                 }
+                Driver::SqliteMemory(memory) => {
+                    Routed::Sqlite(SqliteHandle::Writer(memory.connection().await?))
+                }
+                Driver::Postgres(pool) => Routed::Postgres(PostgresExecutor::Pool(pool)),
             },
             On::Writer(database) => match database.driver() {
-                Driver::Any { writer, .. } => Routed::Any(AnyExecutor::Pool(writer.clone())),
-                Driver::Sqlite(connections) => {
+                Driver::SqliteFile(connections) => {
                     Routed::Sqlite(SqliteHandle::Writer(connections.writer().await?))
                 }
+                Driver::SqliteMemory(memory) => {
+                    Routed::Sqlite(SqliteHandle::Writer(memory.connection().await?))
+                }
+                Driver::Postgres(pool) => Routed::Postgres(PostgresExecutor::Pool(pool)),
             },
-            On::Transaction(Transaction::Any(transaction)) => {
-                Routed::Any(AnyExecutor::Transaction(transaction))
+            On::Transaction(Transaction::Postgres(transaction)) => {
+                Routed::Postgres(PostgresExecutor::Transaction(transaction))
             }
             On::Transaction(Transaction::Sqlite(transaction)) => {
                 Routed::Sqlite(SqliteHandle::Transaction(transaction))
@@ -245,7 +225,7 @@ impl<'q> Query<'q> {
         })
     }
 
-    fn into_sqlx(self) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    fn into_sqlx(self) -> sqlx::query::Query<'q, Postgres, PgArguments> {
         let mut statement = sqlx::query(self.sql);
         for value in self.values {
             statement = match value {
@@ -317,13 +297,13 @@ impl<'q> Query<'q> {
     }
 }
 
-enum AnyExecutor<'a> {
-    Pool(sqlx::AnyPool),
-    Transaction(&'a mut sqlx::Transaction<'static, sqlx::Any>),
+enum PostgresExecutor<'a> {
+    Pool(&'a PgPool),
+    Transaction(&'a mut sqlx::Transaction<'static, Postgres>),
 }
 
 enum Routed<'a> {
-    Any(AnyExecutor<'a>),
+    Postgres(PostgresExecutor<'a>),
     Sqlite(SqliteHandle<'a>),
 }
 
@@ -347,44 +327,46 @@ impl SqliteHandle<'_> {
     }
 }
 
-/// The drivers behind a [`Database`]. Cheap to clone (pools and an `Arc`).
+/// The driver behind a [`Database`]: one per database. Cheap to clone (a pool or an `Arc`).
 #[derive(Clone)]
 pub(crate) enum Driver {
-    /// sqlx: PostgreSQL, or an in-memory SQLite database (one connection for both).
-    Any {
-        readers: sqlx::AnyPool,
-        writer: sqlx::AnyPool,
-    },
-    /// A SQLite file, queried in place.
-    Sqlite(Arc<SqliteConnections>),
+    /// A SQLite file, queried in place (`sqlite.rs`).
+    SqliteFile(Arc<SqliteConnections>),
+    /// An in-memory SQLite database: one connection for reads and writes (`sqlite_memory.rs`).
+    SqliteMemory(Arc<SqliteMemory>),
+    /// PostgreSQL: one sqlx pool for reads and writes.
+    Postgres(PgPool),
 }
 
 /// A transaction on the writer. Dropped without [`Transaction::commit`], it rolls back.
 pub(crate) enum Transaction {
-    Any(sqlx::Transaction<'static, sqlx::Any>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
     Sqlite(SqliteTransaction),
 }
 
 impl Transaction {
     pub(crate) async fn begin(database: &Database) -> Result<Transaction, SqlError> {
         match database.driver() {
-            Driver::Any { writer, .. } => Ok(Transaction::Any(writer.begin().await?)),
-            Driver::Sqlite(connections) => Ok(Transaction::Sqlite(SqliteTransaction::begin(
+            Driver::SqliteFile(connections) => Ok(Transaction::Sqlite(SqliteTransaction::begin(
                 connections.writer().await?,
             )?)),
+            Driver::SqliteMemory(memory) => Ok(Transaction::Sqlite(SqliteTransaction::begin(
+                memory.connection().await?,
+            )?)),
+            Driver::Postgres(pool) => Ok(Transaction::Postgres(pool.begin().await?)),
         }
     }
 
     pub(crate) async fn commit(self) -> Result<(), SqlError> {
         match self {
-            Transaction::Any(transaction) => Ok(transaction.commit().await?),
+            Transaction::Postgres(transaction) => Ok(transaction.commit().await?),
             Transaction::Sqlite(transaction) => transaction.commit(),
         }
     }
 
     pub(crate) async fn rollback(self) -> Result<(), SqlError> {
         match self {
-            Transaction::Any(transaction) => Ok(transaction.rollback().await?),
+            Transaction::Postgres(transaction) => Ok(transaction.rollback().await?),
             Transaction::Sqlite(transaction) => transaction.rollback(),
         }
     }
@@ -416,7 +398,7 @@ impl From<rusqlite::types::ValueRef<'_>> for SqliteValue {
 
 /// A row of either driver.
 pub(crate) enum Row {
-    Any(AnyRow),
+    Postgres(PgRow),
     Sqlite {
         columns: Arc<[String]>,
         values: Vec<SqliteValue>,
@@ -426,7 +408,7 @@ pub(crate) enum Row {
 impl Row {
     pub(crate) fn try_get<T: FromColumn>(&self, column: &str) -> Result<T, SqlError> {
         match self {
-            Row::Any(row) => Ok(row.try_get::<T, _>(column)?),
+            Row::Postgres(row) => Ok(T::from_postgres(row, column)?),
             Row::Sqlite { columns, values } => {
                 let index = columns
                     .iter()
@@ -440,10 +422,9 @@ impl Row {
 }
 
 /// The Rust types the store reads columns as.
-pub(crate) trait FromColumn:
-    for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + Sized
-{
+pub(crate) trait FromColumn: Sized {
     fn from_sqlite(value: &SqliteValue) -> Option<Self>;
+    fn from_postgres(row: &PgRow, column: &str) -> Result<Self, sqlx::Error>;
 }
 
 impl FromColumn for i64 {
@@ -451,6 +432,16 @@ impl FromColumn for i64 {
         match value {
             SqliteValue::Integer(number) => Some(*number),
             _ => None,
+        }
+    }
+
+    /// Any integer column: a literal or an `INTEGER` column is an `int4` to PostgreSQL.
+    fn from_postgres(row: &PgRow, column: &str) -> Result<Self, sqlx::Error> {
+        let value: PgValueRef<'_> = row.try_get_raw(column)?;
+        match value.type_info().name() {
+            "INT4" => row.try_get::<i32, _>(column).map(i64::from),
+            "INT2" => row.try_get::<i16, _>(column).map(i64::from),
+            _ => row.try_get::<i64, _>(column),
         }
     }
 }
@@ -462,6 +453,10 @@ impl FromColumn for String {
             _ => None,
         }
     }
+
+    fn from_postgres(row: &PgRow, column: &str) -> Result<Self, sqlx::Error> {
+        row.try_get(column)
+    }
 }
 
 impl FromColumn for Vec<u8> {
@@ -471,16 +466,24 @@ impl FromColumn for Vec<u8> {
             _ => None,
         }
     }
+
+    fn from_postgres(row: &PgRow, column: &str) -> Result<Self, sqlx::Error> {
+        row.try_get(column)
+    }
 }
 
-impl<T: FromColumn> FromColumn for Option<T>
-where
-    Option<T>: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
-{
+impl<T: FromColumn> FromColumn for Option<T> {
     fn from_sqlite(value: &SqliteValue) -> Option<Self> {
         match value {
             SqliteValue::Null => Some(None),
             other => T::from_sqlite(other).map(Some),
         }
+    }
+
+    fn from_postgres(row: &PgRow, column: &str) -> Result<Self, sqlx::Error> {
+        if row.try_get_raw(column)?.is_null() {
+            return Ok(None);
+        }
+        T::from_postgres(row, column).map(Some)
     }
 }

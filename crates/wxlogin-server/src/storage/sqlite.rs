@@ -30,12 +30,12 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 
-use super::sql::SqlError;
+use super::error::SqlError;
 use super::sqlite_files::{DatabaseFiles, Verdict};
 use super::StoreOptions;
 
 /// Prepared statements kept per connection: more than the store has distinct statements.
-const STATEMENT_CACHE_CAPACITY: usize = 64;
+pub(crate) const STATEMENT_CACHE_CAPACITY: usize = 64;
 
 /// How often the checkpointer copies committed pages from the WAL into the database file.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
@@ -43,8 +43,6 @@ const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(500);
 pub(crate) struct SqliteConnections {
     /// Shared with the checkpointer thread.
     files: Arc<DatabaseFiles>,
-    /// The same file as a sqlx URL: migrations are run by sqlx.
-    migration_url: String,
     busy_timeout: Duration,
     acquire_timeout: Duration,
     writer: Arc<tokio::sync::Mutex<Connection>>,
@@ -56,11 +54,7 @@ pub(crate) struct SqliteConnections {
 impl SqliteConnections {
     /// Open (creating the file if missing), switch it to WAL mode and start the
     /// checkpointer, which stops once every handle is dropped or closed.
-    pub(crate) fn open(
-        path: &Path,
-        migration_url: String,
-        options: &StoreOptions,
-    ) -> Result<Arc<Self>, SqlError> {
+    pub(crate) fn open(path: &Path, options: &StoreOptions) -> Result<Arc<Self>, SqlError> {
         let files = Arc::new(DatabaseFiles::new(path));
         files.create_private().map_err(file_error)?;
         let writer = open_writer(path, options.sqlite_busy_timeout)?;
@@ -71,7 +65,6 @@ impl SqliteConnections {
         let checkpointer_generation = files.generation();
         let connections = Arc::new(SqliteConnections {
             files,
-            migration_url,
             busy_timeout: options.sqlite_busy_timeout,
             acquire_timeout: options.acquire_timeout,
             writer: Arc::new(tokio::sync::Mutex::new(writer)),
@@ -97,10 +90,6 @@ impl SqliteConnections {
     /// The database file.
     pub(crate) fn path(&self) -> &Path {
         self.files.path()
-    }
-
-    pub(crate) fn migration_url(&self) -> &str {
-        &self.migration_url
     }
 
     /// The writer, once every earlier caller is done with it and the files are usable.

@@ -308,7 +308,7 @@ impl Store {
         .await?
         .iter()
         .map(|identity| Ok((identity.id("appid")?, identity.id("openid")?)))
-        .collect::<Result<Vec<(AppId, OpenId)>, super::sql::SqlError>>()?;
+        .collect::<Result<Vec<(AppId, OpenId)>, super::error::SqlError>>()?;
         let phone = self.open_phone(row, "id")?;
         Ok(UserRecord {
             id,

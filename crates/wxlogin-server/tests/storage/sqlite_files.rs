@@ -10,7 +10,7 @@ use std::time::Duration;
 use wxlogin_server::domain::{AppId, OpenId};
 
 use wxlogin_server::at_rest::{resolve_master_key, AtRestError, MasterKey};
-use wxlogin_server::storage::{Database, StorageError, Store, StoreOptions};
+use wxlogin_server::storage::{Database, DatabaseUrl, StorageError, Store, StoreOptions};
 
 /// Longer than the files' check interval (250 ms), so a verdict is looked up anew.
 const AFTER_CHECK: Duration = Duration::from_millis(400);
@@ -79,7 +79,7 @@ async fn a_new_database_and_its_wal_and_shm_are_0600_under_umask_022() {
 fn a_dev_key_file_others_can_read_is_refused() {
     let dir = TempDir::new();
     let database = dir.file("keyed.db");
-    let database_url = url(&database);
+    let database_url = DatabaseUrl::parse(&url(&database)).unwrap();
     let created = resolve_master_key(None, &database_url).unwrap();
     let key_file = with_suffix(&database, ".master-key");
     assert_eq!(mode(&key_file), 0o600);

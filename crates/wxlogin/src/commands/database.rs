@@ -2,12 +2,10 @@
 //! here, flattened into each), and opening a database that must already exist (an admin
 //! command never creates one).
 use anyhow::Context;
-use wxlogin_server::at_rest::{
-    dev_key_file_path, resolve_master_key, sqlite_database_file, MasterKey, SqliteLocation,
-};
+use wxlogin_server::at_rest::{resolve_master_key, MasterKey};
 use wxlogin_server::configuration::DatabaseSettings;
 use wxlogin_server::master_keys::MasterKeys;
-use wxlogin_server::storage::{Store, StoreOptions};
+use wxlogin_server::storage::{DatabaseUrl, StorageError, Store, StoreOptions};
 
 #[derive(clap::Args, Debug)]
 pub struct DatabaseArgs {
@@ -26,15 +24,16 @@ impl DatabaseArgs {
     /// Connect without a master key: for commands that never touch sealed columns (the
     /// store gets a throw-away key that is never used).
     pub async fn open_unsealed(&self) -> anyhow::Result<Store> {
-        if let Some(SqliteLocation::File(path)) = sqlite_database_file(&self.database_url) {
+        let database_url = parse_database_url(&self.database_url)?;
+        if let Some(path) = database_url.sqlite_file() {
             anyhow::ensure!(
                 path.exists(),
                 "database file {} does not exist (run `wxlogin migrate` or `wxlogin serve` first)",
                 path.display()
             );
         }
-        let store = Store::connect(
-            &self.database_url,
+        let store = Store::open(
+            &database_url,
             &StoreOptions::default(),
             MasterKey::generate(),
         )
@@ -48,6 +47,13 @@ impl DatabaseArgs {
             .context("cannot bring the database schema up to date")?;
         Ok(store)
     }
+}
+
+/// The database URL of an admin command, refused as opening the database refuses it.
+pub fn parse_database_url(text: &str) -> anyhow::Result<DatabaseUrl> {
+    DatabaseUrl::parse(text)
+        .map_err(StorageError::from)
+        .context("cannot open the database")
 }
 
 /// Run `work` on a single-threaded runtime (the admin commands are one-shot).
@@ -68,13 +74,16 @@ pub async fn open_existing_store(
     master_key: Option<&str>,
     previous_master_key: Option<&str>,
 ) -> anyhow::Result<Store> {
-    if let Some(SqliteLocation::File(path)) = sqlite_database_file(database_url) {
+    let database_url = parse_database_url(database_url)?;
+    if let (Some(path), Some(key_file)) = (
+        database_url.sqlite_file(),
+        database_url.dev_master_key_file(),
+    ) {
         anyhow::ensure!(
             path.exists(),
             "database file {} does not exist (run `wxlogin migrate` or `wxlogin serve` first)",
             path.display()
         );
-        let key_file = dev_key_file_path(&path);
         anyhow::ensure!(
             master_key.is_some() || key_file.exists(),
             "no master key: pass --master-key or set WXLOGIN_MASTER_KEY to the key the server uses \
@@ -82,14 +91,14 @@ pub async fn open_existing_store(
             key_file.display()
         );
     }
-    let resolved = resolve_master_key(master_key, database_url)?;
+    let resolved = resolve_master_key(master_key, &database_url)?;
     let mut keys = MasterKeys::new(resolved.key);
     if let Some(previous) = previous_master_key {
         keys = keys.with_previous(MasterKey::from_base64(previous).context(
             "--previous-master-key / WXLOGIN_PREVIOUS_MASTER_KEY is not standard base64 of 32 bytes",
         )?);
     }
-    Store::connect(database_url, &StoreOptions::default(), keys)
+    Store::open(&database_url, &StoreOptions::default(), keys)
         .await
         .context("cannot open the database")
 }

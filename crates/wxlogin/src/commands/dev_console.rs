@@ -7,18 +7,16 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use wxlogin_server::at_rest::{database_companion_path, sqlite_database_file, SqliteLocation};
 use wxlogin_server::domain::{hash_admin_key, AdminKeyName, AdminScope, AdminScopes};
-use wxlogin_server::storage::{unix_now, CreateAdminKeyError, Store};
+use wxlogin_server::storage::{unix_now, CreateAdminKeyError, DatabaseUrl, Store};
 
 pub const DEV_CONSOLE_KEY_NAME: &str = "dev-console";
 
 /// The key file of a SQLite database file: the database path with `.console-key` appended.
 fn key_file(database_url: &str) -> Option<PathBuf> {
-    match sqlite_database_file(database_url)? {
-        SqliteLocation::File(path) => Some(database_companion_path(&path, ".console-key")),
-        SqliteLocation::Memory => None,
-    }
+    DatabaseUrl::parse(database_url)
+        .ok()?
+        .dev_console_key_file()
 }
 
 /// The development console key: the one kept in the key file while it still works, else a

@@ -6,9 +6,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
-use wxlogin_server::at_rest::{
-    dev_key_file_path, resolve_master_key, sqlite_database_file, MasterKey, SqliteLocation,
-};
+use wxlogin_server::at_rest::{resolve_master_key, MasterKey};
 use wxlogin_server::master_keys::{replace_dev_key_file, MasterKeys};
 use wxlogin_server::storage::{ResealOptions, ResealProgress, Store, StoreOptions};
 
@@ -111,13 +109,16 @@ fn parse_key(text: &str, name: &str) -> anyhow::Result<MasterKey> {
 /// would have sealed nothing).
 fn old_keys(args: &MasterKeyCommandArgs, required: bool) -> anyhow::Result<OldKeys> {
     let mut dev_key_file = None;
-    if let Some(SqliteLocation::File(path)) = sqlite_database_file(&args.database.database_url) {
+    let database_url = super::database::parse_database_url(&args.database.database_url)?;
+    if let (Some(path), Some(key_file)) = (
+        database_url.sqlite_file(),
+        database_url.dev_master_key_file(),
+    ) {
         anyhow::ensure!(
             path.exists(),
             "database file {} does not exist (run `wxlogin migrate` or `wxlogin serve` first)",
             path.display()
         );
-        let key_file = dev_key_file_path(&path);
         if args.keys.master_key.is_none() && key_file.exists() {
             dev_key_file = Some(key_file);
         }
@@ -129,7 +130,7 @@ fn old_keys(args: &MasterKeyCommandArgs, required: bool) -> anyhow::Result<OldKe
             "--master-key",
         ));
     } else if dev_key_file.is_some() {
-        let resolved = resolve_master_key(None, &args.database.database_url)?;
+        let resolved = resolve_master_key(None, &database_url)?;
         keys.push((resolved.key, "development key file"));
     }
     if let Some(text) = &args.keys.previous_master_key {

@@ -8,7 +8,7 @@ use wxlogin_server::domain::{AppId, OpenId, UnionId};
 use wxlogin_server::at_rest::{resolve_master_key, MasterKey};
 use wxlogin_server::domain::PhoneNumber;
 use wxlogin_server::sessions::{SessionPolicy, Sessions};
-use wxlogin_server::storage::{unix_now, Store, StoreOptions};
+use wxlogin_server::storage::{unix_now, DatabaseUrl, Store, StoreOptions};
 use wxlogin_server::tokens::{KeyPolicy, SigningKeys};
 
 struct Output {
@@ -136,7 +136,9 @@ fn users_are_listed_shown_masked_and_revoked() {
     let now = unix_now();
     let (alice, bob, sessions, pairs) = runtime().block_on(async {
         // As `wxlogin serve` would: dev key file, migrated store, users with sessions.
-        let key = resolve_master_key(None, &url).unwrap().key;
+        let key = resolve_master_key(None, &DatabaseUrl::parse(&url).unwrap())
+            .unwrap()
+            .key;
         let store = Store::connect(&url, &StoreOptions::default(), key)
             .await
             .unwrap();
@@ -286,7 +288,9 @@ fn keys_rotate_adds_a_current_key_and_list_shows_the_previous_one_published() {
     let dir = TempDir::new();
     let url = format!("sqlite://{}", dir.path().join("w.db").display());
     let first_kid = runtime().block_on(async {
-        let key = resolve_master_key(None, &url).unwrap().key;
+        let key = resolve_master_key(None, &DatabaseUrl::parse(&url).unwrap())
+            .unwrap()
+            .key;
         let store = Store::connect(&url, &StoreOptions::default(), key)
             .await
             .unwrap();
@@ -324,7 +328,9 @@ fn keys_rotate_adds_a_current_key_and_list_shows_the_previous_one_published() {
 
     // The server (library) sees the new key as current.
     let current = runtime().block_on(async {
-        let key = resolve_master_key(None, &url).unwrap().key;
+        let key = resolve_master_key(None, &DatabaseUrl::parse(&url).unwrap())
+            .unwrap()
+            .key;
         let store = Store::connect(&url, &StoreOptions::default(), key)
             .await
             .unwrap();
@@ -479,7 +485,9 @@ fn users_delete_removes_the_account_and_is_audited() {
     let url = format!("sqlite://{}", dir.path().join("w.db").display());
     let now = unix_now();
     let (user, pair, sessions) = runtime().block_on(async {
-        let key = resolve_master_key(None, &url).unwrap().key;
+        let key = resolve_master_key(None, &DatabaseUrl::parse(&url).unwrap())
+            .unwrap()
+            .key;
         let store = Store::connect(&url, &StoreOptions::default(), key)
             .await
             .unwrap();
