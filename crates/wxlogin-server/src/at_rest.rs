@@ -19,7 +19,7 @@ use base64::Engine;
 use rand::RngCore;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::storage::DatabaseUrl;
+use crate::domain::DatabaseUrl;
 
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;

@@ -1,6 +1,7 @@
 //! Values that arrive from outside, parsed once into types that can only hold valid data.
 mod admin_key;
 mod app_id;
+mod database_url;
 mod ids;
 mod login_code;
 mod phone;
@@ -8,6 +9,8 @@ mod profile;
 
 pub use admin_key::{hash_admin_key, AdminKeyName, AdminKeySecret, AdminScope, AdminScopes, Roles};
 pub use app_id::AppId;
+pub(crate) use database_url::path_beside;
+pub use database_url::{Backend, DatabaseUrl, InvalidDatabaseUrl, PostgresUrl};
 pub use ids::{
     AdminKeyHash, ConsoleTokenHash, LoginCodeHash, OpenId, RefreshTokenHash, SessionId, UnionId,
     UserId,

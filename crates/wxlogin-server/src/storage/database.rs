@@ -6,12 +6,12 @@ use std::time::Duration;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::Executor;
 
-use super::database_url::{Backend, DatabaseUrl};
 use super::migrations;
 use super::sql::{query, Driver, On, Transaction};
 use super::sqlite::SqliteConnections;
 use super::sqlite_memory::SqliteMemory;
 use super::StorageError;
+use crate::domain::{Backend, DatabaseUrl};
 
 /// Pool settings. The defaults suit one server instance.
 #[derive(Debug, Clone)]

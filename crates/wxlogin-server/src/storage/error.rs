@@ -1,8 +1,8 @@
 //! Storage failures, split so the HTTP layer can tell "the database is down or
 //! overloaded" (503 `database_unavailable`, retry later) from everything else.
 
-use super::database_url::InvalidDatabaseUrl;
 use crate::at_rest::AtRestError;
+use crate::domain::InvalidDatabaseUrl;
 
 /// Why a statement failed, as the driver said it: sqlx (PostgreSQL) or rusqlite (SQLite).
 /// Converted into [`StorageError`] (transient or not) below.

@@ -12,8 +12,8 @@ use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::database_url::path_beside;
 use super::StorageError;
+use crate::domain::path_beside;
 
 /// How often a waiting migration tries the lock again.
 const RETRY_INTERVAL: Duration = Duration::from_millis(20);

@@ -17,7 +17,6 @@ mod access_tokens;
 mod admin_keys;
 mod console;
 mod database;
-mod database_url;
 mod error;
 mod events;
 mod id_values;
@@ -45,7 +44,9 @@ pub use access_tokens::{CachedAccessToken, DatabaseAccessTokenStore};
 pub use admin_keys::{AdminKeyRecord, CreateAdminKeyError};
 pub use console::{ConsoleSessionRecord, MinuteCount};
 pub use database::{Database, MigrationReport, StoreOptions};
-pub use database_url::{Backend, DatabaseUrl, InvalidDatabaseUrl, PostgresUrl};
+// Parsed with the other values from outside (`domain`), and named here too, where they
+// are used.
+pub use crate::domain::{Backend, DatabaseUrl, InvalidDatabaseUrl, PostgresUrl};
 pub use error::StorageError;
 pub use events::{Actor, AuditEntry, EventRecord, EventType, RevocationReason};
 pub use login_codes::{hash_login_code, CodeClaim, FinishedExchange, LoginKind};
