@@ -1,7 +1,7 @@
 //! Typed successful answers.
 use std::fmt;
 
-use wxlogin_crypto::{mask_phone_number, SessionKey, Watermark};
+use wxlogin_crypto::{mask_phone_number, Redacted, SessionKey, Watermark};
 
 /// Result of `jscode2session`.
 #[derive(Debug, Clone)]
@@ -46,36 +46,27 @@ impl fmt::Debug for PhoneInfo {
 }
 
 /// An access token and when it expires. Never printed.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessToken {
-    token: String,
+    token: Redacted<String>,
     expires_at_unix: i64,
 }
 
 impl AccessToken {
     pub fn new(token: String, expires_at_unix: i64) -> Self {
         AccessToken {
-            token,
+            token: Redacted::new(token),
             expires_at_unix,
         }
     }
 
     pub fn expose(&self) -> &str {
-        &self.token
+        self.token.expose()
     }
 
     /// Unix seconds.
     pub fn expires_at_unix(&self) -> i64 {
         self.expires_at_unix
-    }
-}
-
-impl fmt::Debug for AccessToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AccessToken")
-            .field("token", &"<redacted>")
-            .field("expires_at_unix", &self.expires_at_unix)
-            .finish()
     }
 }
 

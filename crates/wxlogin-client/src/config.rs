@@ -2,24 +2,20 @@
 use std::fmt;
 use std::time::Duration;
 
+use wxlogin_crypto::Redacted;
+
 /// An app's AppSecret. Never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct AppSecret(String);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppSecret(Redacted<String>);
 
 impl AppSecret {
     pub fn new(secret: String) -> Self {
-        AppSecret(secret)
+        AppSecret(Redacted::new(secret))
     }
 
     /// The secret itself, for the request that needs it.
     pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for AppSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AppSecret(<redacted>)")
+        self.0.expose()
     }
 }
 

@@ -50,6 +50,7 @@ mod error;
 pub mod open_data;
 pub mod payload;
 mod phone_mask;
+mod redacted;
 mod session_key;
 pub mod signature;
 pub mod watermark;
@@ -61,6 +62,7 @@ pub use open_data::{
 };
 pub use payload::{PhoneNumberPayload, UserInfoPayload};
 pub use phone_mask::mask_phone_number;
+pub use redacted::Redacted;
 pub use session_key::SessionKey;
 pub use signature::{checksession_signature, raw_data_signature, verify_raw_data_signature};
 pub use watermark::{Watermark, WatermarkPolicy};

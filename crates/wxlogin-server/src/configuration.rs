@@ -13,10 +13,9 @@ mod http;
 mod tests;
 mod wechat;
 
-use std::fmt;
-
 use serde::Deserialize;
 use wxlogin_client::AppCredentials;
+use wxlogin_crypto::Redacted;
 
 pub use self::database::{DatabaseLayer, DatabaseSettings, MasterKeyText};
 pub use self::http::{HttpLayer, HttpSettings};
@@ -158,7 +157,7 @@ pub struct SettingsLayer {
     pub webhook_url: Option<String>,
     /// HMAC-SHA256 key of --webhook-url's Wxlogin-Signature header
     #[arg(long, env = "WXLOGIN_WEBHOOK_SECRET", hide_env_values = true)]
-    pub webhook_secret: Option<String>,
+    pub webhook_secret: Option<Redacted<String>>,
     #[command(flatten)]
     pub webhook_delivery: WebhookDeliveryLayer,
     /// `[[apps]]` of the file (the flags' single app is `wxlogin serve`'s business).
@@ -170,20 +169,11 @@ pub struct SettingsLayer {
 }
 
 /// `[[apps]]` in the TOML file.
-#[derive(Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppEntry {
     pub appid: String,
-    pub secret: String,
-}
-
-impl fmt::Debug for AppEntry {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AppEntry")
-            .field("appid", &self.appid)
-            .field("secret", &"<redacted>")
-            .finish()
-    }
+    pub secret: Redacted<String>,
 }
 
 impl SettingsLayer {
@@ -216,14 +206,19 @@ impl SettingsLayer {
     /// Apply defaults. Apps may still be empty here (the `--sim` mode adds its demo app);
     /// call [`Settings::validate`] once the app list is final.
     pub fn resolve(self) -> Settings {
-        let flag_webhook = self
-            .webhook_url
-            .map(|url| WebhookEntry::new(url, self.webhook_secret.unwrap_or_default()));
+        let flag_webhook = self.webhook_url.map(|url| {
+            WebhookEntry::new(
+                url,
+                self.webhook_secret
+                    .map(Redacted::into_exposed)
+                    .unwrap_or_default(),
+            )
+        });
         Settings {
             apps: self
                 .apps
                 .into_iter()
-                .map(|entry| AppCredentials::new(entry.appid, entry.secret))
+                .map(|entry| AppCredentials::new(entry.appid, entry.secret.into_exposed()))
                 .collect(),
             http: self.http.resolve(),
             database: self.database.resolve(),

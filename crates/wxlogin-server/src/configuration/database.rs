@@ -1,9 +1,9 @@
 //! Where the data lives, how many connections the server opens to it, and the master key
 //! that seals its secrets.
-use std::fmt;
 use std::time::Duration;
 
 use serde::Deserialize;
+use wxlogin_crypto::Redacted;
 
 use crate::layered::{settings_group, Given, Seconds};
 
@@ -40,23 +40,17 @@ settings_group! {
 }
 
 /// The base64 master key as given by the operator. Never printed.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
-pub struct MasterKeyText(String);
+pub struct MasterKeyText(Redacted<String>);
 
 impl MasterKeyText {
     pub fn new(text: impl Into<String>) -> Self {
-        MasterKeyText(text.into())
+        MasterKeyText(Redacted::new(text.into()))
     }
 
     pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for MasterKeyText {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("MasterKeyText(<redacted>)")
+        self.0.expose()
     }
 }
 

@@ -54,7 +54,7 @@ fn flags_win_over_file_and_apps_are_merged() {
         },
         apps: vec![AppEntry {
             appid: "wxaaaaaaaaaaaaaaaa".to_owned(),
-            secret: "a".to_owned(),
+            secret: "a".to_owned().into(),
         }],
         ..Default::default()
     };
@@ -69,7 +69,7 @@ fn flags_win_over_file_and_apps_are_merged() {
         },
         apps: vec![AppEntry {
             appid: "wxbbbbbbbbbbbbbbbb".to_owned(),
-            secret: "b".to_owned(),
+            secret: "b".to_owned().into(),
         }],
         ..Default::default()
     };
@@ -195,7 +195,7 @@ fn toml_errors_do_not_quote_values() {
 fn webhooks_come_from_the_flag_and_the_file_and_are_checked() {
     let flags = SettingsLayer {
         webhook_url: Some("https://hooks.example/a".to_owned()),
-        webhook_secret: Some("flag-secret".to_owned()),
+        webhook_secret: Some("flag-secret".to_owned().into()),
         ..Default::default()
     };
     let file = SettingsLayer::from_toml_str(
@@ -263,7 +263,7 @@ fn a_webhook_url_without_its_secret_is_refused() {
 #[test]
 fn secrets_are_not_in_debug_output() {
     let layer = SettingsLayer::from_toml_str(
-        "master_key = \"TOPSECRETKEY\"\nprevious_master_key = \"OLDSECRETKEY\"\n[[apps]]\nappid = \"wxaaaaaaaaaaaaaaaa\"\nsecret = \"APPSECRET123\"\n",
+        "master_key = \"TOPSECRETKEY\"\nprevious_master_key = \"OLDSECRETKEY\"\nwebhook_url = \"https://hooks.example/in\"\nwebhook_secret = \"HOOKSECRET99\"\n[[apps]]\nappid = \"wxaaaaaaaaaaaaaaaa\"\nsecret = \"APPSECRET123\"\n",
     )
     .unwrap();
     let resolved = layer.clone().resolve();
@@ -279,6 +279,7 @@ fn secrets_are_not_in_debug_output() {
     assert!(!debug.contains("TOPSECRETKEY"), "{debug}");
     assert!(!debug.contains("OLDSECRETKEY"), "{debug}");
     assert!(!debug.contains("APPSECRET123"), "{debug}");
+    assert!(!debug.contains("HOOKSECRET99"), "{debug}");
 }
 
 #[test]

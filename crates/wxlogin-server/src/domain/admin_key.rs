@@ -7,6 +7,7 @@ use std::str::FromStr;
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use wxlogin_crypto::Redacted;
 use zeroize::Zeroizing;
 
 use super::{AdminKeyHash, DomainError};
@@ -135,7 +136,8 @@ impl fmt::Display for AdminKeyName {
 }
 
 /// The text of an admin key. `Debug` hides it; it is shown once, when created.
-pub struct AdminKeySecret(Zeroizing<String>);
+#[derive(Debug)]
+pub struct AdminKeySecret(Redacted<Zeroizing<String>>);
 
 impl AdminKeySecret {
     pub const PREFIX: &'static str = "wxa_";
@@ -144,15 +146,18 @@ impl AdminKeySecret {
         let mut bytes = Zeroizing::new([0u8; 32]);
         rand::rngs::OsRng.fill_bytes(bytes.as_mut());
         let body = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes.as_ref());
-        AdminKeySecret(Zeroizing::new(format!("{}{body}", Self::PREFIX)))
+        AdminKeySecret(Redacted::new(Zeroizing::new(format!(
+            "{}{body}",
+            Self::PREFIX
+        ))))
     }
 
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose()
     }
 
     pub fn hash(&self) -> AdminKeyHash {
-        hash_admin_key(&self.0)
+        hash_admin_key(self.expose())
     }
 
     /// Whether a presented bearer text has the shape of an admin key (it is then never
@@ -164,12 +169,6 @@ impl AdminKeySecret {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         })
-    }
-}
-
-impl fmt::Debug for AdminKeySecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("AdminKeySecret(<redacted>)")
     }
 }
 

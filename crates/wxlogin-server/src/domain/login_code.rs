@@ -1,11 +1,11 @@
-use std::fmt;
+use wxlogin_crypto::Redacted;
 
 use super::DomainError;
 
 /// The one-time code of `wx.login`. It is a credential for five minutes, so it is
 /// never printed; the store keeps only its hash.
-#[derive(Clone, PartialEq, Eq)]
-pub struct LoginCode(String);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginCode(Redacted<String>);
 
 impl LoginCode {
     /// Real codes are about 32 characters; anything beyond this is not a code.
@@ -27,17 +27,11 @@ impl LoginCode {
                 "code may only hold printable ASCII characters".to_owned(),
             ));
         }
-        Ok(LoginCode(text.to_owned()))
+        Ok(LoginCode(Redacted::new(text.to_owned())))
     }
 
     pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for LoginCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("LoginCode(<redacted>)")
+        self.0.expose()
     }
 }
 

@@ -1,6 +1,5 @@
-use std::fmt;
-
 use base64::Engine;
+use wxlogin_crypto::Redacted;
 
 use crate::domain::RefreshTokenHash;
 use rand::RngCore;
@@ -8,31 +7,26 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 /// A freshly minted refresh token: 32 random bytes as unpadded base64url. `Debug` hides it.
-pub struct RefreshToken(Zeroizing<String>);
+#[derive(Debug)]
+pub struct RefreshToken(Redacted<Zeroizing<String>>);
 
 impl RefreshToken {
     pub fn generate() -> Self {
         let mut bytes = Zeroizing::new([0u8; 32]);
         rand::rngs::OsRng.fill_bytes(bytes.as_mut());
-        RefreshToken(Zeroizing::new(
+        RefreshToken(Redacted::new(Zeroizing::new(
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes.as_ref()),
-        ))
+        )))
     }
 
     /// The token text handed to the client.
     pub fn expose(&self) -> &str {
-        &self.0
+        self.0.expose()
     }
 
     /// What the database keeps.
     pub fn hash(&self) -> RefreshTokenHash {
-        hash_refresh_token(&self.0)
-    }
-}
-
-impl fmt::Debug for RefreshToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RefreshToken(<redacted>)")
+        hash_refresh_token(self.expose())
     }
 }
 

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
+use wxlogin_crypto::Redacted;
 use wxlogin_server::configuration::{AppEntry, MasterKeyText, WechatSettings};
 use wxlogin_server::{Application, Settings, SettingsLayer};
 use wxlogin_sim::{SimApp, SimConfig, SimHandle, Simulator};
@@ -18,7 +19,7 @@ pub struct ServeArgs {
     pub appid: Option<String>,
     /// AppSecret of --appid.
     #[arg(long, env = "WXLOGIN_SECRET", hide_env_values = true)]
-    pub secret: Option<String>,
+    pub secret: Option<Redacted<String>>,
     /// TOML file: `[[apps]] appid, secret`, and any other setting by its flag name
     /// with underscores (e.g. `code_retry_window = 30`).
     #[arg(long, env = "WXLOGIN_CONFIG")]
@@ -66,13 +67,16 @@ fn warn_about_secrets_on_the_command_line(args: &ServeArgs) {
 fn secrets_from_flags(args: &ServeArgs) -> Vec<(&'static str, &'static str)> {
     let database = &args.settings.database;
     let given = [
-        args.secret.as_deref(),
+        args.secret.as_ref().map(|secret| secret.expose().as_str()),
         database.master_key.as_ref().map(MasterKeyText::expose),
         database
             .previous_master_key
             .as_ref()
             .map(MasterKeyText::expose),
-        args.settings.webhook_secret.as_deref(),
+        args.settings
+            .webhook_secret
+            .as_ref()
+            .map(|secret| secret.expose().as_str()),
     ];
     SECRET_FLAGS
         .into_iter()
