@@ -17,7 +17,7 @@ use crate::domain::{AppId, LoginCode, LoginCodeHash, OpenId, UnionId, UserId};
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::record_login;
 use crate::state::AppState;
-use crate::storage::{hash_login_code, CodeClaim, FinishedExchange, LoginKind, User};
+use crate::storage::{hash_login_code, CodeClaim, CodeExchange, LoginKind, User};
 
 use super::upstream_error;
 
@@ -147,24 +147,17 @@ async fn exchange_and_record(
         .code2session(app, code.expose())
         .await
         .map_err(|error| upstream_error("login", &error))?;
-    let now = state.now();
-    let store = state.store();
-    let user = store
-        .find_or_create_user(
-            appid,
-            &OpenId::new(session.openid),
-            session.unionid.map(UnionId::new).as_ref(),
-            now,
-        )
-        .await?;
-    store
-        .finish_code_exchange(&FinishedExchange {
+    let openid = OpenId::new(session.openid);
+    let unionid = session.unionid.map(UnionId::new);
+    let user = state
+        .store()
+        .record_code_exchange(&CodeExchange {
             code_hash,
-            user_id: &user.id,
             appid,
-            openid: &user.openid,
+            openid: &openid,
+            unionid: unionid.as_ref(),
             session_key: &session.session_key,
-            now,
+            now: state.now(),
             keep_for: spent_code_record_lifetime(state.settings().wechat.code_retry_window),
         })
         .await?;

@@ -4,8 +4,10 @@
 
 use std::time::Duration;
 
-use super::sql::{query, On};
-use crate::domain::{AppId, LoginCodeHash, OpenId, UserId};
+use super::sql::{query, On, Transaction};
+use super::users::NewIdentity;
+use super::User;
+use crate::domain::{AppId, LoginCodeHash, OpenId, UnionId, UserId};
 use sha2::{Digest, Sha256};
 use wxlogin_crypto::SessionKey;
 
@@ -136,8 +138,65 @@ impl Store {
         exchange: &FinishedExchange<'_>,
     ) -> Result<(), StorageError> {
         let mut transaction = self.begin().await?;
+        self.finish_code_exchange_in(&mut transaction, exchange)
+            .await?;
+        transaction.commit().await?;
+        Ok(())
+    }
+
+    /// The end of a successful exchange: the identity's user (created on first sight, as
+    /// [`Store::find_or_create_user`] does), its new session key and the code completed.
+    /// A first login does all of it in one write transaction (one commit instead of two);
+    /// a returning user, or a first login that another login or a unionid got ahead of,
+    /// takes the general path.
+    pub async fn record_code_exchange(
+        &self,
+        exchange: &CodeExchange<'_>,
+    ) -> Result<User, StorageError> {
+        let known = self
+            .user_by_identity(exchange.appid, exchange.openid)
+            .await?;
+        let user = match known {
+            Some(user) => self.with_unionid(user, exchange.unionid).await?,
+            None => {
+                let mut transaction = self.begin().await?;
+                let identity = self
+                    .insert_identity(
+                        &mut transaction,
+                        exchange.appid,
+                        exchange.openid,
+                        exchange.unionid,
+                        exchange.now,
+                    )
+                    .await?;
+                if let NewIdentity::OfNewUser(user) = identity {
+                    self.finish_code_exchange_in(&mut transaction, &exchange.finished_by(&user.id))
+                        .await?;
+                    transaction.commit().await?;
+                    return Ok(user);
+                }
+                transaction.rollback().await?;
+                self.find_or_create_user(
+                    exchange.appid,
+                    exchange.openid,
+                    exchange.unionid,
+                    exchange.now,
+                )
+                .await?
+            }
+        };
+        self.finish_code_exchange(&exchange.finished_by(&user.id))
+            .await?;
+        Ok(user)
+    }
+
+    async fn finish_code_exchange_in(
+        &self,
+        transaction: &mut Transaction,
+        exchange: &FinishedExchange<'_>,
+    ) -> Result<(), StorageError> {
         self.upsert_session_key(
-            &mut transaction,
+            &mut *transaction,
             exchange.appid,
             exchange.openid,
             exchange.session_key,
@@ -145,16 +204,14 @@ impl Store {
         )
         .await?;
         mark_code_succeeded(
-            &mut transaction,
+            &mut *transaction,
             exchange.code_hash,
             exchange.user_id,
             exchange.openid,
             exchange.now,
             exchange.keep_for,
         )
-        .await?;
-        transaction.commit().await?;
-        Ok(())
+        .await
     }
 
     /// Give up a claim after a failed exchange, so a retry reaches WeChat and gets WeChat's
@@ -166,6 +223,33 @@ impl Store {
             .execute(self.writer())
             .await?;
         Ok(())
+    }
+}
+
+/// A successful code exchange, for [`Store::record_code_exchange`].
+pub struct CodeExchange<'a> {
+    pub code_hash: &'a LoginCodeHash,
+    pub appid: &'a AppId,
+    pub openid: &'a OpenId,
+    /// As WeChat sent it with this login.
+    pub unionid: Option<&'a UnionId>,
+    pub session_key: &'a SessionKey,
+    pub now: UnixSeconds,
+    /// How long the code's row answers retries and refuses replays.
+    pub keep_for: Duration,
+}
+
+impl<'a> CodeExchange<'a> {
+    fn finished_by(&self, user_id: &'a UserId) -> FinishedExchange<'a> {
+        FinishedExchange {
+            code_hash: self.code_hash,
+            user_id,
+            appid: self.appid,
+            openid: self.openid,
+            session_key: self.session_key,
+            now: self.now,
+            keep_for: self.keep_for,
+        }
     }
 }
 

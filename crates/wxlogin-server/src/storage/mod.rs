@@ -49,7 +49,7 @@ pub use database::{Database, MigrationReport, StoreOptions};
 pub use crate::domain::{Backend, DatabaseUrl, InvalidDatabaseUrl, PostgresUrl};
 pub use error::StorageError;
 pub use events::{Actor, AuditEntry, EventRecord, EventType, RevocationReason};
-pub use login_codes::{hash_login_code, CodeClaim, FinishedExchange, LoginKind};
+pub use login_codes::{hash_login_code, CodeClaim, CodeExchange, FinishedExchange, LoginKind};
 pub use master_key_rotation::{
     PendingBatch, ResealOptions, ResealProgress, ResealReport, SealedCount, SealedTable,
 };

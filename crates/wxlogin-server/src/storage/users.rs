@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::error::is_unique_violation;
 use super::events::{record_event, EventType};
-use super::sql::{query, Row};
+use super::sql::{query, Row, Transaction};
 use super::{StorageError, Store, UnixSeconds};
 use crate::domain::{AppId, OpenId, PhoneNumber, PhoneText, Roles, UnionId, UserId};
 
@@ -25,6 +25,16 @@ pub struct User {
     /// Given by the team's backend (`PUT /admin/v1/users/{id}/roles`); carried by the
     /// access tokens as the `roles` claim.
     pub roles: Vec<String>,
+}
+
+/// What [`Store::insert_identity`] did.
+pub(super) enum NewIdentity {
+    /// Created with a new user, answered as written (no read back).
+    OfNewUser(User),
+    /// Created under the user that already carries its unionid.
+    OfExistingUser,
+    /// Another login created it first.
+    AlreadyThere,
 }
 
 /// A user with all their identities, for the admin CLI. `Debug` masks the phone number.
@@ -94,6 +104,36 @@ impl Store {
         }
 
         let mut transaction = self.begin().await?;
+        match self
+            .insert_identity(&mut transaction, appid, openid, unionid, now)
+            .await?
+        {
+            NewIdentity::OfNewUser(user) => {
+                transaction.commit().await?;
+                return Ok(user);
+            }
+            NewIdentity::OfExistingUser => transaction.commit().await?,
+            // Another login created this identity first: drop our candidate user with it.
+            NewIdentity::AlreadyThere => transaction.rollback().await?,
+        }
+        let user = self.user_by_identity(appid, openid).await?.ok_or_else(|| {
+            StorageError::Database("identity missing right after its creation".into())
+        })?;
+        self.with_unionid(user, unionid).await
+    }
+
+    /// Insert identity (appid, openid) in `transaction`, under the user that carries
+    /// `unionid` or else a new user (and its `user.created` event). The caller commits,
+    /// or rolls back when the identity was [`NewIdentity::AlreadyThere`] (which also drops
+    /// the candidate user).
+    pub(super) async fn insert_identity(
+        &self,
+        transaction: &mut Transaction,
+        appid: &AppId,
+        openid: &OpenId,
+        unionid: Option<&UnionId>,
+        now: UnixSeconds,
+    ) -> Result<NewIdentity, StorageError> {
         let candidate_id = UserId::random();
         let user_id: UserId = match unionid {
             Some(unionid) => {
@@ -104,11 +144,11 @@ impl Store {
                 .bind(&candidate_id)
                 .bind(unionid)
                 .bind(now)
-                .execute(&mut transaction)
+                .execute(&mut *transaction)
                 .await?;
                 query("SELECT id FROM users WHERE unionid = $1")
                     .bind(unionid)
-                    .fetch_one(&mut transaction)
+                    .fetch_one(&mut *transaction)
                     .await?
                     .id("id")?
             }
@@ -116,7 +156,7 @@ impl Store {
                 query("INSERT INTO users (id, created_at, updated_at) VALUES ($1, $2, $2)")
                     .bind(&candidate_id)
                     .bind(now)
-                    .execute(&mut transaction)
+                    .execute(&mut *transaction)
                     .await?;
                 candidate_id.clone()
             }
@@ -130,24 +170,23 @@ impl Store {
         .bind(&user_id)
         .bind(unionid)
         .bind(now)
-        .execute(&mut transaction)
+        .execute(&mut *transaction)
         .await?
         .rows_affected();
         if inserted == 1 {
             // A unionid already carried by a user links this identity to it: not a new user.
             if user_id == candidate_id {
                 record_event(
-                    &mut transaction,
+                    &mut *transaction,
                     EventType::UserCreated,
                     Some(&user_id),
                     json!({"appid": appid}),
                     now,
                 )
                 .await?;
-                transaction.commit().await?;
                 // Everything of a user just created is known: no read back (a read right
                 // after a commit finds every reader's page cache reset, BENCHMARKS.md).
-                return Ok(User {
+                return Ok(NewIdentity::OfNewUser(User {
                     id: user_id,
                     appid: appid.clone(),
                     openid: openid.clone(),
@@ -157,22 +196,16 @@ impl Store {
                     avatar_url: None,
                     created_at: now,
                     roles: Vec::new(),
-                });
+                }));
             }
-            transaction.commit().await?;
-        } else {
-            // Another login created this identity first: drop our candidate user with it.
-            transaction.rollback().await?;
+            return Ok(NewIdentity::OfExistingUser);
         }
-        let user = self.user_by_identity(appid, openid).await?.ok_or_else(|| {
-            StorageError::Database("identity missing right after its creation".into())
-        })?;
-        self.with_unionid(user, unionid).await
+        Ok(NewIdentity::AlreadyThere)
     }
 
     /// `user` as it is once `unionid` (WeChat sent it with this login) is recorded on its
     /// identity: itself if it already carries it.
-    async fn with_unionid(
+    pub(super) async fn with_unionid(
         &self,
         user: User,
         unionid: Option<&UnionId>,

@@ -2,10 +2,13 @@
 //! success, an honest error path after failure.
 
 use std::time::Duration;
-use wxlogin_server::domain::{AppId, LoginCodeHash, OpenId, UserId};
+use wxlogin_crypto::SessionKey;
+use wxlogin_server::domain::{AppId, LoginCodeHash, OpenId, UnionId, UserId};
 
 use crate::helpers::fresh_stores;
-use wxlogin_server::storage::{hash_login_code, CodeClaim, FinishedExchange, Store, UnixSeconds};
+use wxlogin_server::storage::{
+    hash_login_code, CodeClaim, CodeExchange, FinishedExchange, Store, UnixSeconds,
+};
 
 const TTL: Duration = Duration::from_secs(30);
 const WINDOW: Duration = Duration::from_secs(60);
@@ -187,5 +190,145 @@ async fn finishing_an_exchange_saves_the_session_key_and_completes_the_code_toge
             "{}",
             db.label
         );
+    }
+}
+
+fn exchange<'a>(
+    code_hash: &'a LoginCodeHash,
+    openid: &'a OpenId,
+    unionid: Option<&'a UnionId>,
+    session_key: &'a SessionKey,
+    appid: &'a AppId,
+    now: UnixSeconds,
+) -> CodeExchange<'a> {
+    CodeExchange {
+        code_hash,
+        appid,
+        openid,
+        unionid,
+        session_key,
+        now,
+        keep_for: WINDOW,
+    }
+}
+
+#[tokio::test]
+async fn a_first_login_creates_the_user_keeps_its_key_and_completes_the_code_at_once() {
+    for db in fresh_stores().await {
+        let store = &db.store;
+        let appid = AppId::configured("wxapp");
+        let openid = OpenId::new("openid-first");
+        let key = SessionKey::from_bytes([3u8; 16]);
+        let code_hash = hash_login_code(&appid, "code-first");
+        claim(store, &code_hash, 1_000).await;
+        let user = store
+            .record_code_exchange(&exchange(&code_hash, &openid, None, &key, &appid, 1_001))
+            .await
+            .unwrap();
+        // Answered as a read of it gives it, with the code, the key and the event stored.
+        let read = store.user_by_identity(&appid, &openid).await.unwrap();
+        assert_eq!(read.as_ref(), Some(&user), "{}", db.label);
+        assert_eq!(
+            claim(store, &code_hash, 1_010).await,
+            CodeClaim::Succeeded {
+                user_id: user.id.clone(),
+                openid: openid.clone(),
+                completed_at: 1_001,
+            },
+            "{}",
+            db.label
+        );
+        let stored = store.session_key(&appid, &openid).await.unwrap().unwrap();
+        assert_eq!(stored.expose_bytes(), key.expose_bytes(), "{}", db.label);
+        let created: Vec<_> = store
+            .events_after(0, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|event| event.event_type == "user.created")
+            .collect();
+        assert_eq!(created.len(), 1, "{}", db.label);
+        assert_eq!(created[0].user_id.as_ref(), Some(&user.id), "{}", db.label);
+
+        // The next login of the identity finds the same user and replaces the key.
+        let newer_key = SessionKey::from_bytes([4u8; 16]);
+        let next_hash = hash_login_code(&appid, "code-next");
+        claim(store, &next_hash, 1_100).await;
+        let again = store
+            .record_code_exchange(&exchange(
+                &next_hash, &openid, None, &newer_key, &appid, 1_101,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(again.id, user.id, "{}", db.label);
+        let stored = store.session_key(&appid, &openid).await.unwrap().unwrap();
+        assert_eq!(
+            stored.expose_bytes(),
+            newer_key.expose_bytes(),
+            "{}",
+            db.label
+        );
+        assert!(
+            matches!(
+                claim(store, &next_hash, 1_110).await,
+                CodeClaim::Succeeded { .. }
+            ),
+            "{}",
+            db.label
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_first_login_on_a_second_app_with_a_known_unionid_joins_its_user() {
+    for db in fresh_stores().await {
+        let store = &db.store;
+        let union = UnionId::new("union-exchange");
+        let key = SessionKey::from_bytes([5u8; 16]);
+        let (app_a, app_b) = (AppId::configured("wxappA"), AppId::configured("wxappB"));
+        let (openid_a, openid_b) = (OpenId::new("openid-a"), OpenId::new("openid-b"));
+        let hash_a = hash_login_code(&app_a, "code-a");
+        let hash_b = hash_login_code(&app_b, "code-b");
+        let first = store
+            .record_code_exchange(&exchange(
+                &hash_a,
+                &openid_a,
+                Some(&union),
+                &key,
+                &app_a,
+                1_000,
+            ))
+            .await
+            .unwrap();
+        let second = store
+            .record_code_exchange(&exchange(
+                &hash_b,
+                &openid_b,
+                Some(&union),
+                &key,
+                &app_b,
+                1_001,
+            ))
+            .await
+            .unwrap();
+        assert_eq!(second.id, first.id, "{}", db.label);
+        assert_eq!(second.openid, openid_b, "{}", db.label);
+        assert!(
+            store
+                .session_key(&app_b, &openid_b)
+                .await
+                .unwrap()
+                .is_some(),
+            "{}",
+            db.label
+        );
+        let created = store
+            .events_after(0, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|event| event.event_type == "user.created")
+            .count();
+        assert_eq!(created, 1, "one person, one user.created: {}", db.label);
     }
 }
