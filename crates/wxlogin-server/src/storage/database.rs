@@ -6,6 +6,7 @@ use std::time::Duration;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::Executor;
 
+use super::migration_lock::MigrationLock;
 use super::migrations;
 use super::sql::{query, Driver, On, Transaction};
 use super::sqlite::SqliteConnections;
@@ -90,9 +91,15 @@ impl Database {
         options: &StoreOptions,
     ) -> Result<Database, StorageError> {
         let driver = match database_url {
-            DatabaseUrl::SqliteFile(path) => Driver::SqliteFile(
-                SqliteConnections::open(path, options).map_err(StorageError::from)?,
-            ),
+            DatabaseUrl::SqliteFile(path) => {
+                // Opening sets WAL mode, which a new file switches to under an exclusive
+                // lock that SQLite does not wait for: processes opening one new file at once
+                // (several `wxlogin migrate` runs, instances starting together) take turns.
+                let _opening = MigrationLock::acquire(path).await?;
+                Driver::SqliteFile(
+                    SqliteConnections::open(path, options).map_err(StorageError::from)?,
+                )
+            }
             DatabaseUrl::SqliteMemory => Driver::SqliteMemory(std::sync::Arc::new(
                 SqliteMemory::open(options).map_err(StorageError::from)?,
             )),
