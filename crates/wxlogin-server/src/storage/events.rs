@@ -173,7 +173,7 @@ pub(super) fn event_from_row(row: &Row) -> Result<EventRecord, StorageError> {
         id: row.try_get("id")?,
         event_type: row.try_get("type")?,
         occurred_at: row.try_get("occurred_at")?,
-        user_id: row.optional_id("user_id")?,
+        user_id: row.try_get("user_id")?,
         data: serde_json::from_str(&data)
             .map_err(|error| StorageError::Corrupt(format!("event data: {error}")))?,
     })
@@ -256,7 +256,7 @@ impl Store {
                 at: row.try_get("at")?,
                 key_name: row.try_get("key_name")?,
                 action: row.try_get("action")?,
-                user_id: row.optional_id("user_id")?,
+                user_id: row.try_get("user_id")?,
             })
         })
         .collect()

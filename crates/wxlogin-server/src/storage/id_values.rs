@@ -1,7 +1,8 @@
-//! The typed identifiers bind as the text they hold, so queries take them as they are,
-//! and read back from their text columns.
-use super::error::SqlError;
-use super::sql::{IntoValue, Kind, Row, Value};
+//! The typed identifiers bind as the text they hold and read back from their text columns,
+//! so queries take them and `Row::try_get` gives them as they are.
+use sqlx::postgres::PgRow;
+
+use super::sql::{FromColumn, IntoValue, Kind, SqliteValue, Value};
 use crate::domain::{
     AdminKeyHash, AppId, ConsoleTokenHash, LoginCodeHash, OpenId, RefreshTokenHash, SessionId,
     UnionId, UserId,
@@ -13,6 +14,16 @@ macro_rules! binds_as_text {
             const KIND: Kind = Kind::Text;
             fn into_value(self) -> Value {
                 self.as_str().into_value()
+            }
+        }
+
+        impl FromColumn for $name {
+            fn from_sqlite(value: &SqliteValue) -> Option<Self> {
+                String::from_sqlite(value).map(<$name>::from)
+            }
+
+            fn from_postgres(row: &PgRow, column: &str) -> Result<Self, sqlx::Error> {
+                String::from_postgres(row, column).map(<$name>::from)
             }
         }
     )*};
@@ -29,15 +40,3 @@ binds_as_text!(
     RefreshTokenHash,
     LoginCodeHash
 );
-
-impl Row {
-    /// The id in text column `column`.
-    pub(crate) fn id<T: From<String>>(&self, column: &str) -> Result<T, SqlError> {
-        Ok(T::from(self.try_get::<String>(column)?))
-    }
-
-    /// The id in nullable text column `column`.
-    pub(crate) fn optional_id<T: From<String>>(&self, column: &str) -> Result<Option<T>, SqlError> {
-        Ok(self.try_get::<Option<String>>(column)?.map(T::from))
-    }
-}

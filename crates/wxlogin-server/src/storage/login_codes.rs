@@ -102,8 +102,8 @@ impl Store {
         if state != SUCCEEDED {
             return Ok(CodeClaim::InFlight);
         }
-        let user_id: Option<UserId> = row.optional_id("user_id")?;
-        let openid: Option<OpenId> = row.optional_id("openid")?;
+        let user_id: Option<UserId> = row.try_get("user_id")?;
+        let openid: Option<OpenId> = row.try_get("openid")?;
         let completed_at: Option<i64> = row.try_get("completed_at")?;
         match (user_id, openid, completed_at) {
             (Some(user_id), Some(openid), Some(completed_at)) => Ok(CodeClaim::Succeeded {

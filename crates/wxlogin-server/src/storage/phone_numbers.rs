@@ -143,7 +143,7 @@ impl Store {
         let Some(sealed) = sealed else {
             return Ok(None);
         };
-        let user_id: UserId = row.id(id_column)?;
+        let user_id: UserId = row.try_get(id_column)?;
         let key_id: Option<String> = row.try_get("phone_key_id")?;
         let opened =
             self.master_keys()
@@ -173,7 +173,7 @@ impl Store {
                 break;
             }
             for row in &rows {
-                let id: UserId = row.id("id")?;
+                let id: UserId = row.try_get("id")?;
                 let phone_number: String = row.try_get("phone_number")?;
                 let phone = PhoneNumber {
                     pure_phone_number: row

@@ -72,10 +72,10 @@ const SESSION_COLUMNS: &str = "id, user_id, appid, openid, created_at, expires_a
 
 fn session_from_row(row: &Row) -> Result<SessionRecord, StorageError> {
     Ok(SessionRecord {
-        id: row.id("id")?,
-        user_id: row.id("user_id")?,
-        appid: row.id("appid")?,
-        openid: row.id("openid")?,
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        appid: row.try_get("appid")?,
+        openid: row.try_get("openid")?,
         created_at: row.try_get("created_at")?,
         expires_at: row.try_get("expires_at")?,
         revoked_at: row.try_get("revoked_at")?,
@@ -138,7 +138,7 @@ impl Store {
         .fetch_optional(&mut transaction)
         .await?;
         if let Some(spent) = spent {
-            let session_id: SessionId = spent.id("session_id")?;
+            let session_id: SessionId = spent.try_get("session_id")?;
             // Extending a live session and reading it back is one statement (RETURNING gives
             // the row as updated, in SQLite >= 3.35 and PostgreSQL alike): on SQLite every
             // statement is a round trip to the connection's worker thread.
@@ -183,7 +183,7 @@ impl Store {
         let Some(row) = row else {
             return Ok(RefreshRotation::Unknown);
         };
-        let session_id: SessionId = row.id("session_id")?;
+        let session_id: SessionId = row.try_get("session_id")?;
         let spent_at: Option<i64> = row.try_get("spent_at")?;
         if spent_at.is_some() {
             self.revoke_session(&session_id, RevocationReason::ReuseDetected, now)
@@ -233,10 +233,10 @@ impl Store {
             return Ok(None);
         };
         let session = SessionRecord {
-            id: row.id("session_id")?,
-            user_id: row.id("session_user_id")?,
-            appid: row.id("session_appid")?,
-            openid: row.id("session_openid")?,
+            id: row.try_get("session_id")?,
+            user_id: row.try_get("session_user_id")?,
+            appid: row.try_get("session_appid")?,
+            openid: row.try_get("session_openid")?,
             created_at: row.try_get("session_created_at")?,
             expires_at: row.try_get("session_expires_at")?,
             revoked_at: row.try_get("session_revoked_at")?,
@@ -382,8 +382,8 @@ pub(super) async fn record_revocations(
     now: UnixSeconds,
 ) -> Result<(), StorageError> {
     for row in revoked {
-        let session_id: SessionId = row.id("id")?;
-        let user_id: UserId = row.id("user_id")?;
+        let session_id: SessionId = row.try_get("id")?;
+        let user_id: UserId = row.try_get("user_id")?;
         record_event(
             &mut *transaction,
             EventType::SessionRevoked,

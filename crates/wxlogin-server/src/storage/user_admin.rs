@@ -262,9 +262,9 @@ impl Store {
         .iter()
         .map(|row| {
             Ok(IdentityRecord {
-                appid: row.id("appid")?,
-                openid: row.id("openid")?,
-                unionid: row.optional_id("unionid")?,
+                appid: row.try_get("appid")?,
+                openid: row.try_get("openid")?,
+                unionid: row.try_get("unionid")?,
                 created_at: row.try_get("created_at")?,
             })
         })

@@ -72,10 +72,10 @@ pub(super) const USER_VIEW_COLUMNS: &str =
 /// master keys).
 pub(super) fn user_from_row(row: &Row, store: &Store) -> Result<User, StorageError> {
     Ok(User {
-        id: row.id("id")?,
-        appid: row.id("appid")?,
-        openid: row.id("openid")?,
-        unionid: row.optional_id("unionid")?,
+        id: row.try_get("id")?,
+        appid: row.try_get("appid")?,
+        openid: row.try_get("openid")?,
+        unionid: row.try_get("unionid")?,
         phone_number: store
             .open_phone(row, "id")?
             .map(|phone| PhoneText::new(phone.phone_number)),
@@ -150,7 +150,7 @@ impl Store {
                     .bind(unionid)
                     .fetch_one(&mut *transaction)
                     .await?
-                    .id("id")?
+                    .try_get("id")?
             }
             None => {
                 query("INSERT INTO users (id, created_at, updated_at) VALUES ($1, $2, $2)")
@@ -332,7 +332,7 @@ impl Store {
     }
 
     pub(super) async fn user_record_from_row(&self, row: &Row) -> Result<UserRecord, StorageError> {
-        let id: UserId = row.id("id")?;
+        let id: UserId = row.try_get("id")?;
         let identities = query(
             "SELECT appid, openid FROM identities WHERE user_id = $1 ORDER BY created_at, appid, openid",
         )
@@ -340,12 +340,12 @@ impl Store {
         .fetch_all(self.readers())
         .await?
         .iter()
-        .map(|identity| Ok((identity.id("appid")?, identity.id("openid")?)))
+        .map(|identity| Ok((identity.try_get("appid")?, identity.try_get("openid")?)))
         .collect::<Result<Vec<(AppId, OpenId)>, super::error::SqlError>>()?;
         let phone = self.open_phone(row, "id")?;
         Ok(UserRecord {
             id,
-            unionid: row.optional_id("unionid")?,
+            unionid: row.try_get("unionid")?,
             phone,
             nickname: row.try_get("nickname")?,
             avatar_url: row.try_get("avatar_url")?,

@@ -123,7 +123,7 @@ fn delivery_from_row(row: &Row) -> Result<DeliveryRecord, StorageError> {
         event_seq: row.try_get("event_seq")?,
         event_id: row.try_get("event_id")?,
         event_type: row.try_get("event_type")?,
-        user_id: row.optional_id("user_id")?,
+        user_id: row.try_get("user_id")?,
         status: DeliveryStatus::parse(&status)?,
         attempts: row.try_get("attempts")?,
         next_attempt_at: row.try_get("next_attempt_at")?,
