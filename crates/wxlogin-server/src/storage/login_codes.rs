@@ -147,8 +147,8 @@ impl Store {
     /// The end of a successful exchange: the identity's user (created on first sight, as
     /// [`Store::find_or_create_user`] does), its new session key and the code completed.
     /// A first login does all of it in one write transaction (one commit instead of two);
-    /// a returning user, or a first login that another login or a unionid got ahead of,
-    /// takes the general path.
+    /// for a returning user, or a first login that another login or a known unionid got
+    /// ahead of, the code's completion is a transaction of its own.
     pub async fn record_code_exchange(
         &self,
         exchange: &CodeExchange<'_>,
@@ -169,20 +169,27 @@ impl Store {
                         exchange.now,
                     )
                     .await?;
-                if let NewIdentity::OfNewUser(user) = identity {
-                    self.finish_code_exchange_in(&mut transaction, &exchange.finished_by(&user.id))
+                match identity {
+                    NewIdentity::OfNewUser(user) => {
+                        self.finish_code_exchange_in(
+                            &mut transaction,
+                            &exchange.finished_by(&user.id),
+                        )
                         .await?;
-                    transaction.commit().await?;
-                    return Ok(user);
+                        transaction.commit().await?;
+                        return Ok(user);
+                    }
+                    other => {
+                        self.settle_identity(
+                            transaction,
+                            other,
+                            exchange.appid,
+                            exchange.openid,
+                            exchange.unionid,
+                        )
+                        .await?
+                    }
                 }
-                transaction.rollback().await?;
-                self.find_or_create_user(
-                    exchange.appid,
-                    exchange.openid,
-                    exchange.unionid,
-                    exchange.now,
-                )
-                .await?
             }
         };
         self.finish_code_exchange(&exchange.finished_by(&user.id))

@@ -104,10 +104,25 @@ impl Store {
         }
 
         let mut transaction = self.begin().await?;
-        match self
+        let identity = self
             .insert_identity(&mut transaction, appid, openid, unionid, now)
-            .await?
-        {
+            .await?;
+        self.settle_identity(transaction, identity, appid, openid, unionid)
+            .await
+    }
+
+    /// End the transaction of [`Store::insert_identity`] and answer the identity's user:
+    /// a new user as it was written, else as the identity reads once committed (with
+    /// `unionid` recorded on it).
+    pub(super) async fn settle_identity(
+        &self,
+        transaction: Transaction,
+        identity: NewIdentity,
+        appid: &AppId,
+        openid: &OpenId,
+        unionid: Option<&UnionId>,
+    ) -> Result<User, StorageError> {
+        match identity {
             NewIdentity::OfNewUser(user) => {
                 transaction.commit().await?;
                 return Ok(user);
