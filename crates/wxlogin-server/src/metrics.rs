@@ -12,6 +12,7 @@ pub const UPSTREAM_CALLS_TOTAL: &str = "wxlogin_upstream_calls_total";
 pub const UPSTREAM_LATENCY_SECONDS: &str = "wxlogin_upstream_latency_seconds";
 pub const ACTIVE_SESSIONS: &str = "wxlogin_active_sessions";
 pub const HTTP_REQUESTS_TOTAL: &str = "wxlogin_http_requests_total";
+pub const HTTP_REQUEST_DURATION_SECONDS: &str = "wxlogin_http_request_duration_seconds";
 pub const WEBHOOK_DELIVERED_TOTAL: &str = "wxlogin_webhook_delivered_total";
 pub const WEBHOOK_FAILED_TOTAL: &str = "wxlogin_webhook_failed_total";
 pub const WEBHOOK_DEAD_TOTAL: &str = "wxlogin_webhook_dead_total";
@@ -23,6 +24,11 @@ pub const GAUGE_REFRESH_PERIOD: Duration = Duration::from_secs(5);
 
 const LATENCY_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Answers take from well under a millisecond (`/v1/me`) to the WeChat timeout (a login).
+const HTTP_LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
 /// The process-wide exporter handle, installing the recorder on first use. If the
@@ -38,7 +44,13 @@ pub fn prometheus_handle() -> PrometheusHandle {
                         Matcher::Full(UPSTREAM_LATENCY_SECONDS.to_owned()),
                         LATENCY_BUCKETS,
                     )
-                    .expect("bucket list is not empty")
+                    .and_then(|builder| {
+                        builder.set_buckets_for_metric(
+                            Matcher::Full(HTTP_REQUEST_DURATION_SECONDS.to_owned()),
+                            HTTP_LATENCY_BUCKETS,
+                        )
+                    })
+                    .expect("bucket lists are not empty")
             };
             let recorder = builder().build_recorder();
             let handle = recorder.handle();
@@ -69,6 +81,11 @@ fn describe() {
         "Sessions neither expired nor revoked (recounted every few seconds)"
     );
     metrics::describe_counter!(HTTP_REQUESTS_TOTAL, "HTTP requests by route and status");
+    metrics::describe_histogram!(
+        HTTP_REQUEST_DURATION_SECONDS,
+        metrics::Unit::Seconds,
+        "Time from a request's head to its answer, by route, method and status"
+    );
     metrics::describe_counter!(
         WEBHOOK_DELIVERED_TOTAL,
         "Webhook deliveries answered with a 2xx"
@@ -94,9 +111,64 @@ pub fn record_login(outcome: &'static str) {
     metrics::counter!(LOGINS_TOTAL, "outcome" => outcome).increment(1);
 }
 
-pub fn record_http_request(route: String, method: &'static str, status: u16) {
-    metrics::counter!(HTTP_REQUESTS_TOTAL, "route" => route, "method" => method, "status" => status.to_string())
-        .increment(1);
+/// Count and time one answered request. `route` is the route template (or `unmatched`),
+/// never the path, so the series stay a bounded set.
+pub fn record_http_request(route: &str, method: &'static str, status: u16, elapsed: Duration) {
+    let handles = http_request_handles(route, method, status);
+    handles.count.increment(1);
+    handles.latency.record(elapsed.as_secs_f64());
+}
+
+/// The counter and histogram of one (route, method, status) series.
+#[derive(Clone)]
+struct HttpRequestHandles {
+    count: metrics::Counter,
+    latency: metrics::Histogram,
+}
+
+/// The series of one route: (method, status, handles).
+type RouteSeries = Vec<(&'static str, u16, HttpRequestHandles)>;
+
+/// The handles of a series, registered on its first request. Looking a series up in the
+/// recorder builds its key (a label list, the status as text) and hashes it; on every
+/// request that was a few allocations, and the set of series is small and fixed, so the
+/// handles are kept here instead, behind a read lock.
+fn http_request_handles(route: &str, method: &'static str, status: u16) -> HttpRequestHandles {
+    use std::collections::HashMap;
+    use std::sync::RwLock;
+    static SERIES: OnceLock<RwLock<HashMap<Box<str>, RouteSeries>>> = OnceLock::new();
+    let series = SERIES.get_or_init(Default::default);
+    let found = series
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get(route)
+        .and_then(|of_route| {
+            of_route
+                .iter()
+                .find(|(known_method, known_status, _)| {
+                    *known_method == method && *known_status == status
+                })
+                .map(|(_, _, handles)| handles.clone())
+        });
+    if let Some(handles) = found {
+        return handles;
+    }
+    let labels = [
+        ("route", route.to_owned()),
+        ("method", method.to_owned()),
+        ("status", status.to_string()),
+    ];
+    let handles = HttpRequestHandles {
+        count: metrics::counter!(HTTP_REQUESTS_TOTAL, &labels),
+        latency: metrics::histogram!(HTTP_REQUEST_DURATION_SECONDS, &labels),
+    };
+    series
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .entry(route.into())
+        .or_default()
+        .push((method, status, handles.clone()));
+    handles
 }
 
 pub fn record_webhook_delivered() {

@@ -22,6 +22,10 @@ pub async fn body_deadline(
     request: Request,
     next: Next,
 ) -> Response {
+    // A request without a body (most GETs) has nothing to read: no timer to arm.
+    if request.body().is_end_stream() {
+        return next.run(request).await;
+    }
     let deadline = Instant::now() + read_timeout;
     let request = request.map(|body| Body::new(DeadlineBody::new(body, deadline)));
     next.run(request).await

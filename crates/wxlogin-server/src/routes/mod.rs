@@ -11,23 +11,21 @@ pub mod jwks;
 pub mod login;
 pub mod me;
 pub mod metrics;
+pub mod observe;
 pub mod openapi;
 pub mod user;
 
 use std::any::Any;
-use std::time::Instant;
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{header, HeaderValue, Method};
-use axum::middleware::{self, Next};
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::{DefaultOnRequest, TraceLayer};
-use tracing::Level;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::state::AppState;
@@ -120,80 +118,12 @@ pub fn router(state: AppState) -> Router {
             read_timeout,
             body_deadline::body_deadline,
         ))
-        .layer(middleware::from_fn(count_requests))
+        .layer(middleware::from_fn(observe::observe))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &Request| {
-                    // The path only: query strings are not ours to log.
-                    tracing::info_span!(
-                        "http",
-                        method = %request.method(),
-                        path = %request.uri().path(),
-                        request_id = request_id(request),
-                    )
-                })
-                .on_request(DefaultOnRequest::new().level(Level::DEBUG))
-                .on_response(
-                    tower_http::trace::DefaultOnResponse::new()
-                        .level(Level::INFO)
-                        .latency_unit(tower_http::LatencyUnit::Millis),
-                ),
-        )
-        // Outside the trace layer, so the span can name the request id.
+        // Outside the observer, so its span and lines can name the request id.
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)
-}
-
-/// The `x-request-id` of a request (the client's, or one we set), shortened to a sane
-/// length for the logs.
-fn request_id(request: &Request) -> &str {
-    let id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
-    match id.char_indices().nth(64) {
-        Some((end, _)) => &id[..end],
-        None => id,
-    }
-}
-
-/// Every label comes from a bounded set: the route template (not the path), a known
-/// method or `other`, and the status. A client choosing the method or path must not be
-/// able to create new series (each one is kept in memory and in every scrape for good).
-async fn count_requests(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| path.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = method_label(request.method());
-    let started = Instant::now();
-    let response = next.run(request).await;
-    crate::metrics::record_http_request(route, method, response.status().as_u16());
-    tracing::trace!(
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "request done"
-    );
-    response
-}
-
-/// The method as a metrics label: one of HTTP's standard methods, or `other`.
-fn method_label(method: &Method) -> &'static str {
-    match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::PATCH => "PATCH",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::CONNECT => "CONNECT",
-        Method::TRACE => "TRACE",
-        _ => "other",
-    }
 }
 
 /// A handler panicked: answer like any internal fault. The panic text is not logged in

@@ -158,6 +158,7 @@ async fn metrics_count_logins_upstream_calls_and_sessions() {
         "wxlogin_upstream_latency_seconds_bucket{endpoint=\"jscode2session\"",
         "wxlogin_active_sessions ",
         "wxlogin_http_requests_total{",
+        "wxlogin_http_request_duration_seconds_bucket{",
     ] {
         assert!(text.contains(needle), "{needle} missing in:\n{text}");
     }
