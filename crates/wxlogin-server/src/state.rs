@@ -11,12 +11,13 @@ use crate::domain::AppId;
 use crate::error::ApiError;
 use crate::minute_tally::MinuteTally;
 use crate::rate_limit::RateLimits;
+use crate::services::login::CodeLogin;
 use crate::sessions::Sessions;
 use crate::single_flight::SingleFlight;
-use crate::storage::{LoginKind, Store, UnixSeconds, User};
+use crate::storage::{Store, UnixSeconds};
 
 /// Concurrent logins with one code on this instance share one exchange and its answer.
-pub(crate) type LoginFlights = SingleFlight<Result<(User, LoginKind), ApiError>>;
+pub(crate) type LoginFlights = SingleFlight<Result<CodeLogin, ApiError>>;
 
 #[derive(Clone)]
 pub struct AppState {

@@ -60,11 +60,19 @@ pub async fn login(
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<ApiJson<LoginResponse>, ApiError> {
     state.rate_limits().check_login(client)?;
-    let (user, _) = user_for_code(&state, request.appid.as_deref(), &request.code).await?;
-    let tokens = state.sessions().issue(&user, state.now()).await?;
+    let login = user_for_code(&state, request.appid.as_deref(), &request.code).await?;
+    let tokens = match login.take_session() {
+        Some(stored) => {
+            state
+                .sessions()
+                .issue_planned(&login.user, stored, state.now())
+                .await?
+        }
+        None => state.sessions().issue(&login.user, state.now()).await?,
+    };
     Ok(ApiJson(LoginResponse {
         tokens,
-        user: user.into(),
+        user: login.user.into(),
     }))
 }
 

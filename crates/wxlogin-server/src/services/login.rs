@@ -9,6 +9,10 @@
 //!
 //! On this instance, concurrent requests with one code also share a single run
 //! ([`crate::single_flight`]), so they share a failure too instead of each retrying.
+//!
+//! The exchange's transaction also stores a session for the login: the request that takes
+//! it first answers with it, the others (a retry that joined the run) get their own.
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use wxlogin_client::AppCredentials;
@@ -16,6 +20,7 @@ use wxlogin_client::AppCredentials;
 use crate::domain::{AppId, LoginCode, LoginCodeHash, OpenId, UnionId, UserId};
 use crate::error::{ApiError, ErrorCode};
 use crate::metrics::record_login;
+use crate::sessions::PlannedSession;
 use crate::state::AppState;
 use crate::storage::{hash_login_code, CodeClaim, CodeExchange, LoginKind, User};
 
@@ -35,16 +40,44 @@ fn spent_code_record_lifetime(retry_window: Duration) -> Duration {
     retry_window.max(WECHAT_CODE_LIFETIME)
 }
 
+/// What a login code gave: its user, how the code was spent, and the session stored with
+/// the exchange, for whichever request sharing the run takes it first.
+#[derive(Debug, Clone)]
+pub struct CodeLogin {
+    pub user: User,
+    pub kind: LoginKind,
+    session: Arc<Mutex<Option<PlannedSession>>>,
+}
+
+impl CodeLogin {
+    fn new(user: User, kind: LoginKind, session: Option<PlannedSession>) -> Self {
+        CodeLogin {
+            user,
+            kind,
+            session: Arc::new(Mutex::new(session)),
+        }
+    }
+
+    /// The session stored with the exchange, to the first caller only; the others (and a
+    /// retried code) must issue their own.
+    pub fn take_session(&self) -> Option<PlannedSession> {
+        self.session
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+    }
+}
+
 /// Find the user a login code belongs to, exchanging the code at most once.
 pub async fn user_for_code(
     state: &AppState,
     appid: Option<&str>,
     code: &str,
-) -> Result<(User, LoginKind), ApiError> {
+) -> Result<CodeLogin, ApiError> {
     let outcome = resolve_user(state, appid, code).await;
     let label = match &outcome {
-        Ok((_, LoginKind::Exchanged)) => "success",
-        Ok((_, LoginKind::Retried)) => "retry",
+        Ok(login) if login.kind == LoginKind::Exchanged => "success",
+        Ok(_) => "retry",
         Err(error) => error.code.as_str(),
     };
     record_login(label);
@@ -56,7 +89,7 @@ async fn resolve_user(
     state: &AppState,
     appid: Option<&str>,
     code: &str,
-) -> Result<(User, LoginKind), ApiError> {
+) -> Result<CodeLogin, ApiError> {
     let app = state.resolve_app(appid)?.clone();
     let code = LoginCode::parse(code)?;
     let appid = AppId::configured(app.appid.as_str());
@@ -84,7 +117,7 @@ async fn exchange_once(
     appid: &AppId,
     code_hash: &LoginCodeHash,
     code: LoginCode,
-) -> Result<(User, LoginKind), ApiError> {
+) -> Result<CodeLogin, ApiError> {
     let ttl = in_flight_ttl(state);
     let give_up_at = Instant::now() + ttl + Duration::from_secs(1);
     loop {
@@ -96,7 +129,9 @@ async fn exchange_once(
             CodeClaim::Claimed => {
                 return exchange_claimed(state, app, appid, code_hash, &code)
                     .await
-                    .map(|user| (user, LoginKind::Exchanged));
+                    .map(|(user, session)| {
+                        CodeLogin::new(user, LoginKind::Exchanged, Some(session))
+                    });
             }
             CodeClaim::Succeeded {
                 user_id,
@@ -125,7 +160,7 @@ async fn exchange_claimed(
     appid: &AppId,
     code_hash: &LoginCodeHash,
     code: &LoginCode,
-) -> Result<User, ApiError> {
+) -> Result<(User, PlannedSession), ApiError> {
     let result = exchange_and_record(state, app, appid, code_hash, code).await;
     if result.is_err() {
         if let Err(error) = state.store().release_login_code(code_hash).await {
@@ -141,7 +176,7 @@ async fn exchange_and_record(
     appid: &AppId,
     code_hash: &LoginCodeHash,
     code: &LoginCode,
-) -> Result<User, ApiError> {
+) -> Result<(User, PlannedSession), ApiError> {
     let session = state
         .wechat()
         .code2session(app, code.expose())
@@ -149,6 +184,7 @@ async fn exchange_and_record(
         .map_err(|error| upstream_error("login", &error))?;
     let openid = OpenId::new(session.openid);
     let unionid = session.unionid.map(UnionId::new);
+    let planned = state.sessions().plan(state.now());
     let user = state
         .store()
         .record_code_exchange(&CodeExchange {
@@ -159,10 +195,11 @@ async fn exchange_and_record(
             session_key: &session.session_key,
             now: state.now(),
             keep_for: spent_code_record_lifetime(state.settings().wechat.code_retry_window),
+            session: Some(&planned.rows),
         })
         .await?;
     tracing::info!(%appid, user_id = %user.id, openid = %user.openid, "login code exchanged");
-    Ok(user)
+    Ok((user, planned))
 }
 
 async fn retried_user(
@@ -171,7 +208,7 @@ async fn retried_user(
     user_id: &UserId,
     openid: &OpenId,
     completed_at: i64,
-) -> Result<(User, LoginKind), ApiError> {
+) -> Result<CodeLogin, ApiError> {
     let window = state.settings().wechat.code_retry_window.as_secs() as i64;
     if state.now().saturating_sub(completed_at) > window {
         return Err(ApiError::new(
@@ -187,5 +224,5 @@ async fn retried_user(
             ApiError::unauthorized("the user of this code no longer exists; call wx.login again")
         })?;
     tracing::info!(%appid, user_id = %user.id, "retried login code answered from its first exchange");
-    Ok((user, LoginKind::Retried))
+    Ok(CodeLogin::new(user, LoginKind::Retried, None))
 }

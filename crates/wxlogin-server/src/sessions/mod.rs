@@ -11,8 +11,8 @@ use serde::Serialize;
 use crate::domain::{AppId, OpenId, SessionId, UserId};
 
 use crate::storage::{
-    NewSession, RefreshRotation, RevocationReason, SessionRecord, StorageError, Store, UnixSeconds,
-    User,
+    ExchangeSession, NewSession, RefreshRotation, RevocationReason, SessionRecord, StorageError,
+    Store, UnixSeconds, User,
 };
 use crate::tokens::{
     hash_refresh_token, AccessClaims, AccessTokenRules, RefreshToken, SigningKeys, TokenError,
@@ -153,6 +153,13 @@ fn live_session_context(
     })
 }
 
+/// A session made before it is stored: its rows and the refresh token they hash.
+#[derive(Debug)]
+pub struct PlannedSession {
+    pub rows: ExchangeSession,
+    refresh_token: RefreshToken,
+}
+
 /// Why issuing tokens failed (a server fault or the database being unavailable).
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -200,23 +207,48 @@ impl Sessions {
     /// Start a session for `user` in the app of its identity (`user.appid`, `user.openid`):
     /// a new refresh-token family and its first token pair.
     pub async fn issue(&self, user: &User, now: UnixSeconds) -> Result<TokenPair, SessionError> {
-        let refresh_token = RefreshToken::generate();
+        let planned = self.plan(now);
         let session = NewSession {
-            id: SessionId::random(),
+            id: planned.rows.id.clone(),
             user_id: user.id.clone(),
             appid: user.appid.clone(),
             openid: user.openid.clone(),
             created_at: now,
-            expires_at: now.saturating_add(whole_seconds(self.policy.refresh_token_ttl)),
+            expires_at: planned.rows.expires_at,
         };
         self.store
-            .create_session(&session, &refresh_token.hash())
+            .create_session(&session, &planned.rows.refresh_token_hash)
             .await?;
+        self.issue_planned(user, planned, now).await
+    }
+
+    /// A session for a login whose code exchange is about to be recorded: its rows go into
+    /// the exchange's transaction ([`crate::storage::CodeExchange::session`]), and
+    /// [`Sessions::issue_planned`] signs its tokens once they are stored.
+    pub fn plan(&self, now: UnixSeconds) -> PlannedSession {
+        let refresh_token = RefreshToken::generate();
+        PlannedSession {
+            rows: ExchangeSession {
+                id: SessionId::random(),
+                refresh_token_hash: refresh_token.hash(),
+                expires_at: now.saturating_add(whole_seconds(self.policy.refresh_token_ttl)),
+            },
+            refresh_token,
+        }
+    }
+
+    /// The token pair of a planned session, once its rows are stored for `user`.
+    pub async fn issue_planned(
+        &self,
+        user: &User,
+        planned: PlannedSession,
+        now: UnixSeconds,
+    ) -> Result<TokenPair, SessionError> {
         let access_token = self
-            .sign_access_token(&user.id, &user.appid, &session.id, &user.roles, now)
+            .sign_access_token(&user.id, &user.appid, &planned.rows.id, &user.roles, now)
             .await?;
         self.purge_expired_if_due(now);
-        Ok(self.pair(access_token, &refresh_token))
+        Ok(self.pair(access_token, &planned.refresh_token))
     }
 
     /// Delete expired rows in the background, at most once per [`PURGE_INTERVAL`] per

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::sessions::{insert_session, ExchangeSession, NewSession};
 use super::sql::{query, On, Transaction};
 use super::users::NewIdentity;
 use super::User;
@@ -145,7 +146,8 @@ impl Store {
     }
 
     /// The end of a successful exchange: the identity's user (created on first sight, as
-    /// [`Store::find_or_create_user`] does), its new session key and the code completed.
+    /// [`Store::find_or_create_user`] does), its new session key, the code completed and
+    /// the login's session, if it has one.
     /// A first login does all of it in one write transaction (one commit instead of two);
     /// for a returning user, or a first login that another login or a known unionid got
     /// ahead of, the code's completion is a transaction of its own.
@@ -218,7 +220,19 @@ impl Store {
             exchange.now,
             exchange.keep_for,
         )
-        .await
+        .await?;
+        if let Some(session) = exchange.session {
+            let rows = NewSession {
+                id: session.id.clone(),
+                user_id: exchange.user_id.clone(),
+                appid: exchange.appid.clone(),
+                openid: exchange.openid.clone(),
+                created_at: exchange.now,
+                expires_at: session.expires_at,
+            };
+            insert_session(transaction, &rows, &session.refresh_token_hash).await?;
+        }
+        Ok(())
     }
 
     /// Give up a claim after a failed exchange, so a retry reaches WeChat and gets WeChat's
@@ -244,6 +258,8 @@ pub struct CodeExchange<'a> {
     pub now: UnixSeconds,
     /// How long the code's row answers retries and refuses replays.
     pub keep_for: Duration,
+    /// The login's session, created with the rest (none: the caller makes its own).
+    pub session: Option<&'a ExchangeSession>,
 }
 
 impl<'a> CodeExchange<'a> {
@@ -256,6 +272,7 @@ impl<'a> CodeExchange<'a> {
             session_key: self.session_key,
             now: self.now,
             keep_for: self.keep_for,
+            session: self.session,
         }
     }
 }
@@ -270,6 +287,9 @@ pub struct FinishedExchange<'a> {
     pub now: UnixSeconds,
     /// How long the code's row answers retries and refuses replays.
     pub keep_for: Duration,
+    /// The login's session, created in the same transaction (none: the caller makes its
+    /// own).
+    pub session: Option<&'a ExchangeSession>,
 }
 
 async fn mark_code_succeeded<'a>(

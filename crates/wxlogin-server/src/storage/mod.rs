@@ -54,7 +54,7 @@ pub use master_key_rotation::{
     PendingBatch, ResealOptions, ResealProgress, ResealReport, SealedCount, SealedTable,
 };
 pub use session_keys::session_key_binding;
-pub use sessions::{NewSession, PurgeReport, RefreshRotation, SessionRecord};
+pub use sessions::{ExchangeSession, NewSession, PurgeReport, RefreshRotation, SessionRecord};
 pub use signing_keys::{NewSigningKey, StoredSigningKey};
 pub use user_admin::{IdentityRecord, UserCursor};
 pub use users::{rfc3339, User, UserRecord};

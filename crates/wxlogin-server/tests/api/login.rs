@@ -79,6 +79,20 @@ async fn concurrent_requests_with_one_code_exchange_it_once() {
         1,
         "WeChat saw the code once"
     );
+    // The exchange stored one session with it, for the first answer; every other answer
+    // got its own, and none was made twice or left behind.
+    let user_id = wxlogin_server::domain::UserId::new(user_ids.pop_first().unwrap());
+    let now = wxlogin_server::clock::Clock::now(app.clock.as_ref());
+    assert_eq!(
+        app.store()
+            .count_active_user_sessions(&user_id, now)
+            .await
+            .unwrap(),
+        10
+    );
+    for refresh_token in refresh_tokens {
+        app.refresh(&refresh_token).await.assert_ok();
+    }
 }
 
 #[tokio::test]

@@ -6,8 +6,9 @@ use wxlogin_crypto::SessionKey;
 use wxlogin_server::domain::{AppId, LoginCodeHash, OpenId, UnionId, UserId};
 
 use crate::helpers::fresh_stores;
+use wxlogin_server::domain::{RefreshTokenHash, SessionId};
 use wxlogin_server::storage::{
-    hash_login_code, CodeClaim, CodeExchange, FinishedExchange, Store, UnixSeconds,
+    hash_login_code, CodeClaim, CodeExchange, ExchangeSession, FinishedExchange, Store, UnixSeconds,
 };
 
 const TTL: Duration = Duration::from_secs(30);
@@ -166,6 +167,7 @@ async fn finishing_an_exchange_saves_the_session_key_and_completes_the_code_toge
                 session_key: &session_key,
                 now: 1_002,
                 keep_for: WINDOW,
+                session: None,
             })
             .await
             .unwrap();
@@ -209,6 +211,7 @@ fn exchange<'a>(
         session_key,
         now,
         keep_for: WINDOW,
+        session: None,
     }
 }
 
@@ -330,5 +333,61 @@ async fn a_first_login_on_a_second_app_with_a_known_unionid_joins_its_user() {
             .filter(|event| event.event_type == "user.created")
             .count();
         assert_eq!(created, 1, "one person, one user.created: {}", db.label);
+    }
+}
+
+#[tokio::test]
+async fn every_kind_of_exchange_stores_the_logins_session_with_it() {
+    for db in fresh_stores().await {
+        let store = &db.store;
+        let union = UnionId::new("union-session");
+        let key = SessionKey::from_bytes([6u8; 16]);
+        let (app_a, app_b) = (AppId::configured("wxappA"), AppId::configured("wxappB"));
+        let (openid_a, openid_b) = (OpenId::new("openid-sa"), OpenId::new("openid-sb"));
+        // A first login, the same identity again, and a second app's first login joining
+        // the user through the unionid: three paths through `record_code_exchange`.
+        let logins = [
+            (&app_a, &openid_a, "code-new", 1_000),
+            (&app_a, &openid_a, "code-again", 1_100),
+            (&app_b, &openid_b, "code-joined", 1_200),
+        ];
+        let mut users = Vec::new();
+        for (number, (appid, openid, code, now)) in logins.into_iter().enumerate() {
+            let code_hash = hash_login_code(appid, code);
+            store
+                .claim_login_code(&code_hash, appid, now, TTL)
+                .await
+                .unwrap();
+            let session = ExchangeSession {
+                id: SessionId::new(format!("session-{number}")),
+                refresh_token_hash: RefreshTokenHash::new(format!("refresh-{number}")),
+                expires_at: now + 3_600,
+            };
+            let mut exchange = exchange(&code_hash, openid, Some(&union), &key, appid, now);
+            exchange.session = Some(&session);
+            let user = store.record_code_exchange(&exchange).await.unwrap();
+            let stored = store
+                .session(&session.id)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("no session after login {number}: {}", db.label));
+            assert_eq!(stored.user_id, user.id, "{}", db.label);
+            assert_eq!(&stored.appid, appid, "{}", db.label);
+            assert_eq!(&stored.openid, openid, "{}", db.label);
+            assert_eq!(stored.created_at, now, "{}", db.label);
+            assert_eq!(stored.expires_at, now + 3_600, "{}", db.label);
+            assert_eq!(stored.revoked_at, None, "{}", db.label);
+            users.push(user.id);
+        }
+        assert!(users.iter().all(|id| *id == users[0]), "{}", db.label);
+        assert_eq!(
+            store
+                .count_active_user_sessions(&users[0], 1_300)
+                .await
+                .unwrap(),
+            3,
+            "{}",
+            db.label
+        );
     }
 }
