@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Markdown tables of bench/run-http.sh results (JSON lines): wxlogin beside the ceiling
-measured in the same run. Usage: report.py RESULTS.jsonl [--growth]"""
+measured in the same run, and the database wxlogin ran on. Usage: report.py RESULTS.jsonl [--growth]"""
 import json
 import sys
 
@@ -17,12 +17,14 @@ def main() -> None:
                   f"{r['p999_ms']:.2f} | {r['cpu_ms_per_request']:.3f} | {r['rss_mib']:.1f} | {r['hwm_mib']:.1f} | {r['non_2xx']} |")
         return
     ceiling = {r["scenario"]: r for r in rows if r["target"] == "ceiling"}
-    print("| scenario | target | requests | req/s | % of ceiling | p50 ms | p99 ms | p99.9 ms | CPU ms/req | sim CPU ms/req | RSS MiB | peak RSS MiB | non-2xx |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| scenario | target | database | requests | req/s | % of ceiling | p50 ms | p99 ms | p99.9 ms | CPU ms/req | sim CPU ms/req | RSS MiB | peak RSS MiB | non-2xx |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         reference = ceiling.get(r["scenario"])
         share = f"{100 * r['rps'] / reference['rps']:.0f} %" if reference and r["target"] != "ceiling" else ""
-        print(f"| {r['scenario']} | {r['target']} | {r['requests']:,} | {r['rps']:,.0f} | {share} | {r['p50_ms']:.2f} | "
+        # The ceiling touches no database; results from before the field were all SQLite.
+        database = r.get("database", "sqlite") if r["target"] != "ceiling" else ""
+        print(f"| {r['scenario']} | {r['target']} | {database} | {r['requests']:,} | {r['rps']:,.0f} | {share} | {r['p50_ms']:.2f} | "
               f"{r['p99_ms']:.2f} | {r['p999_ms']:.2f} | {r['cpu_ms_per_request']:.3f} | "
               f"{r.get('sim_cpu_ms_per_request', 0):.3f} | {r['rss_mib']:.1f} | {r['hwm_mib']:.1f} | {r['non_2xx']} |")
 

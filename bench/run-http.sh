@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# HTTP load benchmarks of `wxlogin serve` (SQLite default) with the bare-handler ceiling
-# measured in the same run. wrk sends a fixed number of requests per scenario (see
-# BENCHMARKS.md for why wrk and how the count is fixed), each with its own token or code:
+# HTTP load benchmarks of `wxlogin serve` (on SQLite, or on PostgreSQL) with the
+# bare-handler ceiling measured in the same run. wrk sends a fixed number of requests per
+# scenario (see BENCHMARKS.md for why wrk and how the count is fixed), each with its own
+# token or code:
 #   me       GET /v1/me, access tokens of many users
 #   refresh  POST /v1/token/refresh, rotating refresh tokens
 #   login    POST /v1/login, fresh codes of distinct users, simulator in another process
@@ -10,16 +11,21 @@
 # Reports throughput, p50/p99/p99.9, server CPU per request (/proc/PID/stat) and RSS
 # (VmRSS, VmHWM), for wxlogin and for the ceiling.
 #
-#   bench/run-http.sh [--smoke] [--users N] [--requests N] [--connections N]
-#                     [--scenarios "me refresh login mixed"] [--no-ceiling] [--out FILE.jsonl]
+#   bench/run-http.sh [--smoke] [--database sqlite|postgres] [--users N] [--requests N]
+#                     [--connections N] [--scenarios "me refresh login mixed"] [--no-ceiling]
+#                     [--out FILE.jsonl] [--label TEXT]
 #                     [--bin-dir DIR]   (prebuilt wxlogin, seed, codes, ceiling: no cargo build)
 #   --smoke: debug build, 200 users, 200 requests, 4 connections; checks every answer is
-#   2xx and the count is exact (no timing judgement), for CI.
+#   2xx and the count is exact (no timing judgement), for CI (which runs it on SQLite).
+#   --database: sqlite (default) seeds and serves sqlite://FILE in a temporary directory;
+#   postgres starts a throw-away local cluster (scripts/postgres-throwaway.sh, PostgreSQL's
+#   default settings, fsync on) for the run, seeds and serves it, and removes it at the end,
+#   pass or fail. Every result line carries "database" beside "label".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bin_dir="" profile=release users=10000 requests=20000 connections=64 wrk_threads=1
-scenarios="me refresh login mixed" ceiling=yes out="" smoke=no label=""
+scenarios="me refresh login mixed" ceiling=yes out="" smoke=no label="" database=sqlite
 while [ $# -gt 0 ]; do
     case "$1" in
         --smoke) smoke=yes profile=dev users=200 requests=200 connections=4 ;;
@@ -31,10 +37,15 @@ while [ $# -gt 0 ]; do
         --out) out="$2"; shift ;;
         --label) label="$2"; shift ;;
         --bin-dir) bin_dir="$2"; shift ;;
+        --database) database="$2"; shift ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
     shift
 done
+case "$database" in
+    sqlite | postgres) ;;
+    *) echo "--database must be sqlite or postgres, not $database" >&2; exit 2 ;;
+esac
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 2; }
 
 if [ -n "$bin_dir" ]; then
@@ -52,9 +63,26 @@ pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
+    if [ "$database" = postgres ]; then postgres_throwaway_stop; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
+
+if [ "$database" = postgres ]; then
+    # shellcheck source=scripts/postgres-throwaway.sh
+    source scripts/postgres-throwaway.sh
+    # One local server with PostgreSQL's default settings (the tests' cluster turns fsync
+    # off and raises max_connections; a benchmark must not).
+    echo "starting a throw-away PostgreSQL cluster (default settings)..." >&2
+    POSTGRES_THROWAWAY_SETTINGS="" postgres_throwaway_start \
+        || { echo "could not start PostgreSQL (see above)" >&2; exit 1; }
+    database_url=$POSTGRES_THROWAWAY_URL
+    "$POSTGRES_THROWAWAY_BINDIR/psql" "$database_url" -Atc "SELECT 'PostgreSQL ' || current_setting('server_version')
+        || ': ' || string_agg(name || '=' || current_setting(name), ' ' ORDER BY name) FROM pg_settings
+        WHERE name IN ('shared_buffers', 'fsync', 'synchronous_commit', 'max_connections', 'wal_level')" >&2 || true
+else
+    database_url="sqlite://$work/wxlogin.db"
+fi
 
 appid=wxbench0000000001
 secret=bench-secret-0123456789abcdef
@@ -84,7 +112,7 @@ start sim "simulator on" "$bin/wxlogin" sim --listen 127.0.0.1:0 --app "$appid:$
 sim_url=$started_url sim_pid=$started_pid
 
 echo "seeding $users users and sessions..." >&2
-WXLOGIN_MASTER_KEY="$master_key" "$bin/seed" --database-url "sqlite://$work/wxlogin.db" --appid "$appid" \
+WXLOGIN_MASTER_KEY="$master_key" "$bin/seed" --database-url "$database_url" --appid "$appid" \
     --users "$users" --sampled "$((users < 10000 ? users : 10000))" --out "$work"
 
 # The whole load comes from 127.0.0.1, so the per-address login limit (an abuse guard for
@@ -98,12 +126,12 @@ tail -n "+$((half + 1))" "$work/refresh_tokens.txt" >"$work/refresh_tokens.mixed
 # The admin search scenario's key (users:read), made the way an operator makes one.
 admin_key=""
 case " $scenarios " in *" admin_search "*)
-    admin_key=$("$bin/wxlogin" admin-keys create --database-url "sqlite://$work/wxlogin.db" \
+    admin_key=$("$bin/wxlogin" admin-keys create --database-url "$database_url" \
         --name bench --scopes users:read 2>/dev/null) ;;
 esac
 
 WXLOGIN_MASTER_KEY="$master_key" start server "listening on" ${BENCH_SERVER_WRAPPER:-} "$bin/wxlogin" serve --listen 127.0.0.1:0 \
-    --database-url "sqlite://$work/wxlogin.db" --appid "$appid" --secret "$secret" --wechat-base-url "$sim_url" \
+    --database-url "$database_url" --appid "$appid" --secret "$secret" --wechat-base-url "$sim_url" \
     --rate-limit-login-per-ip 0 ${WXLOGIN_SERVE_EXTRA:-}
 server_pid=$started_pid server_url=$started_url
 if [ "$ceiling" = yes ]; then
@@ -149,12 +177,13 @@ run() {
     [ -n "$result" ] || { cat "$work/wrk.out" >&2; exit 1; }
     python3 - "$result" "$target" "$scenario" "$((after - before))" "$(getconf CLK_TCK)" \
         "$(status_kib "$pid" VmRSS)" "$(status_kib "$pid" VmHWM)" "$users" "$connections" "$label" \
-        "$((sim_after - sim_before))" >>"$results" <<'PY'
+        "$((sim_after - sim_before))" "$database" >>"$results" <<'PY'
 import json, sys
 result = json.loads(sys.argv[1])
-target, scenario, ticks, hz, rss, hwm, users, connections, label, sim_ticks = sys.argv[2:]
+target, scenario, ticks, hz, rss, hwm, users, connections, label, sim_ticks, database = sys.argv[2:]
 result.update(
     target=target, scenario=scenario, users=int(users), connections=int(connections), label=label,
+    database=database,
     cpu_ms_per_request=int(ticks) * 1000 / int(hz) / max(result["requests"], 1),
     # The simulator (WeChat) runs on the same cores: what each request cost it.
     sim_cpu_ms_per_request=int(sim_ticks) * 1000 / int(hz) / max(result["requests"], 1),

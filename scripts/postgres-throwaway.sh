@@ -2,6 +2,10 @@
 # postgres_throwaway_start sets POSTGRES_THROWAWAY_URL and _PORT; postgres_throwaway_stop
 # stops the server and deletes its files. Runs the server as the `postgres` user when
 # invoked as root (initdb refuses root).
+#
+# The tests' server runs with fsync off and room for 400 connections. A caller that wants
+# other settings sets POSTGRES_THROWAWAY_SETTINGS before starting (extra `postgres`
+# options; empty: PostgreSQL's defaults, as bench/run-http.sh --database postgres does).
 
 postgres_throwaway_bindir() {
   local dir
@@ -29,7 +33,7 @@ postgres_throwaway_start() {
     || { cat "$POSTGRES_THROWAWAY_DIR/initdb.log"; return 1; }
   postgres_throwaway_as_owner "$bindir/pg_ctl" -D "$POSTGRES_THROWAWAY_DIR/data" -w -t 60 \
     -l "$POSTGRES_THROWAWAY_DIR/server.log" \
-    -o "-c listen_addresses=127.0.0.1 -p $POSTGRES_THROWAWAY_PORT -k $POSTGRES_THROWAWAY_DIR -c fsync=off -c max_connections=400" \
+    -o "-c listen_addresses=127.0.0.1 -p $POSTGRES_THROWAWAY_PORT -k $POSTGRES_THROWAWAY_DIR ${POSTGRES_THROWAWAY_SETTINGS--c fsync=off -c max_connections=400}" \
     start >/dev/null || { cat "$POSTGRES_THROWAWAY_DIR/server.log"; return 1; }
   POSTGRES_THROWAWAY_URL="postgres://wxlogin@127.0.0.1:$POSTGRES_THROWAWAY_PORT/postgres"
   export POSTGRES_THROWAWAY_URL POSTGRES_THROWAWAY_PORT

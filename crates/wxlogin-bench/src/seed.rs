@@ -1,5 +1,5 @@
-//! Fill a wxlogin SQLite database with many users and live sessions, fast, for the growth
-//! benchmark, and hand back valid tokens for a sample of them.
+//! Fill a wxlogin database (SQLite or PostgreSQL) with many users and live sessions, fast,
+//! for the benchmarks, and hand back valid tokens for a sample of them.
 //!
 //! The schema, signing keys and access tokens come from the server's own API (`Store`,
 //! `SigningKeys`); only the bulk rows are written with plain SQL, in big transactions of
@@ -10,7 +10,7 @@ use wxlogin_server::domain::{AppId, OpenId, SessionId, UserId};
 
 use rand::RngCore;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sqlx::{Connection, SqliteConnection};
+use sqlx::{Connection, PgConnection, SqliteConnection};
 use wxlogin_server::at_rest::MasterKey;
 use wxlogin_server::storage::{unix_now, Store, StoreOptions};
 use wxlogin_server::tokens::{
@@ -20,7 +20,8 @@ use wxlogin_server::tokens::{
 /// What to seed.
 #[derive(Debug, Clone)]
 pub struct SeedPlan {
-    /// `sqlite://PATH`; a fresh file is expected (ids are random, so re-seeding adds rows).
+    /// `sqlite://PATH` or `postgres://…`; a fresh database is expected (ids are random, so
+    /// re-seeding adds rows).
     pub database_url: String,
     /// Standard base64 of the 32-byte master key the server will run with.
     pub master_key: String,
@@ -49,9 +50,9 @@ pub enum SeedError {
     Storage(#[from] wxlogin_server::storage::StorageError),
     #[error("signing: {0}")]
     Token(#[from] wxlogin_server::tokens::TokenError),
-    #[error("sqlite: {0}")]
+    #[error("database: {0}")]
     Sqlite(#[from] sqlx::Error),
-    #[error("the database URL must be sqlite://PATH")]
+    #[error("the database URL must be sqlite://PATH or postgres://…")]
     NotSqlite,
 }
 
@@ -67,6 +68,70 @@ struct SeededUser {
     sealed_session_key: Vec<u8>,
 }
 
+/// One transaction of multi-row inserts of `$batch` (a macro: one body for both drivers).
+macro_rules! insert_batch {
+    ($connection:expr, $batch:expr, $appid:expr, $now:expr, $expires_at:expr) => {{
+        let (batch, appid, now, expires_at): (&[SeededUser], &str, i64, i64) =
+            ($batch, $appid, $now, $expires_at);
+        let mut transaction = $connection.begin().await?;
+        for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+            let mut users =
+                sqlx::QueryBuilder::new("INSERT INTO users (id, created_at, updated_at) ");
+            users.push_values(chunk, |mut row, user| {
+                row.push_bind(&user.user_id).push_bind(now).push_bind(now);
+            });
+            users.build().execute(&mut *transaction).await?;
+
+            let mut identities = sqlx::QueryBuilder::new(
+                "INSERT INTO identities (appid, openid, user_id, created_at) ",
+            );
+            identities.push_values(chunk, |mut row, user| {
+                row.push_bind(appid)
+                    .push_bind(&user.openid)
+                    .push_bind(&user.user_id)
+                    .push_bind(now);
+            });
+            identities.build().execute(&mut *transaction).await?;
+
+            let mut session_keys = sqlx::QueryBuilder::new(
+                "INSERT INTO session_keys (appid, openid, sealed, updated_at) ",
+            );
+            session_keys.push_values(chunk, |mut row, user| {
+                row.push_bind(appid)
+                    .push_bind(&user.openid)
+                    .push_bind(&user.sealed_session_key)
+                    .push_bind(now);
+            });
+            session_keys.build().execute(&mut *transaction).await?;
+
+            let mut sessions = sqlx::QueryBuilder::new(
+                "INSERT INTO sessions (id, user_id, appid, openid, created_at, expires_at) ",
+            );
+            sessions.push_values(chunk, |mut row, user| {
+                row.push_bind(&user.session_id)
+                    .push_bind(&user.user_id)
+                    .push_bind(appid)
+                    .push_bind(&user.openid)
+                    .push_bind(now)
+                    .push_bind(expires_at);
+            });
+            sessions.build().execute(&mut *transaction).await?;
+
+            let mut refresh_tokens = sqlx::QueryBuilder::new(
+                "INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at) ",
+            );
+            refresh_tokens.push_values(chunk, |mut row, user| {
+                row.push_bind(&user.refresh_hash)
+                    .push_bind(&user.session_id)
+                    .push_bind(now)
+                    .push_bind(expires_at);
+            });
+            refresh_tokens.build().execute(&mut *transaction).await?;
+        }
+        transaction.commit().await?;
+    }};
+}
+
 /// Seed `plan.users` users, each with one identity in `plan.appid`, a sealed session key,
 /// one live session and one unspent refresh token; sign access tokens for the sample.
 pub async fn seed(plan: &SeedPlan) -> Result<SeededTokens, SeedError> {
@@ -74,10 +139,11 @@ pub async fn seed(plan: &SeedPlan) -> Result<SeededTokens, SeedError> {
         MasterKey::from_base64(&plan.master_key)
             .map_err(|error| SeedError::MasterKey(error.to_string()))
     };
-    let path = plan
-        .database_url
-        .strip_prefix("sqlite://")
-        .ok_or(SeedError::NotSqlite)?;
+    let url = plan.database_url.as_str();
+    let postgres = url.starts_with("postgres://") || url.starts_with("postgresql://");
+    if !postgres && !url.starts_with("sqlite://") {
+        return Err(SeedError::NotSqlite);
+    }
     let now = unix_now();
     let store = Store::connect(&plan.database_url, &StoreOptions::default(), master_key()?).await?;
     store.migrate().await?;
@@ -86,14 +152,20 @@ pub async fn seed(plan: &SeedPlan) -> Result<SeededTokens, SeedError> {
             .await?;
     store.database().close().await;
 
-    // Seeding only: durability does not matter until the last commit.
-    let mut connection = SqliteConnection::connect_with(
-        &SqliteConnectOptions::new()
-            .filename(path)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Off),
-    )
-    .await?;
+    let mut connection = if postgres {
+        SeedConnection::Postgres(PgConnection::connect(url).await?)
+    } else {
+        // Seeding only: durability does not matter until the last commit.
+        SeedConnection::Sqlite(
+            SqliteConnection::connect_with(
+                &SqliteConnectOptions::new()
+                    .filename(url.strip_prefix("sqlite://").unwrap_or(url))
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Off),
+            )
+            .await?,
+        )
+    };
     let sealer = master_key()?;
     let expires_at = now + plan.refresh_token_ttl.as_secs() as i64;
     let every = (plan.users / plan.sampled.max(1)).max(1);
@@ -152,72 +224,30 @@ pub async fn seed(plan: &SeedPlan) -> Result<SeededTokens, SeedError> {
             };
             batch.push(user);
         }
-        insert_batch(&mut connection, &batch, &plan.appid, now, expires_at).await?;
+        match &mut connection {
+            SeedConnection::Sqlite(connection) => {
+                insert_batch!(connection, &batch, &plan.appid, now, expires_at)
+            }
+            SeedConnection::Postgres(connection) => {
+                insert_batch!(connection, &batch, &plan.appid, now, expires_at)
+            }
+        }
         next = batch_end;
     }
-    connection.close().await?;
+    match connection {
+        SeedConnection::Sqlite(connection) => connection.close().await?,
+        SeedConnection::Postgres(mut connection) => {
+            // Planner statistics now, as a long-running database has them, rather than
+            // from autovacuum in the middle of a measurement.
+            sqlx::query("ANALYZE").execute(&mut connection).await?;
+            connection.close().await?
+        }
+    }
     Ok(tokens)
 }
 
-async fn insert_batch(
-    connection: &mut SqliteConnection,
-    batch: &[SeededUser],
-    appid: &str,
-    now: i64,
-    expires_at: i64,
-) -> Result<(), sqlx::Error> {
-    let mut transaction = connection.begin().await?;
-    for chunk in batch.chunks(ROWS_PER_STATEMENT) {
-        let mut users = sqlx::QueryBuilder::new("INSERT INTO users (id, created_at, updated_at) ");
-        users.push_values(chunk, |mut row, user| {
-            row.push_bind(&user.user_id).push_bind(now).push_bind(now);
-        });
-        users.build().execute(&mut *transaction).await?;
-
-        let mut identities =
-            sqlx::QueryBuilder::new("INSERT INTO identities (appid, openid, user_id, created_at) ");
-        identities.push_values(chunk, |mut row, user| {
-            row.push_bind(appid)
-                .push_bind(&user.openid)
-                .push_bind(&user.user_id)
-                .push_bind(now);
-        });
-        identities.build().execute(&mut *transaction).await?;
-
-        let mut session_keys = sqlx::QueryBuilder::new(
-            "INSERT INTO session_keys (appid, openid, sealed, updated_at) ",
-        );
-        session_keys.push_values(chunk, |mut row, user| {
-            row.push_bind(appid)
-                .push_bind(&user.openid)
-                .push_bind(&user.sealed_session_key)
-                .push_bind(now);
-        });
-        session_keys.build().execute(&mut *transaction).await?;
-
-        let mut sessions = sqlx::QueryBuilder::new(
-            "INSERT INTO sessions (id, user_id, appid, openid, created_at, expires_at) ",
-        );
-        sessions.push_values(chunk, |mut row, user| {
-            row.push_bind(&user.session_id)
-                .push_bind(&user.user_id)
-                .push_bind(appid)
-                .push_bind(&user.openid)
-                .push_bind(now)
-                .push_bind(expires_at);
-        });
-        sessions.build().execute(&mut *transaction).await?;
-
-        let mut refresh_tokens = sqlx::QueryBuilder::new(
-            "INSERT INTO refresh_tokens (hash, session_id, issued_at, expires_at) ",
-        );
-        refresh_tokens.push_values(chunk, |mut row, user| {
-            row.push_bind(&user.refresh_hash)
-                .push_bind(&user.session_id)
-                .push_bind(now)
-                .push_bind(expires_at);
-        });
-        refresh_tokens.build().execute(&mut *transaction).await?;
-    }
-    transaction.commit().await
+/// The bulk writer's connection: the same statements on either database.
+enum SeedConnection {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
 }

@@ -1,4 +1,4 @@
-//! `seed --database-url sqlite://PATH --master-key B64 --appid APPID --users N --sampled M
+//! `seed --database-url sqlite://PATH|postgres://… --master-key B64 --appid APPID --users N --sampled M
 //! --out DIR`: fill a fresh wxlogin database with N users and live sessions and write the
 //! token pairs of M of them to DIR/access_tokens.txt and DIR/refresh_tokens.txt.
 use std::path::PathBuf;
@@ -8,7 +8,9 @@ use clap::Parser;
 use wxlogin_bench::seed::{seed, SeedPlan};
 
 #[derive(Parser)]
-#[command(about = "Seed a wxlogin SQLite database with users and sessions for the benchmarks")]
+#[command(
+    about = "Seed a wxlogin database (SQLite or PostgreSQL) with users and sessions for the benchmarks"
+)]
 struct Args {
     #[arg(long)]
     database_url: String,
