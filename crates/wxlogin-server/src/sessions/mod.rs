@@ -296,8 +296,8 @@ impl Sessions {
                 &|appid| audiences.contains(appid.as_str()),
             )
             .await?;
-        let session = match rotation {
-            RefreshRotation::Rotated(session) => session,
+        let (session, user) = match rotation {
+            RefreshRotation::Rotated(session, user) => (session, user),
             RefreshRotation::Reused { session_id } => {
                 tracing::warn!(session_id = %session_id, "refresh token reused; session revoked");
                 return Err(RefreshError::Reused);
@@ -310,11 +310,7 @@ impl Sessions {
             }
             RefreshRotation::Unknown => return Err(RefreshError::Unknown),
         };
-        let user = self
-            .store
-            .user(&session.user_id, &session.appid, &session.openid)
-            .await?
-            .ok_or(RefreshError::SessionEnded)?;
+        let user = user.ok_or(RefreshError::SessionEnded)?;
         let access_token = self
             .sign_access_token(
                 &session.user_id,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::sessions::{insert_session, ExchangeSession, NewSession};
 use super::sql::{query, On, Transaction};
-use super::users::NewIdentity;
+use super::users::{unionid_is_new, NewIdentity};
 use super::User;
 use crate::domain::{AppId, LoginCodeHash, OpenId, UnionId, UserId};
 use sha2::{Digest, Sha256};
@@ -148,20 +148,32 @@ impl Store {
     /// The end of a successful exchange: the identity's user (created on first sight, as
     /// [`Store::find_or_create_user`] does), its new session key, the code completed and
     /// the login's session, if it has one.
-    /// A first login does all of it in one write transaction (one commit instead of two);
-    /// for a returning user, or a first login that another login or a known unionid got
-    /// ahead of, the code's completion is a transaction of its own.
+    /// A first login and a returning one do all of it in one write transaction; a login
+    /// that links a new unionid, or a first login that another login or a known unionid
+    /// got ahead of, completes the code in a transaction of its own.
     pub async fn record_code_exchange(
         &self,
         exchange: &CodeExchange<'_>,
     ) -> Result<User, StorageError> {
+        // The identity is looked up inside the write transaction: a returning user's login
+        // then commits once too, and the read finds the writer's cache warm.
+        let mut transaction = self.begin().await?;
         let known = self
-            .user_by_identity(exchange.appid, exchange.openid)
+            .user_by_identity_on(&mut transaction, exchange.appid, exchange.openid)
             .await?;
         let user = match known {
-            Some(user) => self.with_unionid(user, exchange.unionid).await?,
+            Some(user) if !unionid_is_new(&user, exchange.unionid) => {
+                self.finish_code_exchange_in(&mut transaction, &exchange.finished_by(&user.id))
+                    .await?;
+                transaction.commit().await?;
+                return Ok(user);
+            }
+            Some(user) => {
+                // Linking a new unionid writes outside this transaction.
+                transaction.rollback().await?;
+                self.with_unionid(user, exchange.unionid).await?
+            }
             None => {
-                let mut transaction = self.begin().await?;
                 let identity = self
                     .insert_identity(
                         &mut transaction,

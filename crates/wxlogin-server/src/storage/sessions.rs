@@ -54,9 +54,13 @@ impl SessionRecord {
 
 /// The outcome of [`Store::rotate_refresh_token`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+// Returned once per refresh and taken apart at once, never stored: boxing would only add
+// an allocation.
+#[allow(clippy::large_enum_variant)]
 pub enum RefreshRotation {
-    /// The presented token is now spent and the new one is stored; the session as it is now.
-    Rotated(SessionRecord),
+    /// The presented token is now spent and the new one is stored; the session as it is
+    /// now, and its user as its identity gives it (none: the identity is no longer theirs).
+    Rotated(SessionRecord, Option<User>),
     /// The presented token had been spent before: a copy is in someone else's hands. The
     /// whole session has been revoked.
     Reused { session_id: SessionId },
@@ -164,8 +168,14 @@ impl Store {
                 .bind(new_expires_at)
                 .execute(&mut transaction)
                 .await?;
+            // Read in the transaction: the writer's cache is warm, where a reader's was
+            // just reset by the last commit.
+            let user = self
+                .user_by_identity_on(&mut transaction, &session.appid, &session.openid)
+                .await?
+                .filter(|user| user.id == session.user_id);
             transaction.commit().await?;
-            return Ok(RefreshRotation::Rotated(session));
+            return Ok(RefreshRotation::Rotated(session, user));
         }
         transaction.rollback().await?;
 

@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::error::is_unique_violation;
 use super::events::{record_event, EventType};
-use super::sql::{query, Row, Transaction};
+use super::sql::{query, On, Row, Transaction};
 use super::{StorageError, Store, UnixSeconds};
 use crate::domain::{AppId, OpenId, PhoneNumber, PhoneText, Roles, UnionId, UserId};
 
@@ -226,7 +226,7 @@ impl Store {
         unionid: Option<&UnionId>,
     ) -> Result<User, StorageError> {
         match unionid {
-            Some(unionid) if user.unionid.as_ref() != Some(unionid) => {
+            Some(unionid) if unionid_is_new(&user, Some(unionid)) => {
                 self.record_unionid(&user.id, &user.appid, &user.openid, unionid)
                     .await?;
                 self.user_by_identity(&user.appid, &user.openid)
@@ -276,6 +276,18 @@ impl Store {
         appid: &AppId,
         openid: &OpenId,
     ) -> Result<Option<User>, StorageError> {
+        self.user_by_identity_on(self.readers(), appid, openid)
+            .await
+    }
+
+    /// [`Store::user_by_identity`], read where the caller says: inside a write transaction,
+    /// the writer's page cache is warm, where a reader's was just reset by the last commit.
+    pub(super) async fn user_by_identity_on<'a>(
+        &self,
+        on: impl Into<On<'a>>,
+        appid: &AppId,
+        openid: &OpenId,
+    ) -> Result<Option<User>, StorageError> {
         let sql = format!(
             "SELECT {USER_VIEW_COLUMNS} FROM identities i JOIN users u ON u.id = i.user_id \
              WHERE i.appid = $1 AND i.openid = $2"
@@ -283,7 +295,7 @@ impl Store {
         let row = query(&sql)
             .bind(appid)
             .bind(openid)
-            .fetch_optional(self.readers())
+            .fetch_optional(on)
             .await?;
         row.as_ref().map(|row| user_from_row(row, self)).transpose()
     }
@@ -484,6 +496,11 @@ impl Store {
         transaction.commit().await?;
         Ok(true)
     }
+}
+
+/// Whether WeChat sent a unionid that `user` does not carry yet (so it must be recorded).
+pub(super) fn unionid_is_new(user: &User, unionid: Option<&UnionId>) -> bool {
+    unionid.is_some_and(|unionid| user.unionid.as_ref() != Some(unionid))
 }
 
 #[cfg(test)]

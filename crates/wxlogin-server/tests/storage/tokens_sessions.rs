@@ -446,9 +446,10 @@ async fn a_rotation_answers_the_session_as_extended_and_refuses_an_ended_one() {
             )
             .await
             .unwrap();
-        let RefreshRotation::Rotated(session) = rotated else {
+        let RefreshRotation::Rotated(session, rotated_user) = rotated else {
             panic!("{}: expected a rotation, got {rotated:?}", db.label);
         };
+        assert_eq!(rotated_user.as_ref(), Some(&user), "{}", db.label);
         assert_eq!(
             (
                 session.user_id.as_str(),
