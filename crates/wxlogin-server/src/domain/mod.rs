@@ -12,8 +12,8 @@ pub use app_id::AppId;
 pub(crate) use database_url::path_beside;
 pub use database_url::{Backend, DatabaseUrl, InvalidDatabaseUrl, PostgresUrl};
 pub use ids::{
-    AdminKeyHash, ConsoleTokenHash, LoginCodeHash, OpenId, RefreshTokenHash, SessionId, UnionId,
-    UserId,
+    new_event_id, AdminKeyHash, ConsoleTokenHash, LoginCodeHash, OpenId, RefreshTokenHash,
+    SessionId, UnionId, UserId,
 };
 pub use login_code::LoginCode;
 pub use phone::{mask_phone_number, PhoneNumber, PhoneText};

@@ -154,7 +154,7 @@ pub(super) async fn record_event(
     data: Value,
     now: UnixSeconds,
 ) -> Result<(), StorageError> {
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = crate::domain::new_event_id();
     query("INSERT INTO events (id, type, occurred_at, user_id, data) VALUES ($1, $2, $3, $4, $5)")
         .bind(&id)
         .bind(event_type.as_str())
