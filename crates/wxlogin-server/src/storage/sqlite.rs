@@ -219,11 +219,44 @@ fn run_checkpointer(
                 }
             }
         }
-        // PASSIVE: copy what no reader still needs, never wait for readers or the writer.
-        if let Err(error) = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(%error, "SQLite checkpoint failed; retrying");
+        let progress = match checkpoint(&connection) {
+            Ok(progress) => progress,
+            Err(error) => {
+                tracing::warn!(%error, "SQLite checkpoint failed; retrying");
+                continue;
+            }
+        };
+        if progress.wal_frames >= WAL_RESTART_FRAMES {
+            // A second pass with the writer held reaches the end, so the next commit
+            // starts the WAL over, on blocks the file already has.
+            let _writer = connections.writer.blocking_lock();
+            if let Err(error) = checkpoint(&connection) {
+                tracing::warn!(%error, "SQLite checkpoint failed; retrying");
+            }
         }
     }
+}
+
+/// How long the WAL may grow (in 4 KiB frames) before the checkpointer holds the writer
+/// for a pass: SQLite's own automatic-checkpoint mark.
+const WAL_RESTART_FRAMES: i64 = 1_000;
+
+/// What one checkpoint pass saw: the frames in the WAL when it began. Under steady
+/// writes a passive pass never copies all of it (commits append while it copies), and
+/// SQLite starts the WAL over only after a pass that did: until the load stops the WAL
+/// then only grows, and every commit extends the file, whose new blocks the kernel zeroes
+/// first (a fifth of a login's CPU; BENCHMARKS.md, "The WAL that never started over").
+struct CheckpointProgress {
+    wal_frames: i64,
+}
+
+/// PASSIVE: copy what no reader still needs, never waiting for readers or the writer.
+fn checkpoint(connection: &Connection) -> rusqlite::Result<CheckpointProgress> {
+    connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+        Ok(CheckpointProgress {
+            wal_frames: row.get(1)?,
+        })
+    })
 }
 
 fn file_error(error: std::io::Error) -> SqlError {
