@@ -17,8 +17,8 @@ def main() -> None:
                   f"{r['p999_ms']:.2f} | {r['cpu_ms_per_request']:.3f} | {r['rss_mib']:.1f} | {r['hwm_mib']:.1f} | {r['non_2xx']} |")
         return
     ceiling = {r["scenario"]: r for r in rows if r["target"] == "ceiling"}
-    print("| scenario | target | database | requests | req/s | % of ceiling | p50 ms | p99 ms | p99.9 ms | CPU ms/req | sim CPU ms/req | RSS MiB | peak RSS MiB | non-2xx |")
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| scenario | target | database | requests | req/s | % of ceiling | p50 ms | p99 ms | p99.9 ms | CPU ms/req | sim CPU ms/req | db CPU ms/req | RSS MiB | peak RSS MiB | non-2xx |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         reference = ceiling.get(r["scenario"])
         share = f"{100 * r['rps'] / reference['rps']:.0f} %" if reference and r["target"] != "ceiling" else ""
@@ -26,7 +26,7 @@ def main() -> None:
         database = r.get("database", "sqlite") if r["target"] != "ceiling" else ""
         print(f"| {r['scenario']} | {r['target']} | {database} | {r['requests']:,} | {r['rps']:,.0f} | {share} | {r['p50_ms']:.2f} | "
               f"{r['p99_ms']:.2f} | {r['p999_ms']:.2f} | {r['cpu_ms_per_request']:.3f} | "
-              f"{r.get('sim_cpu_ms_per_request', 0):.3f} | {r['rss_mib']:.1f} | {r['hwm_mib']:.1f} | {r['non_2xx']} |")
+              f"{r.get('sim_cpu_ms_per_request', 0):.3f} | {r.get('database_cpu_ms_per_request', 0):.3f} | {r['rss_mib']:.1f} | {r['hwm_mib']:.1f} | {r['non_2xx']} |")
 
 
 if __name__ == "__main__":

@@ -140,6 +140,16 @@ if [ "$ceiling" = yes ]; then
 fi
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# The PostgreSQL server's processes (all owned by the postgres user here), summed: on
+# PostgreSQL much of a request's work is theirs, not wxlogin's. 0 on SQLite.
+database_ticks() {
+    [ "$database" = postgres ] || { echo 0; return; }
+    local total=0 pid
+    for pid in $(pgrep -u postgres 2>/dev/null); do
+        total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$total"
+}
 status_kib() { awk -v key="$2:" '$1 == key {print $2}' "/proc/$1/status"; }
 
 # run TARGET PID URL SCENARIO: one fixed-count wrk run, one JSON line into $results.
@@ -153,9 +163,10 @@ run() {
     fi
     local refresh_set=refresh
     [ "$scenario" = mixed ] && refresh_set=mixed
-    local before sim_before
+    local before sim_before database_before
     before=$(cpu_ticks "$pid")
     sim_before=$(cpu_ticks "$sim_pid")
+    database_before=$(database_ticks)
     BENCH_REQUESTS="$requests" BENCH_THREADS="$wrk_threads" BENCH_DONE_DIR="$done_dir" \
         BENCH_ACCESS_TOKENS="$work/access_tokens.txt" BENCH_REFRESH_TOKENS="$work/refresh_tokens.$refresh_set.txt" \
         BENCH_LOGIN_BODIES="$work/codes.txt" BENCH_ADMIN_KEY="$admin_key" BENCH_USERS="$users" \
@@ -169,24 +180,27 @@ run() {
     done
     kill -INT "$wrk_pid"
     wait "$wrk_pid" || true
-    local after sim_after
+    local after sim_after database_after
     after=$(cpu_ticks "$pid")
     sim_after=$(cpu_ticks "$sim_pid")
+    database_after=$(database_ticks)
     local result
     result=$(grep '^BENCH_RESULT ' "$work/wrk.out" | cut -d' ' -f2-)
     [ -n "$result" ] || { cat "$work/wrk.out" >&2; exit 1; }
     python3 - "$result" "$target" "$scenario" "$((after - before))" "$(getconf CLK_TCK)" \
         "$(status_kib "$pid" VmRSS)" "$(status_kib "$pid" VmHWM)" "$users" "$connections" "$label" \
-        "$((sim_after - sim_before))" "$database" >>"$results" <<'PY'
+        "$((sim_after - sim_before))" "$database" "$((database_after - database_before))" >>"$results" <<'PY'
 import json, sys
 result = json.loads(sys.argv[1])
-target, scenario, ticks, hz, rss, hwm, users, connections, label, sim_ticks, database = sys.argv[2:]
+target, scenario, ticks, hz, rss, hwm, users, connections, label, sim_ticks, database, database_ticks = sys.argv[2:]
 result.update(
     target=target, scenario=scenario, users=int(users), connections=int(connections), label=label,
     database=database,
     cpu_ms_per_request=int(ticks) * 1000 / int(hz) / max(result["requests"], 1),
     # The simulator (WeChat) runs on the same cores: what each request cost it.
     sim_cpu_ms_per_request=int(sim_ticks) * 1000 / int(hz) / max(result["requests"], 1),
+    # The PostgreSQL server's processes (0 on SQLite, whose work is inside wxlogin's).
+    database_cpu_ms_per_request=int(database_ticks) * 1000 / int(hz) / max(result["requests"], 1),
     rss_mib=int(rss) / 1024, hwm_mib=int(hwm) / 1024,
 )
 print(json.dumps(result))
