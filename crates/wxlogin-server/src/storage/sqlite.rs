@@ -219,7 +219,7 @@ fn run_checkpointer(
                 }
             }
         }
-        let progress = match checkpoint(&connection) {
+        let progress = match catch_up(&connection) {
             Ok(progress) => progress,
             Err(error) => {
                 tracing::warn!(%error, "SQLite checkpoint failed; retrying");
@@ -227,8 +227,15 @@ fn run_checkpointer(
             }
         };
         if progress.wal_frames >= WAL_RESTART_FRAMES {
-            // A second pass with the writer held reaches the end, so the next commit
-            // starts the WAL over, on blocks the file already has.
+            // Passes that did not reach the end leave what they copied unsynced; the one
+            // that does syncs the file. Syncing here first keeps that out of the time the
+            // writer is held (at 1 M users it was a 150 ms stall).
+            if let Err(error) = std::fs::File::open(files.path()).and_then(|file| file.sync_data())
+            {
+                tracing::warn!(%error, "cannot sync the SQLite database file before a checkpoint");
+            }
+            // A last pass with the writer held reaches the end, so the next commit starts
+            // the WAL over, on blocks the file already has.
             let _writer = connections.writer.blocking_lock();
             if let Err(error) = checkpoint(&connection) {
                 tracing::warn!(%error, "SQLite checkpoint failed; retrying");
@@ -236,6 +243,31 @@ fn run_checkpointer(
         }
     }
 }
+
+/// Passive passes until little is left for the one with the writer held: each copies only
+/// what arrived during the one before. (With one pass before it, the held pass copied half
+/// a second of commits into a large database and stalled writers for 150 ms.)
+fn catch_up(connection: &Connection) -> rusqlite::Result<CheckpointProgress> {
+    let mut progress = checkpoint(connection)?;
+    for _ in 0..MAX_CATCH_UP_PASSES {
+        if progress.wal_frames < WAL_RESTART_FRAMES {
+            break;
+        }
+        let next = checkpoint(connection)?;
+        let arrived = next.wal_frames - progress.wal_frames;
+        progress = next;
+        if arrived <= HELD_PASS_FRAMES {
+            break;
+        }
+    }
+    Ok(progress)
+}
+
+/// At most this many extra passive passes before the held one.
+const MAX_CATCH_UP_PASSES: usize = 4;
+
+/// Frames that may arrive during the last passive pass and be left to the held one.
+const HELD_PASS_FRAMES: i64 = 256;
 
 /// How long the WAL may grow (in 4 KiB frames) before the checkpointer holds the writer
 /// for a pass: SQLite's own automatic-checkpoint mark.
