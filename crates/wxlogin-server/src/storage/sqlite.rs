@@ -226,20 +226,30 @@ fn run_checkpointer(
                 continue;
             }
         };
-        if progress.wal_frames >= WAL_RESTART_FRAMES {
-            // Passes that did not reach the end leave what they copied unsynced; the one
-            // that does syncs the file. Syncing here first keeps that out of the time the
-            // writer is held (at 1 M users it was a 150 ms stall).
-            if let Err(error) = std::fs::File::open(files.path()).and_then(|file| file.sync_data())
-            {
-                tracing::warn!(%error, "cannot sync the SQLite database file before a checkpoint");
+        // Only once little is left, so that holding the writer is short; else the next
+        // round tries again.
+        if progress.wal_frames >= WAL_RESTART_FRAMES && progress.left_little {
+            // Passes that did not reach the end leave what they copied unsynced, and the
+            // one that does syncs it all, as it syncs the WAL before copying. Syncing both
+            // files here first keeps that out of the time the writer is held (at 1 M users
+            // it was a 150 ms stall).
+            for path in [files.path().to_path_buf(), files.wal_path()] {
+                if let Err(error) = std::fs::File::open(&path).and_then(|file| file.sync_data()) {
+                    tracing::warn!(%error, path = %path.display(), "cannot sync a SQLite file before a checkpoint");
+                }
             }
             // A last pass with the writer held reaches the end, so the next commit starts
             // the WAL over, on blocks the file already has.
             let _writer = connections.writer.blocking_lock();
+            let held_since = std::time::Instant::now();
             if let Err(error) = checkpoint(&connection) {
                 tracing::warn!(%error, "SQLite checkpoint failed; retrying");
             }
+            tracing::debug!(
+                held_ms = held_since.elapsed().as_secs_f64() * 1000.0,
+                wal_frames = progress.wal_frames,
+                "checkpoint pass with the writer held"
+            );
         }
     }
 }
@@ -253,10 +263,10 @@ fn catch_up(connection: &Connection) -> rusqlite::Result<CheckpointProgress> {
         if progress.wal_frames < WAL_RESTART_FRAMES {
             break;
         }
-        let next = checkpoint(connection)?;
-        let arrived = next.wal_frames - progress.wal_frames;
+        let mut next = checkpoint(connection)?;
+        next.left_little = next.wal_frames - progress.wal_frames <= HELD_PASS_FRAMES;
         progress = next;
-        if arrived <= HELD_PASS_FRAMES {
+        if progress.left_little {
             break;
         }
     }
@@ -280,6 +290,8 @@ const WAL_RESTART_FRAMES: i64 = 1_000;
 /// first (a fifth of a login's CPU; BENCHMARKS.md, "The WAL that never started over").
 struct CheckpointProgress {
     wal_frames: i64,
+    /// Few frames arrived during this pass (it followed another closely enough).
+    left_little: bool,
 }
 
 /// PASSIVE: copy what no reader still needs, never waiting for readers or the writer.
@@ -287,6 +299,7 @@ fn checkpoint(connection: &Connection) -> rusqlite::Result<CheckpointProgress> {
     connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
         Ok(CheckpointProgress {
             wal_frames: row.get(1)?,
+            left_little: false,
         })
     })
 }

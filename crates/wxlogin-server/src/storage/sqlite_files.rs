@@ -146,6 +146,13 @@ impl DatabaseFiles {
         self.generation.load(Ordering::Acquire)
     }
 
+    /// The `-wal` file beside the database file.
+    pub(crate) fn wal_path(&self) -> PathBuf {
+        let mut name = self.path.as_os_str().to_os_string();
+        name.push("-wal");
+        PathBuf::from(name)
+    }
+
     /// The verdict, looked up again when the cached one is older than [`CHECK_INTERVAL`].
     pub(crate) fn check(&self) -> Verdict {
         let mut last = lock(&self.last);
