@@ -198,7 +198,9 @@ async fn exchange_and_record(
             session: Some(&planned.rows),
         })
         .await?;
-    tracing::info!(%appid, user_id = %user.id, openid = %user.openid, "login code exchanged");
+    // DEBUG like every per-request line (routes/observe.rs): the login counters and the
+    // outbox's `user.created` say the same without a line per login.
+    tracing::debug!(%appid, user_id = %user.id, openid = %user.openid, "login code exchanged");
     Ok((user, planned))
 }
 
@@ -223,6 +225,6 @@ async fn retried_user(
         .ok_or_else(|| {
             ApiError::unauthorized("the user of this code no longer exists; call wx.login again")
         })?;
-    tracing::info!(%appid, user_id = %user.id, "retried login code answered from its first exchange");
+    tracing::debug!(%appid, user_id = %user.id, "retried login code answered from its first exchange");
     Ok(CodeLogin::new(user, LoginKind::Retried, None))
 }
