@@ -17,6 +17,7 @@ pub const WEBHOOK_DELIVERED_TOTAL: &str = "wxlogin_webhook_delivered_total";
 pub const WEBHOOK_FAILED_TOTAL: &str = "wxlogin_webhook_failed_total";
 pub const WEBHOOK_DEAD_TOTAL: &str = "wxlogin_webhook_dead_total";
 pub const WEBHOOK_LAG_SECONDS: &str = "wxlogin_webhook_lag_seconds";
+pub const SESSION_CACHE_TOTAL: &str = "wxlogin_session_cache_total";
 
 /// How old the database gauges (live sessions) may be: they are recounted this often in
 /// the background instead of on every scrape.
@@ -98,11 +99,29 @@ fn describe() {
         WEBHOOK_DEAD_TOTAL,
         "Webhook deliveries given up after their retry period"
     );
+    metrics::describe_counter!(
+        SESSION_CACHE_TOTAL,
+        "Authentications answered from the session cache (hit) or read from the database (miss)"
+    );
     metrics::describe_gauge!(
         WEBHOOK_LAG_SECONDS,
         metrics::Unit::Seconds,
         "Age of the oldest event with an undelivered webhook delivery (0: none)"
     );
+}
+
+/// Count an authentication answered from the session cache (`hit`) or from the database.
+pub fn record_session_cache(hit: bool) {
+    // Handles made once the recorder is installed (at the first authentication, after
+    // start-up), so the hot path does no lookup.
+    static HANDLES: OnceLock<(metrics::Counter, metrics::Counter)> = OnceLock::new();
+    let (hits, misses) = HANDLES.get_or_init(|| {
+        (
+            metrics::counter!(SESSION_CACHE_TOTAL, "result" => "hit"),
+            metrics::counter!(SESSION_CACHE_TOTAL, "result" => "miss"),
+        )
+    });
+    if hit { hits } else { misses }.increment(1);
 }
 
 /// Count a finished login. `outcome` is `success`, `retry` (a retried code answered

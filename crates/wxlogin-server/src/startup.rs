@@ -89,7 +89,9 @@ impl Application {
         let keys = SigningKeys::load_or_create(store.clone(), key_policy, clock.now()).await?;
         let audiences = settings.apps.iter().map(|app| app.appid.clone());
         let policy = SessionPolicy::with_tokens(&settings.tokens, audiences);
-        let sessions = Sessions::new(store.clone(), keys, policy);
+        let sessions = Sessions::new(store.clone(), keys, policy)
+            .with_session_cache(settings.tokens.session_cache_size);
+        sessions.follow_database();
         let minute_tally = Arc::new(MinuteTally::new(clock.clone()));
         let wechat = WeChatClient::new(ClientConfig {
             base_url: settings.wechat.wechat_base_url.clone(),

@@ -1,5 +1,11 @@
 //! Login sessions: issuing token pairs, rotating refresh tokens, authenticating access
-//! tokens against the database (so logout takes effect at once on every instance).
+//! tokens against the database (so logout takes effect at once on every instance), with
+//! a cache of recently authenticated sessions that the database keeps in step (`cache.rs`).
+
+mod cache;
+mod cache_follower;
+
+pub use cache::{CachedSession, SessionCache, MAX_ENTRY_AGE};
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -174,22 +180,56 @@ pub enum SessionError {
 const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// The session service. Cheap to clone.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Sessions {
     store: Store,
     keys: SigningKeys,
     policy: Arc<SessionPolicy>,
     last_purge: Arc<Mutex<Option<Instant>>>,
+    cache: Arc<SessionCache>,
+}
+
+impl fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sessions")
+            .field("store", &self.store)
+            .field("policy", &self.policy)
+            .field("cached_users", &self.cache.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Sessions {
+    /// Sessions that read every authentication from the database (no session cache).
     pub fn new(store: Store, keys: SigningKeys, policy: SessionPolicy) -> Self {
+        let cache = Arc::new(SessionCache::new(0, store.database().clone()));
         Sessions {
             store,
             keys,
             policy: Arc::new(policy),
             last_purge: Arc::new(Mutex::new(None)),
+            cache,
         }
+    }
+
+    /// Remember the sessions of up to `capacity` users between requests (`cache.rs`); 0
+    /// for none. Nothing is served from it until [`Sessions::follow_database`] runs.
+    pub fn with_session_cache(mut self, capacity: usize) -> Self {
+        self.cache = Arc::new(SessionCache::new(capacity, self.store.database().clone()));
+        self
+    }
+
+    /// Start the task that keeps the session cache in step with the database (`None` when
+    /// the cache is off). It ends once every clone of these sessions is dropped.
+    pub fn follow_database(&self) -> Option<tokio::task::JoinHandle<()>> {
+        self.cache
+            .is_on()
+            .then(|| cache_follower::spawn(&self.cache, self.store.clone()))
+    }
+
+    /// The session cache (for metrics and tests).
+    pub fn cache(&self) -> &SessionCache {
+        &self.cache
     }
 
     pub fn policy(&self) -> &SessionPolicy {
@@ -334,11 +374,7 @@ impl Sessions {
             .keys
             .verify(access_token, &self.policy.rules(), now)
             .await?;
-        let session = self
-            .store
-            .session(&claims.sid)
-            .await?
-            .ok_or(AuthError::SessionEnded)?;
+        let (session, _) = self.live_session(&claims, now).await?;
         live_session_context(session, &claims)?;
         Ok(claims)
     }
@@ -353,11 +389,7 @@ impl Sessions {
             .keys
             .verify(access_token, &self.policy.rules(), now)
             .await?;
-        let session = self
-            .store
-            .session(&claims.sid)
-            .await?
-            .ok_or(AuthError::SessionEnded)?;
+        let (session, _) = self.live_session(&claims, now).await?;
         live_session_context(session, &claims)
     }
 
@@ -372,13 +404,37 @@ impl Sessions {
             .keys
             .verify(access_token, &self.policy.rules(), now)
             .await?;
+        let (session, user) = self.live_session(&claims, now).await?;
+        let context = live_session_context(session, &claims)?;
+        Ok((context, user))
+    }
+
+    /// The session the claims name and its user: remembered if the cache may answer,
+    /// else read from the database (and remembered when live).
+    async fn live_session(
+        &self,
+        claims: &AccessClaims,
+        now: UnixSeconds,
+    ) -> Result<(SessionRecord, Option<User>), AuthError> {
+        if let Some(cached) = self.cache.get(&claims.sub, &claims.sid, now) {
+            crate::metrics::record_session_cache(true);
+            return Ok((cached.session.clone(), Some(cached.user.clone())));
+        }
+        if self.cache.is_on() {
+            crate::metrics::record_session_cache(false);
+        }
+        let ticket = self.cache.ticket();
         let (session, user) = self
             .store
             .session_with_user(&claims.sid)
             .await?
             .ok_or(AuthError::SessionEnded)?;
-        let context = live_session_context(session, &claims)?;
-        Ok((context, user))
+        if let (Some(ticket), Some(user)) = (ticket, &user) {
+            if session.is_active(now) && session.user_id == claims.sub {
+                self.cache.fill(ticket, session.clone(), user.clone());
+            }
+        }
+        Ok((session, user))
     }
 
     /// End one session (logout). False if it was already ended.

@@ -8,7 +8,7 @@ use sqlx::Executor;
 
 use super::migration_lock::MigrationLock;
 use super::migrations;
-use super::sql::{query, Driver, On, Transaction};
+use super::sql::{query, Driver, On, Transaction, WriteCounter};
 use super::sqlite::SqliteConnections;
 use super::sqlite_memory::SqliteMemory;
 use super::StorageError;
@@ -42,6 +42,15 @@ impl Default for StoreOptions {
     }
 }
 
+/// What [`Database::commit_mark`] returns: equal marks mean nothing committed between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitMark {
+    /// This process's finished writes.
+    pub writes: u64,
+    /// The SQLite wal-index header's change counter and last frame (0 elsewhere).
+    pub published: u64,
+}
+
 /// What [`Database::migrate`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MigrationReport {
@@ -62,6 +71,7 @@ pub struct MigrationReport {
 pub struct Database {
     driver: Driver,
     backend: Backend,
+    writes: std::sync::Arc<WriteCounter>,
 }
 
 impl std::fmt::Debug for Database {
@@ -124,6 +134,7 @@ impl Database {
         Ok(Database {
             driver,
             backend: database_url.backend(),
+            writes: Default::default(),
         })
     }
 
@@ -133,6 +144,23 @@ impl Database {
 
     pub(crate) fn driver(&self) -> &Driver {
         &self.driver
+    }
+
+    /// The writes this process has finished on this database.
+    pub fn writes(&self) -> &std::sync::Arc<WriteCounter> {
+        &self.writes
+    }
+
+    /// A mark that changes whenever a transaction commits: on a SQLite file, by any
+    /// connection of any process (its wal-index header); otherwise by this process. `None`
+    /// when it cannot be told now (a commit is being published). Cheap: memory reads.
+    pub fn commit_mark(&self) -> Option<CommitMark> {
+        let writes = self.writes.finished();
+        let published = match &self.driver {
+            Driver::SqliteFile(connections) => connections.wal_commit_mark()?,
+            Driver::SqliteMemory(_) | Driver::Postgres(_) => 0,
+        };
+        Some(CommitMark { writes, published })
     }
 
     /// Where statements that only read go.

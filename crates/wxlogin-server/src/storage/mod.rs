@@ -32,7 +32,9 @@ mod sql;
 mod sqlite;
 mod sqlite_files;
 mod sqlite_memory;
+mod sqlite_wal_index;
 mod user_admin;
+mod user_changes;
 mod users;
 mod webhooks;
 
@@ -43,7 +45,7 @@ use crate::master_keys::MasterKeys;
 pub use access_tokens::{CachedAccessToken, DatabaseAccessTokenStore};
 pub use admin_keys::{AdminKeyRecord, CreateAdminKeyError};
 pub use console::{ConsoleSessionRecord, MinuteCount};
-pub use database::{Database, MigrationReport, StoreOptions};
+pub use database::{CommitMark, Database, MigrationReport, StoreOptions};
 // Parsed with the other values from outside (`domain`), and named here too, where they
 // are used.
 pub use crate::domain::{Backend, DatabaseUrl, InvalidDatabaseUrl, PostgresUrl};
@@ -56,7 +58,9 @@ pub use master_key_rotation::{
 pub use session_keys::session_key_binding;
 pub use sessions::{ExchangeSession, NewSession, PurgeReport, RefreshRotation, SessionRecord};
 pub use signing_keys::{NewSigningKey, StoredSigningKey};
+pub use sql::WriteCounter;
 pub use user_admin::{IdentityRecord, UserCursor};
+pub use user_changes::{Announced, CaughtUp, UserChangeFeed, UserChanges};
 pub use users::{rfc3339, User, UserRecord};
 pub use webhooks::{
     AttemptOutcome, DeliveryCounts, DeliveryRecord, DeliveryStatus, LeasedDelivery, Subscription,

@@ -271,6 +271,7 @@ impl Store {
         .await?;
         record_revocations(&mut transaction, &revoked, reason, now).await?;
         transaction.commit().await?;
+        self.changes_hold_everywhere().await;
         Ok(!revoked.is_empty())
     }
 
@@ -286,6 +287,7 @@ impl Store {
         let revoked = revoke_all_of_user(&mut transaction, user_id, now).await?;
         record_revocations(&mut transaction, &revoked, reason, now).await?;
         transaction.commit().await?;
+        self.changes_hold_everywhere().await;
         Ok(revoked.len() as u64)
     }
 

@@ -107,6 +107,30 @@ pub(crate) enum On<'a> {
     Transaction(&'a mut Transaction),
 }
 
+impl<'a> On<'a> {
+    /// A statement on the writer outside a transaction is a write of its own: counted when
+    /// the returned guard drops, after the statement ends (a transaction's statements are
+    /// counted once, at its commit).
+    fn counts_as_write(&self) -> Option<CountOnDrop<'a>> {
+        match self {
+            On::Writer(database) => {
+                let database: &'a Database = database;
+                Some(CountOnDrop(database.writes()))
+            }
+            On::Readers(_) | On::Transaction(_) => None,
+        }
+    }
+}
+
+/// Counts one finished write when dropped, however the statement ended.
+struct CountOnDrop<'a>(&'a WriteCounter);
+
+impl Drop for CountOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.count();
+    }
+}
+
 impl<'a> From<&'a mut Transaction> for On<'a> {
     fn from(transaction: &'a mut Transaction) -> Self {
         On::Transaction(transaction)
@@ -146,7 +170,9 @@ impl<'q> Query<'q> {
     }
 
     pub(crate) async fn execute<'a>(self, on: impl Into<On<'a>>) -> Result<Done, SqlError> {
-        match self.route(on.into()).await? {
+        let on = on.into();
+        let _finished = on.counts_as_write();
+        match self.route(on).await? {
             Routed::Postgres(executor) => {
                 let result = match executor {
                     PostgresExecutor::Pool(pool) => self.into_sqlx().execute(pool).await?,
@@ -167,7 +193,9 @@ impl<'q> Query<'q> {
     }
 
     pub(crate) async fn fetch_all<'a>(self, on: impl Into<On<'a>>) -> Result<Vec<Row>, SqlError> {
-        match self.route(on.into()).await? {
+        let on = on.into();
+        let _finished = on.counts_as_write();
+        match self.route(on).await? {
             Routed::Postgres(executor) => {
                 let rows = match executor {
                     PostgresExecutor::Pool(pool) => self.into_sqlx().fetch_all(pool).await?,
@@ -216,12 +244,14 @@ impl<'q> Query<'q> {
                 }
                 Driver::Postgres(pool) => Routed::Postgres(PostgresExecutor::Pool(pool)),
             },
-            On::Transaction(Transaction::Postgres(transaction)) => {
-                Routed::Postgres(PostgresExecutor::Transaction(transaction))
-            }
-            On::Transaction(Transaction::Sqlite(transaction)) => {
-                Routed::Sqlite(SqliteHandle::Transaction(transaction))
-            }
+            On::Transaction(Transaction {
+                open: OpenTransaction::Postgres(transaction),
+                ..
+            }) => Routed::Postgres(PostgresExecutor::Transaction(transaction)),
+            On::Transaction(Transaction {
+                open: OpenTransaction::Sqlite(transaction),
+                ..
+            }) => Routed::Sqlite(SqliteHandle::Transaction(transaction)),
         })
     }
 
@@ -339,36 +369,76 @@ pub(crate) enum Driver {
 }
 
 /// A transaction on the writer. Dropped without [`Transaction::commit`], it rolls back.
-pub(crate) enum Transaction {
+pub(crate) struct Transaction {
+    open: OpenTransaction,
+    writes: Arc<WriteCounter>,
+}
+
+enum OpenTransaction {
     Postgres(sqlx::Transaction<'static, Postgres>),
     Sqlite(SqliteTransaction),
 }
 
 impl Transaction {
     pub(crate) async fn begin(database: &Database) -> Result<Transaction, SqlError> {
-        match database.driver() {
-            Driver::SqliteFile(connections) => Ok(Transaction::Sqlite(SqliteTransaction::begin(
-                connections.writer().await?,
-            )?)),
-            Driver::SqliteMemory(memory) => Ok(Transaction::Sqlite(SqliteTransaction::begin(
-                memory.connection().await?,
-            )?)),
-            Driver::Postgres(pool) => Ok(Transaction::Postgres(pool.begin().await?)),
-        }
+        let open = match database.driver() {
+            Driver::SqliteFile(connections) => {
+                OpenTransaction::Sqlite(SqliteTransaction::begin(connections.writer().await?)?)
+            }
+            Driver::SqliteMemory(memory) => {
+                OpenTransaction::Sqlite(SqliteTransaction::begin(memory.connection().await?)?)
+            }
+            Driver::Postgres(pool) => OpenTransaction::Postgres(pool.begin().await?),
+        };
+        Ok(Transaction {
+            open,
+            writes: database.writes().clone(),
+        })
     }
 
     pub(crate) async fn commit(self) -> Result<(), SqlError> {
-        match self {
-            Transaction::Postgres(transaction) => Ok(transaction.commit().await?),
-            Transaction::Sqlite(transaction) => transaction.commit(),
-        }
+        let committed = match self.open {
+            OpenTransaction::Postgres(transaction) => Ok(transaction.commit().await?),
+            OpenTransaction::Sqlite(transaction) => transaction.commit(),
+        };
+        // Counted even when the commit reported an error: it may have committed anyway.
+        self.writes.count();
+        committed
     }
 
     pub(crate) async fn rollback(self) -> Result<(), SqlError> {
-        match self {
-            Transaction::Postgres(transaction) => Ok(transaction.rollback().await?),
-            Transaction::Sqlite(transaction) => transaction.rollback(),
+        match self.open {
+            OpenTransaction::Postgres(transaction) => Ok(transaction.rollback().await?),
+            OpenTransaction::Sqlite(transaction) => transaction.rollback(),
         }
+    }
+}
+
+/// How many writes this process has finished on a database, so that what remembers the
+/// database's contents in memory knows when to look at what changed (`WriteCounter::
+/// finished` and `changed`, used by the session cache). A write is counted once it has
+/// committed (or failed), never before.
+#[derive(Debug, Default)]
+pub struct WriteCounter {
+    finished: std::sync::atomic::AtomicU64,
+    changed: tokio::sync::Notify,
+}
+
+impl WriteCounter {
+    pub(crate) fn count(&self) {
+        self.finished
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.changed.notify_one();
+    }
+
+    /// Writes finished so far.
+    pub fn finished(&self) -> u64 {
+        self.finished.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Completes once a write has finished since the last time it completed (one waiter).
+    pub async fn changed(&self) {
+        self.changed.notified().await;
     }
 }
 

@@ -32,6 +32,7 @@ use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 
 use super::error::SqlError;
 use super::sqlite_files::{DatabaseFiles, Verdict};
+use super::sqlite_wal_index::WalIndexHeader;
 use super::StoreOptions;
 
 /// Prepared statements kept per connection: more than the store has distinct statements.
@@ -49,6 +50,8 @@ pub(crate) struct SqliteConnections {
     idle_readers: Mutex<Vec<Connection>>,
     reader_permits: Arc<Semaphore>,
     closed: AtomicBool,
+    /// The `-shm` header of the files of a generation, mapped on first use.
+    wal_index: std::sync::RwLock<Option<(u64, Arc<WalIndexHeader>)>>,
 }
 
 impl SqliteConnections {
@@ -71,6 +74,7 @@ impl SqliteConnections {
             idle_readers: Mutex::new(Vec::new()),
             reader_permits: Arc::new(Semaphore::new(options.max_connections.max(1) as usize)),
             closed: AtomicBool::new(false),
+            wal_index: std::sync::RwLock::new(None),
         });
         let handle = Arc::downgrade(&connections);
         std::thread::Builder::new()
@@ -90,6 +94,39 @@ impl SqliteConnections {
     /// The database file.
     pub(crate) fn path(&self) -> &Path {
         self.files.path()
+    }
+
+    /// What the wal-index header says of the last commit by any connection
+    /// (`sqlite_wal_index.rs`); `None` while one is being published or when the header
+    /// cannot be mapped. Mapped again when other files took the place of the old ones.
+    pub(crate) fn wal_commit_mark(&self) -> Option<u64> {
+        let generation = self.files.generation();
+        {
+            let mapped = self
+                .wal_index
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some((mapped_generation, header)) = mapped.as_ref() {
+                if *mapped_generation == generation {
+                    return header.commit_mark();
+                }
+            }
+        }
+        let mut shm = self.files.path().as_os_str().to_os_string();
+        shm.push("-shm");
+        let header = match WalIndexHeader::open(Path::new(&shm)) {
+            Ok(header) => Arc::new(header),
+            Err(error) => {
+                tracing::debug!(%error, "the SQLite -shm header cannot be mapped");
+                return None;
+            }
+        };
+        let mark = header.commit_mark();
+        *self
+            .wal_index
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((generation, header));
+        mark
     }
 
     /// The writer, once every earlier caller is done with it and the files are usable.
@@ -133,9 +170,20 @@ impl SqliteConnections {
         Ok(())
     }
 
+    /// [`SqliteConnections::ensure_files_usable`], looking at the files now rather than
+    /// trusting a verdict up to [`CHECK_INTERVAL`] old: for background reads, which would
+    /// otherwise be the likeliest to fault on files made unwritable a moment ago.
+    pub(crate) async fn ensure_files_usable_now(&self) -> Result<(), SqlError> {
+        self.act_on(self.files.check_now()).await
+    }
+
     /// Whether the files are in place and writable (reopening on replaced ones).
     pub(crate) async fn ensure_files_usable(&self) -> Result<(), SqlError> {
-        match self.files.check() {
+        self.act_on(self.files.check()).await
+    }
+
+    async fn act_on(&self, verdict: Verdict) -> Result<(), SqlError> {
+        match verdict {
             Verdict::Usable => Ok(()),
             Verdict::Unusable(reason) => Err(SqlError::Unavailable(reason)),
             Verdict::Replaced => {

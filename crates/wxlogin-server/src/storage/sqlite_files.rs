@@ -153,6 +153,14 @@ impl DatabaseFiles {
         PathBuf::from(name)
     }
 
+    /// The verdict, looked up now whatever the cached one says.
+    pub(crate) fn check_now(&self) -> Verdict {
+        let mut last = lock(&self.last);
+        let verdict = self.look();
+        *last = Some((Instant::now(), verdict.clone()));
+        verdict
+    }
+
     /// The verdict, looked up again when the cached one is older than [`CHECK_INTERVAL`].
     pub(crate) fn check(&self) -> Verdict {
         let mut last = lock(&self.last);

@@ -143,6 +143,7 @@ impl Store {
         )
         .await?;
         transaction.commit().await?;
+        self.changes_hold_everywhere().await;
         Ok(true)
     }
 
@@ -165,6 +166,7 @@ impl Store {
         )
         .await?;
         transaction.commit().await?;
+        self.changes_hold_everywhere().await;
         Ok(revoked.len() as u64)
     }
 
@@ -224,6 +226,7 @@ impl Store {
         .await?;
         record_audit(&mut transaction, actor, "user.deleted", Some(user_id), now).await?;
         transaction.commit().await?;
+        self.changes_hold_everywhere().await;
         Ok(true)
     }
 }

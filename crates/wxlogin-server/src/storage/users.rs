@@ -399,6 +399,7 @@ impl Store {
             .execute(self.writer())
             .await?
             .rows_affected();
+        self.changes_hold_everywhere().await;
         Ok(affected == 1)
     }
 
@@ -454,6 +455,7 @@ impl Store {
             .map(|row| user_from_row(row, self))
             .transpose()?;
         transaction.commit().await?;
+        self.changes_hold_everywhere().await;
         Ok(user)
     }
 
@@ -494,6 +496,7 @@ impl Store {
         )
         .await?;
         transaction.commit().await?;
+        self.changes_hold_everywhere().await;
         Ok(true)
     }
 }

@@ -25,6 +25,14 @@ settings_group! {
         /// token is verified once (a few hundred bytes each); 0 turns the cache off
         #[arg(long, env = "WXLOGIN_ACCESS_TOKEN_CACHE_SIZE", value_name = "N")]
         pub access_token_cache_size: usize = 10_000,
+        // A few MiB at most (one user's row and session, a few hundred bytes), like the
+        // verified-token cache beside it.
+        /// Most users whose live sessions are remembered between requests, so a repeated
+        /// `GET /v1/me` does not read the database; the database announces every logout,
+        /// revocation and profile change, which drops the user's entries at once on every
+        /// instance; 0 turns the cache off
+        #[arg(long, env = "WXLOGIN_SESSION_CACHE_SIZE", value_name = "N")]
+        pub session_cache_size: usize = 10_000,
         /// Algorithm of the access tokens: ES256 (P-256; every backend stack verifies it) or
         /// EdDSA (Ed25519). A different algorithm than the current key's rotates the key at
         /// start; old tokens verify until they expire

@@ -40,6 +40,8 @@ pub struct TestApp {
     pub clock: Arc<OffsetClock>,
     pub settings: Settings,
     pub database: TestStore,
+    /// The running server's sessions (to look into its session cache).
+    pub sessions: wxlogin_server::sessions::Sessions,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -136,6 +138,7 @@ pub async fn spawn_app_with(
         .await
         .expect("server builds");
     let address = format!("http://{}", application.local_addr());
+    let sessions = application.state().sessions().clone();
     let (shutdown, stopped) = oneshot::channel();
     let server = tokio::spawn(application.run_until(async {
         let _ = stopped.await;
@@ -148,6 +151,7 @@ pub async fn spawn_app_with(
         clock,
         settings,
         database,
+        sessions,
         shutdown: Some(shutdown),
         server: Some(server),
     }

@@ -21,6 +21,7 @@ mod model_interleavings;
 mod open_data;
 mod rate_limits;
 mod security_tokens;
+mod session_cache;
 mod sessions;
 mod upstream_faults;
 mod webhook_snippets;

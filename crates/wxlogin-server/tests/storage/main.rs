@@ -12,4 +12,5 @@ mod secrets;
 mod sqlite_files;
 mod tokens_jwt;
 mod tokens_sessions;
+mod user_changes;
 mod users;

@@ -24,6 +24,20 @@ use crate::helpers::http::{jwks_kids, token_kid, Answer};
 use crate::helpers::private_cluster::PrivateCluster;
 use crate::helpers::process::run_wxlogin;
 
+/// How many authentications `instance` answered from its session cache so far.
+async fn session_cache_hits(deployment: &Deployment, instance: usize) -> u64 {
+    let metrics = deployment
+        .http
+        .get(&deployment.url(instance, "/metrics"), None)
+        .await;
+    metrics
+        .text
+        .lines()
+        .find(|line| line.starts_with("wxlogin_session_cache_total{result=\"hit\"}"))
+        .and_then(|line| line.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 /// The store the instances share, opened as an admin tool would.
 async fn shared_store(deployment: &Deployment) -> Store {
     Store::connect(
@@ -53,10 +67,20 @@ async fn logout_on_one_instance_is_refused_by_the_others_at_once() {
     let refresh = refreshed.field("refresh_token");
     deployment.me(a, &access).await.ok();
 
+    // B answers the token from its session cache now.
+    let hits_before = session_cache_hits(&deployment, b).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while session_cache_hits(&deployment, b).await == hits_before {
+        assert!(Instant::now() < deadline, "B never answered from its cache");
+        deployment.me(b, &access).await.ok();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
     let logout = deployment.logout(a, &access).await;
     assert_eq!(logout.status, 204, "{}", logout.text);
 
-    // No wait: B refuses both tokens on the very next request.
+    // No wait: B refuses both tokens on the very next request (A's logout waited until
+    // B had dropped the session from its cache).
     deployment
         .me(b, &access)
         .await
@@ -81,7 +105,26 @@ async fn users_revoke_ends_the_sessions_on_every_instance() {
     let on_b = deployment.login(1, "revoked").await;
     let bystander = deployment.login(1, "bystander").await;
     let user_id = on_a.user_id();
+    // Both instances answer both sessions from their caches.
+    for instance in 0..2 {
+        let hits_before = session_cache_hits(&deployment, instance).await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while session_cache_hits(&deployment, instance).await < hits_before + 2 {
+            assert!(
+                Instant::now() < deadline,
+                "{instance} never answered from its cache"
+            );
+            for session in [&on_a, &on_b] {
+                deployment
+                    .me(instance, &session.field("access_token"))
+                    .await
+                    .ok();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 
+    // Another process, which waits until every instance has dropped the sessions.
     let revoked = run_wxlogin(&[
         "users",
         "revoke",
@@ -650,9 +693,13 @@ async fn database_outage_answers_503_database_unavailable_and_recovers_by_itself
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn statement_timeout_turns_a_blocked_query_into_503_database_unavailable() {
-    let Some(deployment) =
-        Deployment::on_test_postgres_with("statement_timeout", 1, &["--db-statement-timeout", "1"])
-            .await
+    // Without the session cache, which would answer the blocked lookup from memory.
+    let Some(deployment) = Deployment::on_test_postgres_with(
+        "statement_timeout",
+        1,
+        &["--db-statement-timeout", "1", "--session-cache-size", "0"],
+    )
+    .await
     else {
         return;
     };
