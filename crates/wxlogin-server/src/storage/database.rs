@@ -147,7 +147,7 @@ impl Database {
     }
 
     /// The writes this process has finished on this database.
-    pub fn writes(&self) -> &std::sync::Arc<WriteCounter> {
+    pub(crate) fn writes(&self) -> &std::sync::Arc<WriteCounter> {
         &self.writes
     }
 

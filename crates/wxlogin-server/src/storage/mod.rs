@@ -58,7 +58,6 @@ pub use master_key_rotation::{
 pub use session_keys::session_key_binding;
 pub use sessions::{ExchangeSession, NewSession, PurgeReport, RefreshRotation, SessionRecord};
 pub use signing_keys::{NewSigningKey, StoredSigningKey};
-pub use sql::WriteCounter;
 pub use user_admin::{IdentityRecord, UserCursor};
 pub use user_changes::{Announced, CaughtUp, UserChangeFeed, UserChanges};
 pub use users::{rfc3339, User, UserRecord};

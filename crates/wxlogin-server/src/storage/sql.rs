@@ -415,30 +415,23 @@ impl Transaction {
 }
 
 /// How many writes this process has finished on a database, so that what remembers the
-/// database's contents in memory knows when to look at what changed (`WriteCounter::
-/// finished` and `changed`, used by the session cache). A write is counted once it has
-/// committed (or failed), never before.
+/// database's contents in memory can tell whether anything was written since it last
+/// looked ([`Database::commit_mark`], used by the session cache). A write is counted once
+/// it has committed (or failed), never before.
 #[derive(Debug, Default)]
-pub struct WriteCounter {
+pub(crate) struct WriteCounter {
     finished: std::sync::atomic::AtomicU64,
-    changed: tokio::sync::Notify,
 }
 
 impl WriteCounter {
     pub(crate) fn count(&self) {
         self.finished
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        self.changed.notify_one();
     }
 
     /// Writes finished so far.
-    pub fn finished(&self) -> u64 {
+    pub(crate) fn finished(&self) -> u64 {
         self.finished.load(std::sync::atomic::Ordering::Acquire)
-    }
-
-    /// Completes once a write has finished since the last time it completed (one waiter).
-    pub async fn changed(&self) {
-        self.changed.notified().await;
     }
 }
 
