@@ -14,7 +14,9 @@ let short;
 before(async () => {
   const started = await Promise.all([
     ...selectableAlgorithms().map((alg) => startServer({ issuer: ISSUER, alg })),
-    startServer({ issuer: ISSUER, accessTokenTtl: 1 }),
+    // 2 s, not 1: `exp` is whole seconds, so a 1 s token issued late in a second can be
+    // expired by the time the first check runs, a few milliseconds later.
+    startServer({ issuer: ISSUER, accessTokenTtl: 2 }),
   ]);
   short = started.pop();
   servers.push(...started);
@@ -85,7 +87,7 @@ test('an expired token is refused (once past the clock tolerance)', async () => 
   const { access_token: token } = await short.login('frank');
   const verify = verifierFor(short, { clockToleranceSeconds: 0 });
   assert.equal((await verify(token)).aud, short.appid);
-  await new Promise((resolve) => setTimeout(resolve, 2000));
+  await new Promise((resolve) => setTimeout(resolve, 3000));
   await assert.rejects(verify(token), { code: 'ERR_JWT_EXPIRED' });
   // The default tolerance still takes it: that is what the tolerance is for.
   assert.equal((await verifierFor(short)(token)).aud, short.appid);
