@@ -18,6 +18,8 @@ pub const WEBHOOK_FAILED_TOTAL: &str = "wxlogin_webhook_failed_total";
 pub const WEBHOOK_DEAD_TOTAL: &str = "wxlogin_webhook_dead_total";
 pub const WEBHOOK_LAG_SECONDS: &str = "wxlogin_webhook_lag_seconds";
 pub const SESSION_CACHE_TOTAL: &str = "wxlogin_session_cache_total";
+pub const SQLITE_COMMITS_TOTAL: &str = "wxlogin_sqlite_commits_total";
+pub const SQLITE_COMMITTED_WRITES_TOTAL: &str = "wxlogin_sqlite_committed_writes_total";
 
 /// How old the database gauges (live sessions) may be: they are recounted this often in
 /// the background instead of on every scrape.
@@ -82,6 +84,14 @@ fn describe() {
         "Sessions neither expired nor revoked (recounted every few seconds)"
     );
     metrics::describe_counter!(HTTP_REQUESTS_TOTAL, "HTTP requests by route and status");
+    metrics::describe_counter!(
+        SQLITE_COMMITS_TOTAL,
+        "Commits on the SQLite writer (each holds the writes queued together)"
+    );
+    metrics::describe_counter!(
+        SQLITE_COMMITTED_WRITES_TOTAL,
+        "Writes (statements and transactions) committed on the SQLite writer"
+    );
     metrics::describe_histogram!(
         HTTP_REQUEST_DURATION_SECONDS,
         metrics::Unit::Seconds,
@@ -122,6 +132,20 @@ pub fn record_session_cache(hit: bool) {
         )
     });
     if hit { hits } else { misses }.increment(1);
+}
+
+/// Count a commit on the SQLite writer and the writes it held (group commit: their ratio
+/// is the writes per commit).
+pub fn record_sqlite_commit(writes: u64) {
+    static HANDLES: OnceLock<(metrics::Counter, metrics::Counter)> = OnceLock::new();
+    let (commits, committed) = HANDLES.get_or_init(|| {
+        (
+            metrics::counter!(SQLITE_COMMITS_TOTAL),
+            metrics::counter!(SQLITE_COMMITTED_WRITES_TOTAL),
+        )
+    });
+    commits.increment(1);
+    committed.increment(writes);
 }
 
 /// Count a finished login. `outcome` is `success`, `retry` (a retried code answered

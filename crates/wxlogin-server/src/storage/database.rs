@@ -197,6 +197,20 @@ impl Database {
         })
     }
 
+    /// Copy a SQLite WAL into the database file and empty it, so that no old frame keeps a
+    /// page as it was before an overwrite. Outside any batch: a checkpoint cannot run in a
+    /// transaction. Nothing to do elsewhere.
+    pub(crate) async fn empty_sqlite_wal(&self) -> Result<(), StorageError> {
+        if let Driver::SqliteFile(connections) = &self.driver {
+            let writer = connections.exclusive_writer().await?;
+            writer
+                .connection()
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(StorageError::from)?;
+        }
+        Ok(())
+    }
+
     /// Close every connection (waits for checked-out connections to come back).
     pub async fn close(&self) {
         match &self.driver {

@@ -35,10 +35,13 @@ pub(crate) async fn apply(driver: &Driver) -> Result<Applied, StorageError> {
         Driver::SqliteFile(connections) => {
             // Taken before anything is read, released when this call returns.
             let _file_lock = MigrationLock::acquire(connections.path()).await?;
-            let writer = connections.writer().await.map_err(StorageError::from)?;
+            let writer = connections
+                .exclusive_writer()
+                .await
+                .map_err(StorageError::from)?;
             (
                 &SQLITE_MIGRATIONS,
-                apply_sqlite(&writer, &SQLITE_MIGRATIONS)?,
+                apply_sqlite(writer.connection(), &SQLITE_MIGRATIONS)?,
             )
         }
         Driver::SqliteMemory(memory) => {

@@ -31,6 +31,7 @@ mod signing_keys;
 mod sql;
 mod sqlite;
 mod sqlite_files;
+mod sqlite_group_commit;
 mod sqlite_memory;
 mod sqlite_wal_index;
 mod user_admin;
@@ -135,12 +136,8 @@ impl Store {
         let sealed = self.seal_clear_phone_numbers().await?;
         if sealed > 0 {
             tracing::info!(sealed, "sealed phone numbers stored in clear");
-            if self.backend() == Backend::Sqlite {
-                // Old WAL frames still hold the pages as they were: empty the WAL.
-                sql::query("PRAGMA wal_checkpoint(TRUNCATE)")
-                    .fetch_all(self.writer())
-                    .await?;
-            }
+            // Old WAL frames still hold the pages as they were: empty the WAL.
+            self.database.empty_sqlite_wal().await?;
         }
         Ok(report)
     }

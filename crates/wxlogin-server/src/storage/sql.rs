@@ -15,6 +15,7 @@ use sqlx::{Postgres, Row as _, TypeInfo as _, ValueRef as _};
 
 use super::error::SqlError;
 use super::sqlite::{SqliteConnections, SqliteTransaction};
+use super::sqlite_group_commit::BatchMember;
 use super::sqlite_memory::SqliteMemory;
 use super::Database;
 
@@ -185,8 +186,8 @@ impl<'q> Query<'q> {
                 })
             }
             Routed::Sqlite(connection) => {
-                let rows_affected =
-                    connection.with(|connection| self.execute_sqlite(connection))?;
+                let result = connection.with(|connection| self.execute_sqlite(connection));
+                let rows_affected = connection.finish(result).await?;
                 Ok(Done { rows_affected })
             }
         }
@@ -206,7 +207,8 @@ impl<'q> Query<'q> {
                 Ok(rows.into_iter().map(Row::Postgres).collect())
             }
             Routed::Sqlite(connection) => {
-                connection.with(|connection| self.fetch_sqlite(connection))
+                let result = connection.with(|connection| self.fetch_sqlite(connection));
+                connection.finish(result).await
             }
         }
     }
@@ -237,7 +239,7 @@ impl<'q> Query<'q> {
             },
             On::Writer(database) => match database.driver() {
                 Driver::SqliteFile(connections) => {
-                    Routed::Sqlite(SqliteHandle::Writer(connections.writer().await?))
+                    Routed::Sqlite(SqliteHandle::Batch(connections.batch_member().await?))
                 }
                 Driver::SqliteMemory(memory) => {
                     Routed::Sqlite(SqliteHandle::Writer(memory.connection().await?))
@@ -340,7 +342,10 @@ enum Routed<'a> {
 /// A SQLite connection held for one statement.
 enum SqliteHandle<'a> {
     Reader(super::sqlite::ReaderGuard),
+    /// The in-memory database's one connection.
     Writer(tokio::sync::OwnedMutexGuard<rusqlite::Connection>),
+    /// A file's writer, in the batch that commits together (`sqlite_group_commit.rs`).
+    Batch(BatchMember),
     Transaction(&'a mut SqliteTransaction),
 }
 
@@ -352,7 +357,22 @@ impl SqliteHandle<'_> {
         match self {
             SqliteHandle::Reader(reader) => run(reader.connection()),
             SqliteHandle::Writer(writer) => run(writer),
+            SqliteHandle::Batch(member) => run(member.connection()),
             SqliteHandle::Transaction(transaction) => run(transaction.connection()),
+        }
+    }
+
+    /// The statement's result once it holds: on a file's writer, once its batch committed.
+    /// A failed statement left nothing in the batch but may have met other members' writes
+    /// (a unique key): it too returns once they committed.
+    async fn finish<T>(self, result: Result<T, SqlError>) -> Result<T, SqlError> {
+        match (self, result) {
+            (SqliteHandle::Batch(member), Ok(value)) => member.finish().await.map(|()| value),
+            (SqliteHandle::Batch(member), Err(error)) => {
+                let _ = member.leave().await;
+                Err(error)
+            }
+            (_, result) => result,
         }
     }
 }
@@ -382,11 +402,11 @@ enum OpenTransaction {
 impl Transaction {
     pub(crate) async fn begin(database: &Database) -> Result<Transaction, SqlError> {
         let open = match database.driver() {
-            Driver::SqliteFile(connections) => {
-                OpenTransaction::Sqlite(SqliteTransaction::begin(connections.writer().await?)?)
-            }
+            Driver::SqliteFile(connections) => OpenTransaction::Sqlite(
+                SqliteTransaction::begin_in_batch(connections.batch_member().await?)?,
+            ),
             Driver::SqliteMemory(memory) => {
-                OpenTransaction::Sqlite(SqliteTransaction::begin(memory.connection().await?)?)
+                OpenTransaction::Sqlite(SqliteTransaction::begin_alone(memory.connection().await?)?)
             }
             Driver::Postgres(pool) => OpenTransaction::Postgres(pool.begin().await?),
         };
@@ -399,7 +419,7 @@ impl Transaction {
     pub(crate) async fn commit(self) -> Result<(), SqlError> {
         let committed = match self.open {
             OpenTransaction::Postgres(transaction) => Ok(transaction.commit().await?),
-            OpenTransaction::Sqlite(transaction) => transaction.commit(),
+            OpenTransaction::Sqlite(transaction) => transaction.commit().await,
         };
         // Counted even when the commit reported an error: it may have committed anyway.
         self.writes.count();
@@ -409,7 +429,7 @@ impl Transaction {
     pub(crate) async fn rollback(self) -> Result<(), SqlError> {
         match self.open {
             OpenTransaction::Postgres(transaction) => Ok(transaction.rollback().await?),
-            OpenTransaction::Sqlite(transaction) => transaction.rollback(),
+            OpenTransaction::Sqlite(transaction) => transaction.rollback().await,
         }
     }
 }

@@ -3,7 +3,8 @@
 //! Statements run in the calling task (see `sql.rs` for why). SQLite admits one writer at a
 //! time; with several writing connections the losers of each race sleep in SQLite's busy
 //! handler (1, 2, 5 … 100 ms between tries), so every write and every transaction here
-//! waits its turn for the one writer in a fair async queue instead. Readers never wait for
+//! waits its turn for the one writer in a fair async queue instead, and the writes that
+//! queue together share one commit (`sqlite_group_commit.rs`). Readers never wait for
 //! the writer (WAL mode) and are `query_only`, so a write sent to them fails loudly.
 //!
 //! Copying the WAL back into the database file (a checkpoint, with an fsync) happens on a
@@ -32,6 +33,7 @@ use tokio::sync::{OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 
 use super::error::SqlError;
 use super::sqlite_files::{DatabaseFiles, Verdict};
+use super::sqlite_group_commit::{BatchMember, Writer, WriterQueue};
 use super::sqlite_wal_index::WalIndexHeader;
 use super::StoreOptions;
 
@@ -46,7 +48,7 @@ pub(crate) struct SqliteConnections {
     files: Arc<DatabaseFiles>,
     busy_timeout: Duration,
     acquire_timeout: Duration,
-    writer: Arc<tokio::sync::Mutex<Connection>>,
+    writer: Arc<WriterQueue>,
     idle_readers: Mutex<Vec<Connection>>,
     reader_permits: Arc<Semaphore>,
     closed: AtomicBool,
@@ -70,7 +72,7 @@ impl SqliteConnections {
             files,
             busy_timeout: options.sqlite_busy_timeout,
             acquire_timeout: options.acquire_timeout,
-            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            writer: WriterQueue::new(writer),
             idle_readers: Mutex::new(Vec::new()),
             reader_permits: Arc::new(Semaphore::new(options.max_connections.max(1) as usize)),
             closed: AtomicBool::new(false),
@@ -129,23 +131,34 @@ impl SqliteConnections {
         mark
     }
 
-    /// The writer, once every earlier caller is done with it and the files are usable.
-    pub(crate) async fn writer(&self) -> Result<OwnedMutexGuard<Connection>, SqlError> {
+    /// The writer, once every earlier caller is done with it and the files are usable, in
+    /// the batch of writes that commit together (`sqlite_group_commit.rs`).
+    pub(crate) async fn batch_member(&self) -> Result<BatchMember, SqlError> {
         let mut writer = self.lock_writer().await?;
         // Looked at after the wait in the queue, just before the writer is used.
         self.ensure_usable(&mut writer)?;
+        BatchMember::join(writer, self.writer.clone())
+    }
+
+    /// The writer outside any batch (the open one committed first), for work that must not
+    /// share a transaction: applying migrations.
+    pub(crate) async fn exclusive_writer(&self) -> Result<OwnedMutexGuard<Writer>, SqlError> {
+        let mut writer = self.lock_writer().await?;
+        self.ensure_usable(&mut writer)?;
+        writer.commit_open_batch()?;
         Ok(writer)
     }
 
-    async fn lock_writer(&self) -> Result<OwnedMutexGuard<Connection>, SqlError> {
-        tokio::time::timeout(self.acquire_timeout, self.writer.clone().lock_owned())
+    async fn lock_writer(&self) -> Result<OwnedMutexGuard<Writer>, SqlError> {
+        self.writer
+            .lock(Some(self.acquire_timeout))
             .await
-            .map_err(|_| SqlError::TimedOut)
+            .ok_or(SqlError::TimedOut)
     }
 
     /// Refuse while the files are gone or unwritable; reopen every connection when other
     /// files took their place. Called with the writer held, so one caller reopens.
-    fn ensure_usable(&self, writer: &mut Connection) -> Result<(), SqlError> {
+    fn ensure_usable(&self, writer: &mut Writer) -> Result<(), SqlError> {
         match self.files.check() {
             Verdict::Usable => Ok(()),
             Verdict::Unusable(reason) => Err(SqlError::Unavailable(reason)),
@@ -153,9 +166,9 @@ impl SqliteConnections {
         }
     }
 
-    fn reopen(&self, writer: &mut Connection) -> Result<(), SqlError> {
+    fn reopen(&self, writer: &mut Writer) -> Result<(), SqlError> {
         let fresh = open_writer(self.files.path(), self.busy_timeout)?;
-        drop(std::mem::replace(writer, fresh));
+        writer.replace_connection(fresh);
         self.files.restrict_companions();
         // Under the idle list's lock, as readers take and return connections: no stale
         // one is pushed back, nor taken as new, between the two.
@@ -288,7 +301,11 @@ fn run_checkpointer(
             }
             // A last pass with the writer held reaches the end, so the next commit starts
             // the WAL over, on blocks the file already has.
-            let _writer = connections.writer.blocking_lock();
+            let mut writer = connections.writer.blocking_lock();
+            // A batch still open would commit after this pass, into the WAL it copies.
+            if let Err(error) = writer.commit_open_batch() {
+                tracing::warn!(error = ?error, "committing the open SQLite batch before a checkpoint failed");
+            }
             let held_since = std::time::Instant::now();
             if let Err(error) = checkpoint(&connection) {
                 tracing::warn!(%error, "SQLite checkpoint failed; retrying");
@@ -362,6 +379,10 @@ fn file_error(error: std::io::Error) -> SqlError {
 fn open_writer(path: &Path, busy_timeout: Duration) -> Result<Connection, SqlError> {
     let writer = open_connection(path, busy_timeout, false)?;
     writer.pragma_update(None, "wal_autocheckpoint", 0)?;
+    // Each transaction in a batch is a savepoint, and SQLite keeps the pages a savepoint
+    // may have to restore in a statement journal, a temporary file once past 64 KiB: an
+    // eighth of a login's CPU went to writing it. In memory it is freed at each release.
+    writer.pragma_update(None, "temp_store", "MEMORY")?;
     writer.query_row("SELECT COUNT(*) FROM sqlite_master", [], |_| Ok(()))?;
     Ok(writer)
 }
@@ -422,34 +443,86 @@ impl Drop for ReaderGuard {
     }
 }
 
-/// A write transaction on the writer (`BEGIN IMMEDIATE`: the write lock is taken at once,
-/// so another process holding it is met here, under the busy timeout). Rolled back when
-/// dropped without commit.
+/// A write transaction. On a file it is a savepoint inside the writer's open batch
+/// (`sqlite_group_commit.rs`), so that it rolls back alone and commits with the batch; on
+/// the in-memory database (one connection, no WAL to save) a transaction of its own
+/// (`BEGIN IMMEDIATE`). Rolled back when dropped without commit.
 pub(crate) struct SqliteTransaction {
-    writer: OwnedMutexGuard<Connection>,
+    writer: TransactionWriter,
     open: bool,
 }
 
+enum TransactionWriter {
+    Batch(BatchMember),
+    Alone(OwnedMutexGuard<Connection>),
+    /// Committed: the writer went back to the queue.
+    Gone,
+}
+
 impl SqliteTransaction {
-    pub(crate) fn begin(writer: OwnedMutexGuard<Connection>) -> Result<Self, SqlError> {
-        writer.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(SqliteTransaction { writer, open: true })
+    pub(crate) fn begin_in_batch(member: BatchMember) -> Result<Self, SqlError> {
+        member
+            .connection()
+            .execute_batch("SAVEPOINT wxlogin_transaction")?;
+        Ok(SqliteTransaction {
+            writer: TransactionWriter::Batch(member),
+            open: true,
+        })
+    }
+
+    pub(crate) fn begin_alone(connection: OwnedMutexGuard<Connection>) -> Result<Self, SqlError> {
+        connection.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(SqliteTransaction {
+            writer: TransactionWriter::Alone(connection),
+            open: true,
+        })
     }
 
     pub(crate) fn connection(&self) -> &Connection {
-        &self.writer
+        match &self.writer {
+            TransactionWriter::Batch(member) => member.connection(),
+            TransactionWriter::Alone(connection) => connection,
+            TransactionWriter::Gone => unreachable!("a committed transaction runs no statement"),
+        }
     }
 
-    pub(crate) fn commit(mut self) -> Result<(), SqlError> {
-        self.writer.execute_batch("COMMIT")?;
+    /// Committed once this returns `Ok` (with its batch, on a file).
+    pub(crate) async fn commit(mut self) -> Result<(), SqlError> {
+        match &self.writer {
+            TransactionWriter::Batch(member) => member
+                .connection()
+                .execute_batch("RELEASE wxlogin_transaction")?,
+            TransactionWriter::Alone(connection) => connection.execute_batch("COMMIT")?,
+            TransactionWriter::Gone => {}
+        }
         self.open = false;
-        Ok(())
+        let writer = std::mem::replace(&mut self.writer, TransactionWriter::Gone);
+        match writer {
+            TransactionWriter::Batch(member) => member.finish().await,
+            _ => Ok(()),
+        }
     }
 
-    pub(crate) fn rollback(mut self) -> Result<(), SqlError> {
+    /// Rolled back; on a file, returns once the batch it saw has committed
+    /// ([`BatchMember::leave`] says why).
+    pub(crate) async fn rollback(mut self) -> Result<(), SqlError> {
         // On failure `open` stays set, so dropping tries once more.
-        self.writer.execute_batch("ROLLBACK")?;
+        self.roll_back()?;
         self.open = false;
+        match std::mem::replace(&mut self.writer, TransactionWriter::Gone) {
+            TransactionWriter::Batch(member) => member.leave().await,
+            _ => Ok(()),
+        }
+    }
+
+    fn roll_back(&self) -> Result<(), SqlError> {
+        match &self.writer {
+            TransactionWriter::Batch(member) => member
+                .connection()
+                .execute_batch("ROLLBACK TO wxlogin_transaction; RELEASE wxlogin_transaction")?,
+            TransactionWriter::Alone(connection) => connection.execute_batch("ROLLBACK")?,
+            TransactionWriter::Gone => {}
+        }
         Ok(())
     }
 }
@@ -457,9 +530,9 @@ impl SqliteTransaction {
 impl Drop for SqliteTransaction {
     fn drop(&mut self) {
         if self.open {
-            // The writer must not go back to the queue inside a transaction.
-            if let Err(error) = self.writer.execute_batch("ROLLBACK") {
-                tracing::warn!(%error, "rolling back an abandoned SQLite transaction failed");
+            // The writer must not go back to the queue inside this transaction.
+            if let Err(error) = self.roll_back() {
+                tracing::warn!(error = ?error, "rolling back an abandoned SQLite transaction failed");
             }
         }
     }
