@@ -5,6 +5,8 @@
 # bounded (no per-user memory).
 #
 #   bench/run-growth.sh [--smoke] [--sizes "10000 100000 1000000"] [--requests N] [--bin-dir DIR]
+#                       [--database sqlite|postgres]   (as bench/run-http.sh: a throw-away
+#                       local PostgreSQL cluster per size, default settings)
 #   --smoke: one database of 1,000 users, 200 requests per scenario, debug build; checks
 #   counts and 2xx only.
 set -euo pipefail
@@ -17,6 +19,7 @@ while [ $# -gt 0 ]; do
         --sizes) sizes="$2"; shift ;;
         --requests) requests="$2"; shift ;;
         --bin-dir) pass+=(--bin-dir "$2"); shift ;;
+        --database) pass+=(--database "$2"); shift ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
     shift
