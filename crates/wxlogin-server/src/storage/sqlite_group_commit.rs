@@ -262,9 +262,7 @@ impl BatchMember {
         drop(writer);
         self.outcome().await
     }
-}
 
-impl BatchMember {
     /// Wait, the writer handed on, for the batch's outcome (committing it if the writer
     /// comes round to this member first).
     fn outcome(&self) -> impl std::future::Future<Output = Result<(), SqlError>> + Send {
