@@ -449,13 +449,12 @@ impl Drop for ReaderGuard {
 /// (`BEGIN IMMEDIATE`). Rolled back when dropped without commit.
 pub(crate) struct SqliteTransaction {
     writer: TransactionWriter,
-    open: bool,
 }
 
 enum TransactionWriter {
     Batch(BatchMember),
     Alone(OwnedMutexGuard<Connection>),
-    /// Committed: the writer went back to the queue.
+    /// Committed or rolled back: the writer went back to the queue.
     Gone,
 }
 
@@ -466,7 +465,6 @@ impl SqliteTransaction {
             .execute_batch("SAVEPOINT wxlogin_transaction")?;
         Ok(SqliteTransaction {
             writer: TransactionWriter::Batch(member),
-            open: true,
         })
     }
 
@@ -474,7 +472,6 @@ impl SqliteTransaction {
         connection.execute_batch("BEGIN IMMEDIATE")?;
         Ok(SqliteTransaction {
             writer: TransactionWriter::Alone(connection),
-            open: true,
         })
     }
 
@@ -495,23 +492,28 @@ impl SqliteTransaction {
             TransactionWriter::Alone(connection) => connection.execute_batch("COMMIT")?,
             TransactionWriter::Gone => {}
         }
-        self.open = false;
-        let writer = std::mem::replace(&mut self.writer, TransactionWriter::Gone);
-        match writer {
-            TransactionWriter::Batch(member) => member.finish().await,
-            _ => Ok(()),
+        match self.give_back() {
+            Some(member) => member.finish().await,
+            None => Ok(()),
         }
     }
 
     /// Rolled back; on a file, returns once the batch it saw has committed
     /// ([`BatchMember::leave`] says why).
     pub(crate) async fn rollback(mut self) -> Result<(), SqlError> {
-        // On failure `open` stays set, so dropping tries once more.
+        // On failure the writer is kept, so dropping tries once more.
         self.roll_back()?;
-        self.open = false;
+        match self.give_back() {
+            Some(member) => member.leave().await,
+            None => Ok(()),
+        }
+    }
+
+    /// Done with the writer: the batch member, on a file, that still has to finish or leave.
+    fn give_back(&mut self) -> Option<BatchMember> {
         match std::mem::replace(&mut self.writer, TransactionWriter::Gone) {
-            TransactionWriter::Batch(member) => member.leave().await,
-            _ => Ok(()),
+            TransactionWriter::Batch(member) => Some(member),
+            _ => None,
         }
     }
 
@@ -529,11 +531,10 @@ impl SqliteTransaction {
 
 impl Drop for SqliteTransaction {
     fn drop(&mut self) {
-        if self.open {
-            // The writer must not go back to the queue inside this transaction.
-            if let Err(error) = self.roll_back() {
-                tracing::warn!(error = ?error, "rolling back an abandoned SQLite transaction failed");
-            }
+        // Still holding the writer: it must not go back to the queue inside this
+        // transaction (nothing to do once committed or rolled back).
+        if let Err(error) = self.roll_back() {
+            tracing::warn!(error = ?error, "rolling back an abandoned SQLite transaction failed");
         }
     }
 }

@@ -74,6 +74,9 @@ impl Batch {
     }
 }
 
+/// Some errors make SQLite roll the whole transaction back by itself.
+const ROLLED_BACK_BY_SQLITE: &str = "SQLite rolled the transaction back";
+
 /// Why a member's write failed when the commit it shared did: transient, like any failed
 /// commit (a full disk, an I/O error, another process's lock).
 fn shared_commit_failed(reason: &str) -> SqlError {
@@ -123,8 +126,7 @@ impl Writer {
             return Ok(());
         };
         let committed = if self.connection.is_autocommit() {
-            // SQLite ended the transaction itself (some errors roll it back whole).
-            Err(shared_commit_failed("SQLite rolled the transaction back"))
+            Err(SqlError::Unavailable(ROLLED_BACK_BY_SQLITE.to_string()))
         } else {
             self.connection
                 .execute_batch("COMMIT")
@@ -146,16 +148,19 @@ impl Writer {
         committed
     }
 
+    /// Commit `batch` if it is still the open one (nobody committed it meanwhile).
+    fn commit_if_open(&mut self, batch: &Arc<Batch>) -> Option<Result<(), SqlError>> {
+        self.holds_open(batch).then(|| self.commit_open_batch())
+    }
+
     /// Join the open batch, or begin one.
     fn join(&mut self) -> Result<Arc<Batch>, SqlError> {
         if let Some(open) = &self.open {
             if !self.connection.is_autocommit() {
                 return Ok(open.batch.clone());
             }
-            // Rolled back by SQLite behind the members' backs: they learn it now.
-            let open = self.open.take().expect("checked just above");
-            open.batch
-                .settle(Err("SQLite rolled the transaction back".to_string()));
+            // Rolled back by SQLite behind the members' backs: committing tells them.
+            let _ = self.commit_open_batch();
         }
         self.connection.execute_batch("BEGIN IMMEDIATE")?;
         let batch = Arc::new(Batch::default());
@@ -252,7 +257,7 @@ impl BatchMember {
         let mut writer = self.writer.take().expect("a batch member finishes once");
         if !writer.holds_open(&self.batch) {
             // SQLite rolled the batch back (an error inside it) before this member ended.
-            return Err(shared_commit_failed("SQLite rolled the transaction back"));
+            return Err(shared_commit_failed(ROLLED_BACK_BY_SQLITE));
         }
         let open = writer.open.as_mut().expect("holds_open checked it");
         open.members += 1;
@@ -269,7 +274,6 @@ impl BatchMember {
         let mut wait = OutcomeWait {
             batch: self.batch.clone(),
             queue: self.queue.clone(),
-            settled: false,
         };
         async move { wait.outcome().await }
     }
@@ -321,7 +325,6 @@ impl Drop for BatchMember {
 struct OutcomeWait {
     batch: Arc<Batch>,
     queue: Arc<WriterQueue>,
-    settled: bool,
 }
 
 impl OutcomeWait {
@@ -331,7 +334,6 @@ impl OutcomeWait {
             tokio::pin!(settled);
             settled.as_mut().enable();
             if let Some(outcome) = self.batch.outcome.get() {
-                self.settled = true;
                 return outcome
                     .clone()
                     .map_err(|reason| shared_commit_failed(&reason));
@@ -340,9 +342,8 @@ impl OutcomeWait {
                 _ = &mut settled => {}
                 writer = self.queue.lock(None) => {
                     let mut writer = writer.expect("a lock without timeout always comes");
-                    if writer.holds_open(&self.batch) {
-                        self.settled = true;
-                        return writer.commit_open_batch();
+                    if let Some(committed) = writer.commit_if_open(&self.batch) {
+                        return committed;
                     }
                     // Settled by someone else: the outcome is there on the next turn.
                 }
@@ -352,19 +353,17 @@ impl OutcomeWait {
 }
 
 impl Drop for OutcomeWait {
-    /// Abandoned before the outcome: somebody must still commit the batch, so a task takes
-    /// this member's turn at the writer.
+    /// Abandoned before the outcome (every return settles it first): somebody must still
+    /// commit the batch, so a task takes this member's turn at the writer.
     fn drop(&mut self) {
-        if self.settled || self.batch.outcome.get().is_some() {
+        if self.batch.outcome.get().is_some() {
             return;
         }
         let (batch, queue) = (self.batch.clone(), self.queue.clone());
         let finish = async move {
             let mut writer = queue.lock(None).await.expect("no timeout");
-            if writer.holds_open(&batch) {
-                if let Err(error) = writer.commit_open_batch() {
-                    tracing::warn!(error = ?error, "committing a SQLite batch whose waiter left failed");
-                }
+            if let Some(Err(error)) = writer.commit_if_open(&batch) {
+                tracing::warn!(error = ?error, "committing a SQLite batch whose waiter left failed");
             }
         };
         match tokio::runtime::Handle::try_current() {
