@@ -208,32 +208,14 @@ mod tests {
     //! The bookkeeping checked against sqlx's own SQLite migrator (a dev-dependency only),
     //! which created every SQLite database before this file applied them.
     use std::borrow::Cow;
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
     use sqlx::{Connection, Row as _};
 
     use super::*;
     use crate::storage::{Database, StoreOptions};
 
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new() -> TempDir {
-            let dir = std::env::temp_dir().join(format!("wxlogin-mig-{}", uuid::Uuid::new_v4()));
-            std::fs::create_dir_all(&dir).unwrap();
-            TempDir(dir)
-        }
-
-        fn file(&self, name: &str) -> PathBuf {
-            self.0.join(name)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::storage::test_dir::TestDir;
 
     /// The first `count` SQLite migrations, as a migrator of their own.
     fn first_migrations(count: usize) -> Migrator {
@@ -293,7 +275,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_bookkeeping_and_schema_are_those_sqlx_makes() {
-        let dir = TempDir::new();
+        let dir = TestDir::new("migrations");
         let by_sqlx = dir.file("sqlx.db");
         let here = dir.file("here.db");
         migrate_with_sqlx(&by_sqlx, &SQLITE_MIGRATIONS)
@@ -309,7 +291,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_database_sqlx_began_is_finished_here_and_sqlx_accepts_the_result() {
-        let dir = TempDir::new();
+        let dir = TestDir::new("migrations");
         let path = dir.file("half.db");
         migrate_with_sqlx(&path, &first_migrations(5))
             .await
@@ -332,7 +314,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_database_migrated_here_is_up_to_date_for_sqlx() {
-        let dir = TempDir::new();
+        let dir = TestDir::new("migrations");
         let path = dir.file("here.db");
         migrate_here(&path).await.unwrap();
         migrate_with_sqlx(&path, &SQLITE_MIGRATIONS).await.unwrap();
@@ -351,7 +333,7 @@ mod tests {
             "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
              VALUES (9999, 'from the future', TRUE, x'00', 0)",
         ] {
-            let dir = TempDir::new();
+            let dir = TestDir::new("migrations");
             let path = dir.file("tampered.db");
             migrate_here(&path).await.unwrap();
             let connection = rusqlite::Connection::open(&path).unwrap();

@@ -34,6 +34,8 @@ mod sqlite_files;
 mod sqlite_group_commit;
 mod sqlite_memory;
 mod sqlite_wal_index;
+#[cfg(test)]
+mod test_dir;
 mod user_admin;
 mod user_changes;
 mod users;

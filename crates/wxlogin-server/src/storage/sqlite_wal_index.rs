@@ -116,30 +116,7 @@ impl Drop for WalIndexHeader {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A directory removed when dropped.
-    struct TestDir(std::path::PathBuf);
-
-    impl TestDir {
-        fn new(name: &str) -> Self {
-            let path = std::env::temp_dir().join(format!(
-                "wxlogin-wal-index-{name}-{}",
-                crate::domain::new_event_id()
-            ));
-            std::fs::create_dir_all(&path).unwrap();
-            TestDir(path)
-        }
-
-        fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for TestDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::storage::test_dir::TestDir;
 
     fn database(dir: &Path) -> rusqlite::Connection {
         let connection = rusqlite::Connection::open(dir.join("db.sqlite")).unwrap();

@@ -8,28 +8,11 @@ use rusqlite::Connection;
 
 use super::*;
 
-/// A directory removed when dropped.
-struct TestDir(PathBuf);
+use crate::storage::test_dir::TestDir;
 
-impl TestDir {
-    fn new(name: &str) -> Self {
-        let path = std::env::temp_dir().join(format!(
-            "wxlogin-group-commit-{name}-{}",
-            crate::domain::new_event_id()
-        ));
-        std::fs::create_dir_all(&path).unwrap();
-        TestDir(path)
-    }
-
-    fn database(&self) -> PathBuf {
-        self.0.join("db.sqlite")
-    }
-}
-
-impl Drop for TestDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// The database file of a test's directory.
+fn database(dir: &TestDir) -> PathBuf {
+    dir.file("db.sqlite")
 }
 
 fn connect(path: &Path) -> Connection {
@@ -43,11 +26,11 @@ fn connect(path: &Path) -> Connection {
 /// A writer queue on a fresh file with one table, and a second connection to look at it
 /// the way a reader does.
 fn fresh(dir: &TestDir) -> (Arc<WriterQueue>, Connection) {
-    let writer = connect(&dir.database());
+    let writer = connect(&database(dir));
     writer
         .execute_batch("CREATE TABLE t (k TEXT PRIMARY KEY)")
         .unwrap();
-    (WriterQueue::new(writer), connect(&dir.database()))
+    (WriterQueue::new(writer), connect(&database(dir)))
 }
 
 /// One write as the store makes it: a statement on the writer, in the open batch; then,
@@ -140,7 +123,7 @@ async fn writers_queued_together_share_one_commit_up_to_the_cap() {
     let results = queued_writers(
         &queue,
         (0..count).map(|index| format!("k{index:03}")),
-        &dir.database(),
+        &database(&dir),
     )
     .await;
     assert!(
@@ -167,7 +150,7 @@ async fn a_failed_member_leaves_the_others_and_returns_once_they_committed() {
     let results = queued_writers(
         &queue,
         ["a", "dup", "b", "dup"].into_iter().map(String::from),
-        &dir.database(),
+        &database(&dir),
     )
     .await;
     assert!(results[..3].iter().all(|(result, _)| result.is_ok()));
