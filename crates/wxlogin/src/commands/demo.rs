@@ -31,6 +31,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let workspace = TempDir::new()?;
     let outcome = runtime.block_on(demo(&args.user, &workspace.path));
+    // The server's background tasks (the session cache's follower, the webhook worker)
+    // outlive `run_until` by a moment; stop them before the database under them is
+    // deleted, or one of them reports the file gone on a screen the demo keeps clean.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     match &outcome {
         Ok(()) => println!("\ndemo passed: every step gave the expected answer"),
         Err(error) => println!("\ndemo FAILED: {error:#}"),
