@@ -23,6 +23,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::Router;
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -86,14 +87,17 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/v1/events", get(admin::list_events))
         .route("/admin/v1/audit", get(admin::list_audit))
         .route("/v1/introspect", post(introspect::introspect))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::PRAGMA,
-            HeaderValue::from_static("no-cache"),
-        ));
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::PRAGMA,
+                    HeaderValue::from_static("no-cache"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                )),
+        );
     Router::new()
         .merge(personal)
         .merge(crate::console::router())
@@ -111,18 +115,24 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::openapi_json))
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
-        .layer(DefaultBodyLimit::max(body_limit))
-        // A body not whole by the deadline fails to read, which the JSON extractor
-        // answers with 400.
-        .layer(middleware::from_fn_with_state(
-            read_timeout,
-            body_deadline::body_deadline,
-        ))
-        .layer(middleware::from_fn(observe::observe))
-        .layer(PropagateRequestIdLayer::x_request_id())
-        // Outside the observer, so its span and lines can name the request id.
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-        .layer(CatchPanicLayer::custom(panic_response))
+        // One stack, outermost first. `Router::layer` boxes each route's service again
+        // for every call, and each box is cloned, allocated and freed per request; one
+        // call with the whole stack boxes it once (BENCHMARKS.md, "Performance round five").
+        .layer(
+            ServiceBuilder::new()
+                .layer(CatchPanicLayer::custom(panic_response))
+                // Outside the observer, so its span and lines can name the request id.
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(middleware::from_fn(observe::observe))
+                // A body not whole by the deadline fails to read, which the JSON
+                // extractor answers with 400.
+                .layer(middleware::from_fn_with_state(
+                    read_timeout,
+                    body_deadline::body_deadline,
+                ))
+                .layer(DefaultBodyLimit::max(body_limit)),
+        )
         .with_state(state)
 }
 
