@@ -6,7 +6,8 @@
 //! memory (a lock and a map update per login, no I/O), and a background task adds the
 //! counts to the database's `console_minutes` every [`FLUSH_PERIOD`], where every
 //! instance's minutes sum up. The overview flushes its own instance first, so what the
-//! reader just did shows at once.
+//! reader just did shows at once, and a graceful stop flushes last (`startup.rs`), so a
+//! restart loses nothing counted.
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};

@@ -152,7 +152,8 @@ impl Application {
     }
 
     /// Serve until `shutdown` completes; requests already being handled then get
-    /// `shutdown_timeout` to finish.
+    /// `shutdown_timeout` to finish, and what the console counted since its last flush is
+    /// stored, so that a restart does not lose the last seconds of its figures.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -168,7 +169,9 @@ impl Application {
             max_connections_per_address: settings.http.max_connections_per_ip,
             shutdown_timeout: settings.http.shutdown_timeout,
         };
-        crate::connections::serve(self.listener, self.router, policy, shutdown).await
+        let served = crate::connections::serve(self.listener, self.router, policy, shutdown).await;
+        self.state.minute_tally().flush(self.state.store()).await;
+        served
     }
 
     /// Serve until the process ends.

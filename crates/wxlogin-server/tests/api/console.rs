@@ -713,3 +713,18 @@ async fn two_instances_share_console_sessions_and_add_up_their_login_figures() {
     assert_eq!(logins_in_the_last_hour(&second.html), (2, 1));
     assert!(second.html.contains("<dt>Active sessions</dt><dd>2</dd>"));
 }
+
+#[tokio::test]
+async fn a_graceful_stop_stores_what_the_console_counted_since_its_last_flush() {
+    let mut app = spawn_app().await;
+    app.login("alice").await;
+    // Well inside the flush period: only the stop itself can have stored this login.
+    app.stop_server().await;
+    let counts = app.store().minute_counts_since(0).await.unwrap();
+    let logins: i64 = counts
+        .iter()
+        .filter(|count| count.series == "login")
+        .map(|count| count.count)
+        .sum();
+    assert_eq!(logins, 1, "{counts:?}");
+}

@@ -168,6 +168,11 @@ impl Drop for TestApp {
 impl TestApp {
     /// Stop the server gracefully and wait for it.
     pub async fn stop(mut self) {
+        self.stop_server().await;
+    }
+
+    /// [`TestApp::stop`], keeping the database to look at afterwards.
+    pub async fn stop_server(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
